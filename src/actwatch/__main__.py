@@ -1,0 +1,3 @@
+from actwatch.cli import main
+
+main()

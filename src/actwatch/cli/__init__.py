@@ -1,0 +1,20 @@
+"""The `actwatch` command: one click group, each command a thin layer over a stage's library.
+
+Commands live beside the stage they drive (`cli/feeds.py`, `cli/matching.py`, ...) and are
+registered in `COMMAND_MODULES`; each module exposes `register(group)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from actwatch.cli.base import main
+
+COMMAND_MODULES = (
+    "actwatch.cli.setup",
+)
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(main)
+
+__all__ = ["main"]

@@ -6,7 +6,6 @@ import logging
 import sys
 from collections.abc import Callable
 from functools import cached_property, wraps
-from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -94,7 +93,3 @@ def main(ctx: click.Context, config_file: str | None, verbose: int) -> None:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = App(config_file, verbose)
-
-
-def show_path(path: Path) -> str:
-    return str(path)

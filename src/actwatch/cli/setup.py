@@ -13,9 +13,9 @@ from actwatch.cli.base import App, friendly_errors, pass_app
 @friendly_errors
 def init(app: App) -> None:
     """Create the database schema, or bring it up to date (safe to run again)."""
-    from actwatch.db import current_revision, make_engine, upgrade
+    from actwatch.db import current_revision, open_database, upgrade
 
-    engine = make_engine(app.config.database_url)
+    engine = open_database(app.config, migrate=False)
     changed = upgrade(engine)
     revision = current_revision(engine)
     where = engine.url.render_as_string(hide_password=True)
@@ -37,7 +37,9 @@ def config_check(app: App) -> None:
     """Validate the config file, then summarise the Act, its strands and the feeds."""
     config = app.config
     act = config.act
-    app.console.print(f"[bold]{act.name}[/] ({act.citation}, legislation.gov.uk {act.legislation_id})")
+    app.console.print(
+        f"[bold]{act.name}[/] ({act.citation}, legislation.gov.uk {act.legislation_id})"
+    )
     app.console.print(f"Config: {config.path}")
 
     strands = Table(title=f"{len(config.strands)} strands", title_justify="left")

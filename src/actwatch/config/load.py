@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from actwatch.config.models import Config
+from actwatch.config.types import SLUG_PATTERN
 
 DEFAULT_CONFIG = Path("config.yaml")
 CONFIG_ENV = "ACTWATCH_CONFIG"
@@ -52,13 +53,22 @@ def _describe(error: Any) -> str:
         return f"{key_path(location)}: unknown key {unknown!r}"
     if kind == "missing":
         return f"{key_path(location)}: required key missing"
+    if location and location[-1] == "[key]":
+        location.pop()
+        return f"{key_path(location)}: {error['input']!r} is not a valid key ({_reason(error)})"
+    if not location:
+        # Model validators that check several keys write out their own key path.
+        return _reason(error)
+    return f"{key_path(location)}: {_reason(error)}"
+
+
+def _reason(error: Any) -> str:
+    if error["type"] == "string_pattern_mismatch" and error["ctx"]["pattern"] == SLUG_PATTERN:
+        return "use lower-case letters and digits joined by hyphens, e.g. care-leavers"
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
-    # A model validator reports its own key path, already written out.
-    if not location and ": " in message and message.split(": ", 1)[0].replace("-", "").strip():
-        return message
-    return f"{key_path(location)}: {message}"
+    return message
 
 
 def parse_config(data: Any, path: Path) -> Config:

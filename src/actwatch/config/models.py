@@ -6,10 +6,11 @@ absolute once, so nothing downstream ever looks at the current directory.
 
 from __future__ import annotations
 
+import itertools
 import string
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Literal, Self
+from typing import Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,7 +28,13 @@ from actwatch.config.rules import (
 from actwatch.config.types import ByteSize, Duration, Email, HttpURL, Slug, StrictModel
 
 EVENT_TYPE_SLUGS = (
-    "commencement", "pilot", "consultation", "guidance", "regulations", "funding", "other",
+    "commencement",
+    "pilot",
+    "consultation",
+    "guidance",
+    "regulations",
+    "funding",
+    "other",
 )
 MONTHS = range(1, 13)
 
@@ -98,7 +105,7 @@ class BulletinConfig(StrictModel):
         for name, months in seasons.items():
             if not months:
                 raise ValueError(f"season {name!r} has no months")
-            for previous, month in zip(months, months[1:], strict=False):
+            for previous, month in itertools.pairwise(months):
                 if month != previous % 12 + 1:
                     raise ValueError(f"season {name!r}: months must be consecutive")
             seen.extend(months)
@@ -144,7 +151,9 @@ class MailConfig(StrictModel):
             return url
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
-            raise ValueError("use smtp://host:port, smtp+starttls://..., smtps://... or maildir:PATH")
+            raise ValueError(
+                "use smtp://host:port, smtp+starttls://..., smtps://... or maildir:PATH"
+            )
         if parts.username or parts.password:
             raise ValueError("credentials must come from environment variables, not the URL")
         try:
@@ -288,6 +297,3 @@ class Config(StrictModel):
             if feed.name == name:
                 return feed
         raise KeyError(name)
-
-
-MailTransport = Literal["smtp", "smtp+starttls", "smtps", "maildir"]

@@ -1,4 +1,4 @@
-"""The matching rules an editor reads and edits: the Act, its strands, themes and announcement types."""
+"""The matching rules an editor reads and edits: the Act, strands, themes, announcement types."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ Cue = Annotated[str, Field(min_length=1)]
 def _check_sections(values: list[str]) -> list[str]:
     for value in values:
         if not SECTION_REF.match(value.strip()):
-            raise ValueError(f"{value!r} is not a section reference (use e.g. 1, 12-32, Sch 3, Part 2)")
+            raise ValueError(
+                f"{value!r} is not a section reference (use e.g. 1, 12-32, Sch 3, Part 2)"
+            )
     return [value.strip() for value in values]
 
 
@@ -74,7 +76,8 @@ class MatchingConfig(StrictModel):
         default=[], description="Phrases that make an item irrelevant whatever else it says."
     )
     outside_strands: list[str] = Field(
-        default=[], description="Sections of the Act that belong to no strand (relevant, no strand)."
+        default=[],
+        description="Sections of the Act that belong to no strand (relevant, no strand).",
     )
     thresholds: Thresholds = Thresholds()
     fetch_instruments: bool = Field(

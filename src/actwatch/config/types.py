@@ -18,7 +18,7 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604
 
 def _parse_duration(value: object) -> object:
     """Accept `90`, `90s`, `15m`, `1h`, `2d`: an editor should not have to count seconds."""
-    if isinstance(value, timedelta) or isinstance(value, bool):
+    if isinstance(value, timedelta | bool):
         return value
     if isinstance(value, int | float):
         return timedelta(seconds=value)
@@ -33,8 +33,14 @@ Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
-    "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
-    "kib": 1024, "mib": 1024**2, "gib": 1024**3, None: 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    None: 1,
 }
 
 

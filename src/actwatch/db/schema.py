@@ -67,7 +67,14 @@ metadata = MetaData(
 FEED_STATUSES = ("new", "ok", "not_modified", "error", "disabled")
 MATCH_STATES = ("relevant", "uncertain", "rejected")
 BULLETIN_STATES = (
-    "draft", "in_review", "approved", "scheduled", "sending", "sent", "rejected", "withdrawn",
+    "draft",
+    "in_review",
+    "approved",
+    "scheduled",
+    "sending",
+    "sent",
+    "rejected",
+    "withdrawn",
 )
 SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bounced", "erased")
 DELIVERY_STATES = ("pending", "sending", "sent", "retry", "failed", "bounced", "suppressed")
@@ -84,14 +91,18 @@ feeds = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
     Column("url", Text, nullable=False, comment="The URL in the config file."),
-    Column("fetch_url", Text, nullable=False, comment="Where to fetch: follows permanent redirects."),
+    Column(
+        "fetch_url", Text, nullable=False, comment="Where to fetch: follows permanent redirects."
+    ),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("disabled_reason", Text),
     Column("etag", Text),
     Column("last_modified", Text),
     Column("status", String(20), nullable=False, default="new"),
     Column("error", Text),
-    Column("warning", Text, comment="A bozo feed that still parsed: what feedparser complained of."),
+    Column(
+        "warning", Text, comment="A bozo feed that still parsed: what feedparser complained of."
+    ),
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("last_fetched_at", UTCDateTime),
     Column("last_ok_at", UTCDateTime),

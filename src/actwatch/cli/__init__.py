@@ -12,6 +12,7 @@ from actwatch.cli.base import main
 
 COMMAND_MODULES = (
     "actwatch.cli.setup",
+    "actwatch.cli.feeds",
 )
 
 for _module in COMMAND_MODULES:

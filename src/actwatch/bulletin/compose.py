@@ -1,0 +1,391 @@
+"""Compose a season's bulletin from stored announcements and the editor's choices (no I/O).
+
+Where each announcement goes, so that none is shown twice:
+- a commencement instrument's provisions go to "What came into force" (dates in the season) or
+  "Coming up" (later dates); news of a commencement with no parsed provisions is listed in
+  "What came into force" under its own date;
+- pilots and early adopters go to "Pilots and early adopters";
+- everything else goes to the section of its first strand (config order) or the editor's chosen
+  strand, and news about the Act that belongs to no strand to "Other news about the Act".
+The tracker and "Coming up" describe the Act as of the season's end, from every stored
+announcement, whatever the editor chose to show.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from actwatch.bulletin import provisions
+from actwatch.bulletin.model import (
+    Act,
+    Bulletin,
+    Commencement,
+    CommencementList,
+    EditorChoice,
+    Entry,
+    Section,
+    StoredCommencement,
+    StoredItem,
+    StrandActivity,
+    TrackerRow,
+)
+from actwatch.bulletin.seasons import Season, bulletin_title, window
+from actwatch.config import Config
+
+OTHER_SLUG = "other-news"
+# Short enough for a phone screen, long enough for the gist of a GOV.UK summary.
+SUMMARY_CHARS = 320
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9£])")
+_LIMITED_PURPOSE = re.compile(r"purpose|partly|partial|so far as|regulations", re.IGNORECASE)
+
+
+def summarise(text: str, sentences: int = 2, limit: int = SUMMARY_CHARS) -> str:
+    """The first one or two sentences of a plain-text summary, cut at a word if still long."""
+    text = " ".join(text.split())
+    if not text:
+        return ""
+    parts = _SENTENCE_END.split(text)
+    summary = parts[0]
+    for part in parts[1:sentences]:
+        if len(summary) + 1 + len(part) > limit:
+            break
+        summary = f"{summary} {part}"
+    if len(summary) > limit:
+        cut = summary[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:-–— ")
+        summary = f"{cut}…"
+    return summary
+
+
+@dataclass(frozen=True)
+class _Placed:
+    item: StoredItem
+    choice: EditorChoice | None
+    order: int
+
+
+def strand_activity(items: Iterable[StoredItem], until: datetime) -> dict[str, StrandActivity]:
+    """The tracker's view of stored items (what `store` computes in SQL for large databases)."""
+    latest: dict[str, datetime] = {}
+    pilots: dict[str, int] = defaultdict(int)
+    for item in items:
+        if item.published_at >= until:
+            continue
+        for strand in item.strands:
+            if strand not in latest or item.published_at > latest[strand]:
+                latest[strand] = item.published_at
+            if item.event_type == "pilot":
+                pilots[strand] += 1
+    return {
+        strand: StrandActivity(latest_news=latest[strand], pilots=pilots[strand])
+        for strand in latest
+    }
+
+
+class _Composer:
+    def __init__(self, config: Config, season: Season, *, full: bool = False) -> None:
+        self.config = config
+        self.season = season
+        self.zone = config.schedule.zone
+        self.start, self.end = window(config, season)
+        # The email caps each section; the archive post (`full`) lists everything.
+        self.cap: int | None = None if full else config.bulletin.section_cap
+        self.strand_order = {slug: index for index, slug in enumerate(config.strands)}
+        self.strand_sections = _claimed_provisions(config)
+
+    def strand_name(self, slug: str) -> str:
+        strand = self.config.strands.get(slug)
+        return strand.name if strand else slug
+
+    def known_strands(self, slugs: Iterable[str]) -> list[str]:
+        return sorted(
+            {s for s in slugs if s in self.strand_order}, key=lambda slug: self.strand_order[slug]
+        )
+
+    def local_date(self, moment: datetime) -> date:
+        return moment.astimezone(self.zone).date()
+
+    def entry(self, item: StoredItem, choice: EditorChoice | None = None) -> Entry:
+        strands = self.known_strands(item.strands)
+        if choice and choice.strand in self.strand_order:
+            strands = [choice.strand, *(s for s in strands if s != choice.strand)]
+        # The section already says an item is a pilot or a commencement; "other" says nothing.
+        shown_type = item.event_type not in (None, "other", "pilot", "commencement")
+        event = self.config.event_types.get(item.event_type or "") if shown_type else None
+        summary = choice.summary if choice and choice.summary else summarise(item.summary)
+        return Entry(
+            item_id=item.id,
+            title=" ".join(item.title.split()),
+            link=item.link,
+            source=item.source,
+            published_on=self.local_date(item.published_at),
+            summary=" ".join(summary.split()),
+            event_type=item.event_type,
+            event_label=event.name if event else None,
+            strands=tuple(self.strand_name(s) for s in strands),
+            type_hint=item.type_hint,
+        )
+
+    def strands_of_provisions(self, rows: Iterable[StoredCommencement]) -> list[str]:
+        slugs = set()
+        for row in rows:
+            if row.strand:
+                slugs.add(row.strand)
+            expanded = provisions.expand(row.section)
+            slugs.update(s for s, claimed in self.strand_sections.items() if expanded & claimed)
+        return self.known_strands(slugs)
+
+    def commencement_list(
+        self,
+        slug: str,
+        title: str,
+        rows: Sequence[StoredCommencement],
+        instruments: Mapping[int, Entry],
+        extra: Sequence[Commencement] = (),
+    ) -> CommencementList:
+        groups: dict[tuple[date | None, int], list[StoredCommencement]] = defaultdict(list)
+        for row in rows:
+            groups[(row.in_force_on, row.item_id)].append(row)
+        entries = [
+            Commencement(
+                in_force_on=day,
+                provisions=provisions.describe(provisions.expand_all(r.section for r in group)),
+                strands=tuple(self.strand_name(s) for s in self.strands_of_provisions(group)),
+                purpose=_common_purpose(group),
+                instrument=instruments.get(item_id),
+            )
+            for (day, item_id), group in groups.items()
+        ]
+        entries.extend(extra)
+        entries.sort(key=lambda c: (c.in_force_on or date.max, c.provisions))
+        return CommencementList(slug, title, tuple(entries[: self.cap]), len(entries))
+
+    def section(self, slug: str, title: str, description: str, placed: list[_Placed]) -> Section:
+        placed.sort(key=_reading_order)
+        entries = tuple(self.entry(p.item, p.choice) for p in placed[: self.cap])
+        return Section(slug, title, description, entries, len(placed))
+
+    def tracker(
+        self,
+        commencements: Sequence[StoredCommencement],
+        activity: Mapping[str, StrandActivity],
+    ) -> tuple[TrackerRow, ...]:
+        end_day = self.season.end
+        in_force: dict[str, set[str]] = defaultdict(set)  # strand -> provisions fully in force
+        touched: set[str] = set()  # strands with any provision in force
+        upcoming: dict[str, date] = {}
+        for row in commencements:
+            if row.in_force_on is None:
+                continue
+            for slug in self.strands_of_provisions([row]):
+                if row.in_force_on < end_day:
+                    touched.add(slug)
+                    if not (row.purpose and _LIMITED_PURPOSE.search(row.purpose)):
+                        in_force[slug] |= provisions.expand(row.section)
+                elif slug not in upcoming or row.in_force_on < upcoming[slug]:
+                    upcoming[slug] = row.in_force_on
+        rows = []
+        for slug, strand in self.config.strands.items():
+            facts = activity.get(slug, StrandActivity())
+            own = self.strand_sections[slug]
+            if own and slug in touched and own <= in_force[slug]:
+                status = "in-force"
+            elif slug in touched:
+                status = "partly-in-force"
+            elif facts.pilots:
+                status = "piloting"
+            elif own:
+                status = "awaiting-commencement"
+            else:
+                status = "policy-programme"
+            latest = facts.latest_news
+            rows.append(
+                TrackerRow(
+                    slug=slug,
+                    name=strand.name,
+                    status=status,
+                    latest_news=self.local_date(latest) if latest else None,
+                    next_date=upcoming.get(slug),
+                )
+            )
+        return tuple(rows)
+
+
+def _claimed_provisions(config: Config) -> dict[str, set[str]]:
+    """The provisions of each strand, the narrowest reference winning where strands overlap.
+
+    Sector-led improvement names s.42 while Social Work England names ss.36-58: s.42 coming
+    into force is news for sector-led improvement, and Social Work England is not thereby in
+    force in part.
+    """
+    best: dict[str, tuple[int, set[str]]] = {}
+    for slug, strand in config.strands.items():
+        for reference in strand.sections:
+            expanded = provisions.expand(reference)
+            for provision in expanded:
+                width, owners = best.get(provision, (len(expanded) + 1, set()))
+                if len(expanded) < width:
+                    best[provision] = (len(expanded), {slug})
+                elif len(expanded) == width:
+                    owners.add(slug)
+                    best[provision] = (width, owners)
+    claimed: dict[str, set[str]] = {slug: set() for slug in config.strands}
+    for provision, (_, owners) in best.items():
+        for slug in owners:
+            claimed[slug].add(provision)
+    return claimed
+
+
+def _common_purpose(rows: Sequence[StoredCommencement]) -> str | None:
+    purposes = {" ".join(r.purpose.split()) for r in rows if r.purpose}
+    return purposes.pop() if len(purposes) == 1 else None
+
+
+def _reading_order(placed: _Placed) -> tuple[int, int, float, int]:
+    # The editor's positions first, in their order; then newest first.
+    position = placed.choice.position if placed.choice else None
+    return (
+        0 if position is not None else 1,
+        position or 0,
+        -placed.item.published_at.timestamp(),
+        placed.order,
+    )
+
+
+def compose(
+    config: Config,
+    season: Season,
+    *,
+    items: Sequence[StoredItem],
+    commencements: Sequence[StoredCommencement] = (),
+    activity: Mapping[str, StrandActivity] | None = None,
+    choices: Mapping[int, EditorChoice] | None = None,
+    headline: str = "",
+    intro_md: str = "",
+    issued_on: date,
+    bulletin_id: int | None = None,
+    state: str = "draft",
+    revision: int = 1,
+    full: bool = False,
+) -> Bulletin:
+    """Build the bulletin of `season`.
+
+    `items`: the relevant announcements published in the season, plus the instruments behind
+    `commencements` (any date). `commencements`: stored commencements of relevant instruments;
+    those of instruments made after the season are ignored.
+    `activity`: per strand, the latest news and pilots up to the season's end (computed from
+    `items` when not given). `choices`: the editor's rows; when given, only items with a row
+    that is included appear. `full`: no section caps (for the archive post).
+    """
+    composer = _Composer(config, season, full=full)
+    known = {item.id: item for item in items if item.published_at < composer.end}
+    # What was known at the season's end: an instrument made later is not "coming up" yet.
+    commencements = [row for row in commencements if row.item_id in known]
+    in_season = [item for item in items if composer.start <= item.published_at < composer.end]
+    if choices is not None:
+        in_season = [item for item in in_season if item.id in choices and choices[item.id].included]
+    shown_ids = {item.id for item in in_season}
+    if activity is None:
+        activity = strand_activity(items, composer.end)
+
+    rows_by_item: dict[int, list[StoredCommencement]] = defaultdict(list)
+    for row in commencements:
+        rows_by_item[row.item_id].append(row)
+
+    commenced_rows: list[StoredCommencement] = []
+    coming_rows: list[StoredCommencement] = []
+    for row in commencements:
+        if row.in_force_on is None:
+            continue
+        if row.in_force_on >= season.end:
+            coming_rows.append(row)
+        elif row.in_force_on >= season.start and row.item_id in shown_ids:
+            commenced_rows.append(row)
+
+    placed_ids = {row.item_id for row in (*commenced_rows, *coming_rows)}
+    pilots: list[_Placed] = []
+    by_strand: dict[str, list[_Placed]] = defaultdict(list)
+    other: list[_Placed] = []
+    news_of_commencement: list[Commencement] = []
+    instruments: dict[int, Entry] = {}
+    for order, item in enumerate(in_season):
+        choice = choices.get(item.id) if choices else None
+        placed = _Placed(item, choice, order)
+        if item.id in placed_ids:
+            instruments[item.id] = composer.entry(item, choice)
+            continue
+        if item.event_type == "commencement" or item.id in rows_by_item:
+            entry = composer.entry(item, choice)
+            news_of_commencement.append(
+                Commencement(
+                    in_force_on=entry.published_on,
+                    provisions="",
+                    strands=entry.strands,
+                    purpose=None,
+                    instrument=entry,
+                )
+            )
+            continue
+        if item.event_type == "pilot":
+            pilots.append(placed)
+            continue
+        strand = choice.strand if choice and choice.strand in composer.strand_order else None
+        strands = composer.known_strands(item.strands)
+        strand = strand or (strands[0] if strands else None)
+        (by_strand[strand] if strand else other).append(placed)
+
+    commenced = composer.commencement_list(
+        "in-force", "What came into force", commenced_rows, instruments, news_of_commencement
+    )
+    # An instrument made in an earlier season still links its coming dates.
+    for row in coming_rows:
+        if row.item_id not in instruments:
+            instruments[row.item_id] = composer.entry(known[row.item_id])
+    coming_up = composer.commencement_list("coming-up", "Coming up", coming_rows, instruments)
+    strand_sections = tuple(
+        composer.section(slug, strand.name, strand.description, by_strand[slug])
+        for slug, strand in config.strands.items()
+        if by_strand.get(slug)
+    )
+    pilot_section = composer.section(
+        "pilots",
+        "Pilots and early adopters",
+        "Where the Act's changes are being tried out first.",
+        pilots,
+    )
+    other_section = composer.section(
+        OTHER_SLUG,
+        "Other news about the Act",
+        "Provisions outside the strands above, such as permanence and adoption.",
+        other,
+    )
+    act = config.act
+    return Bulletin(
+        season=season,
+        title=bulletin_title(config, season, headline),
+        headline=" ".join(headline.split()),
+        intro_md=intro_md,
+        act=Act(
+            name=act.name,
+            short_name=act.short_name,
+            citation=act.citation,
+            url=f"https://www.legislation.gov.uk/{act.legislation_id}/contents",
+        ),
+        editor_name=config.bulletin.editor.name,
+        issued_on=issued_on,
+        commenced=commenced,
+        pilots=pilot_section,
+        strand_sections=strand_sections,
+        other=other_section,
+        tracker=composer.tracker(commencements, activity),
+        coming_up=coming_up,
+        caveat=config.bulletin.caveat,
+        item_count=len(in_season),
+        bulletin_id=bulletin_id,
+        state=state,
+        revision=revision,
+        strand_names={slug: strand.name for slug, strand in config.strands.items()},
+    )

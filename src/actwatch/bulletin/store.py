@@ -1,0 +1,406 @@
+"""The bulletin's database side: load a season's inputs, keep one draft per season, list them.
+
+`draft_bulletin` is idempotent: the first run creates the season's row, later runs add the
+season's newly relevant items and never touch what the editor already decided. A unique
+constraint (one row per bulletin and item) makes a second, concurrent refresh harmless.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from actwatch.bulletin.compose import compose
+from actwatch.bulletin.model import (
+    Bulletin,
+    EditorChoice,
+    StoredCommencement,
+    StoredItem,
+    StrandActivity,
+)
+from actwatch.bulletin.seasons import (
+    Season,
+    bulletin_title,
+    parse_season,
+    season_containing,
+    window,
+)
+from actwatch.config import Config
+from actwatch.db.schema import (
+    audit_log,
+    bulletin_items,
+    bulletins,
+    commencements,
+    feeds,
+    item_matches,
+    item_sources,
+    item_strands,
+    items,
+)
+
+# The editor's verdict on an item wins over the matcher's.
+effective_state = func.coalesce(item_matches.c.editor_state, item_matches.c.state)
+REFRESHABLE_STATES = ("draft",)
+
+
+class BulletinError(Exception):
+    """A bulletin command that cannot go ahead, with a reason an editor can act on."""
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    bulletin_id: int
+    season: Season
+    created: bool
+    added: int
+    total: int
+
+
+@dataclass(frozen=True)
+class BulletinSummary:
+    id: int
+    season: str
+    state: str
+    title: str
+    items: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "season": self.season,
+            "state": self.state,
+            "title": self.title,
+            "items": self.items,
+        }
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _relevant_in(start: datetime, end: datetime) -> Any:
+    return and_(
+        effective_state == "relevant",
+        items.c.published_at >= _utc(start),
+        items.c.published_at < _utc(end),
+    )
+
+
+def _source_titles(
+    connection: Connection, config: Config, item_ids: Sequence[int]
+) -> dict[int, str]:
+    configured = {feed.name: feed.source_title for feed in config.feeds}
+    titles: dict[int, str] = {}
+    rows = connection.execute(
+        select(item_sources.c.item_id, feeds.c.name, feeds.c.feed_title)
+        .join(feeds, feeds.c.id == item_sources.c.feed_id)
+        .where(item_sources.c.item_id.in_(item_ids))
+        .order_by(item_sources.c.first_seen_at, item_sources.c.id)
+    )
+    for item_id, name, feed_title in rows:
+        titles.setdefault(item_id, configured.get(name) or feed_title or name)
+    return titles
+
+
+def _host(link: str) -> str:
+    host = urlsplit(link).hostname or ""
+    return host.removeprefix("www.")
+
+
+def load_items(connection: Connection, config: Config, where: Any) -> list[StoredItem]:
+    rows = connection.execute(
+        select(
+            items.c.id,
+            items.c.title,
+            items.c.canonical_link,
+            items.c.published_at,
+            items.c.summary,
+            items.c.type_hint,
+            item_matches.c.event_type,
+        )
+        .join(item_matches, item_matches.c.item_id == items.c.id)
+        .where(where)
+        .order_by(items.c.published_at, items.c.id)
+    ).all()
+    ids = [row.id for row in rows]
+    strands: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for item_id, strand in connection.execute(
+            select(item_strands.c.item_id, item_strands.c.strand).where(
+                item_strands.c.item_id.in_(chunk)
+            )
+        ):
+            strands[item_id].append(strand)
+    sources: dict[int, str] = {}
+    for chunk in _chunks(ids):
+        sources.update(_source_titles(connection, config, chunk))
+    return [
+        StoredItem(
+            id=row.id,
+            title=row.title,
+            link=row.canonical_link,
+            source=sources.get(row.id) or _host(row.canonical_link),
+            published_at=row.published_at,
+            summary=row.summary or "",
+            event_type=row.event_type,
+            strands=tuple(strands[row.id]),
+            type_hint=row.type_hint,
+        )
+        for row in rows
+    ]
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def load_commencements(connection: Connection, before: datetime) -> list[StoredCommencement]:
+    """Commencements of relevant instruments published before `before`."""
+    rows = connection.execute(
+        select(
+            commencements.c.item_id,
+            commencements.c.section,
+            commencements.c.in_force_on,
+            commencements.c.strand,
+            commencements.c.purpose,
+        )
+        .join(items, items.c.id == commencements.c.item_id)
+        .join(item_matches, item_matches.c.item_id == items.c.id)
+        .where(effective_state == "relevant", items.c.published_at < _utc(before))
+        .order_by(commencements.c.in_force_on, commencements.c.id)
+    )
+    return [
+        StoredCommencement(
+            item_id=row.item_id,
+            section=row.section,
+            in_force_on=row.in_force_on,
+            strand=row.strand,
+            purpose=row.purpose,
+        )
+        for row in rows
+    ]
+
+
+def load_activity(connection: Connection, before: datetime) -> dict[str, StrandActivity]:
+    """Per strand: the latest relevant news and how many pilots, up to `before` (one query)."""
+    rows = connection.execute(
+        select(
+            item_strands.c.strand,
+            func.max(items.c.published_at).label("latest"),
+            func.sum(case((item_matches.c.event_type == "pilot", 1), else_=0)).label("pilots"),
+        )
+        .join(items, items.c.id == item_strands.c.item_id)
+        .join(item_matches, item_matches.c.item_id == items.c.id)
+        .where(effective_state == "relevant", items.c.published_at < _utc(before))
+        .group_by(item_strands.c.strand)
+    )
+    activity = {}
+    for strand, latest, pilots in rows:
+        if isinstance(latest, str):  # SQLite's max() hands back the stored text
+            latest = datetime.fromisoformat(latest)
+        if latest is not None and latest.tzinfo is None:
+            latest = latest.replace(tzinfo=UTC)
+        activity[strand] = StrandActivity(latest_news=latest, pilots=int(pilots or 0))
+    return activity
+
+
+def _bulletin_row(connection: Connection, reference: int | str | Season) -> Any:
+    query = select(bulletins)
+    if isinstance(reference, Season):
+        query = query.where(bulletins.c.season == reference.slug)
+    elif isinstance(reference, int) or reference.isdigit():
+        query = query.where(bulletins.c.id == int(reference))
+    else:
+        query = query.where(bulletins.c.season == reference.strip().lower())
+    return connection.execute(query).first()
+
+
+def draft_bulletin(engine: Engine, config: Config, season: Season, now: datetime) -> DraftResult:
+    """Create the season's draft, or add the season's newly relevant items to it."""
+    start, end = window(config, season)
+    created = False
+    with engine.begin() as connection:
+        row = _bulletin_row(connection, season)
+        if row is None:
+            try:
+                with connection.begin_nested():
+                    connection.execute(
+                        insert(bulletins).values(
+                            season=season.slug,
+                            state="draft",
+                            headline="",
+                            intro_md="",
+                            created_at=now,
+                            updated_at=now,
+                            revision=1,
+                        )
+                    )
+                created = True
+            except IntegrityError:
+                pass  # another process created it a moment ago: refresh that one
+            row = _bulletin_row(connection, season)
+        if row.state not in REFRESHABLE_STATES:
+            raise BulletinError(
+                f"the {season.slug} bulletin is {row.state}: only a draft can be refreshed"
+            )
+        already = exists().where(
+            bulletin_items.c.bulletin_id == row.id, bulletin_items.c.item_id == items.c.id
+        )
+        new_items = (
+            select(
+                literal(row.id).label("bulletin_id"),
+                items.c.id,
+                literal(True).label("included"),
+                literal("matcher").label("added_by"),
+                literal(now, type_=bulletin_items.c.added_at.type).label("added_at"),
+            )
+            .join(item_matches, item_matches.c.item_id == items.c.id)
+            .where(_relevant_in(start, end), ~already)
+        )
+        added = connection.execute(
+            insert(bulletin_items).from_select(
+                ["bulletin_id", "item_id", "included", "added_by", "added_at"], new_items
+            )
+        ).rowcount
+        total = connection.execute(
+            select(func.count()).where(bulletin_items.c.bulletin_id == row.id)
+        ).scalar_one()
+        changes: dict[str, Any] = {"refreshed_at": now}
+        if added and not created:
+            changes |= {"updated_at": now, "revision": bulletins.c.revision + 1}
+        connection.execute(update(bulletins).where(bulletins.c.id == row.id).values(**changes))
+        connection.execute(
+            insert(audit_log).values(
+                at=now,
+                actor="actwatch draft",
+                action="create_draft" if created else "refresh_draft",
+                bulletin_id=row.id,
+                from_state=None if created else row.state,
+                to_state="draft",
+                detail={"season": season.slug, "added": added, "items": total},
+            )
+        )
+    return DraftResult(row.id, season, created, added, total)
+
+
+def list_bulletins(engine: Engine, config: Config) -> list[BulletinSummary]:
+    counts = (
+        select(bulletin_items.c.bulletin_id, func.count().label("items"))
+        .where(bulletin_items.c.included.is_(True))
+        .group_by(bulletin_items.c.bulletin_id)
+        .subquery()
+    )
+    summaries = []
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(bulletins, func.coalesce(counts.c.items, 0).label("items"))
+            .outerjoin(counts, counts.c.bulletin_id == bulletins.c.id)
+            .order_by(bulletins.c.id)
+        )
+        for row in rows:
+            try:
+                title = bulletin_title(config, parse_season(config, row.season), row.headline)
+            except ValueError:
+                title = row.season  # a season the config no longer defines
+            summaries.append(BulletinSummary(row.id, row.season, row.state, title, row.items))
+    return summaries
+
+
+def issue_date(config: Config, season: Season, row: Any) -> date:
+    """When the bulletin goes (or went) out: sent, else scheduled, else the draft's due date."""
+    for moment in (row.sent_at, row.scheduled_for, row.approved_at):
+        if moment is not None:
+            return moment.astimezone(config.schedule.zone).date()  # type: ignore[no-any-return]
+    _, end = window(config, season)
+    return (end + config.schedule.draft_after).date()
+
+
+def load_bulletin(
+    engine: Engine, config: Config, reference: int | str, *, full: bool = False
+) -> Bulletin:
+    """Compose a stored bulletin (by id or season name) with the editor's choices."""
+    with engine.connect() as connection:
+        row = _bulletin_row(connection, reference)
+        if row is None:
+            raise BulletinError(f"no bulletin {reference!r} (see `actwatch bulletins`)")
+        season = parse_season(config, row.season)
+        choices = {
+            choice.item_id: EditorChoice(
+                item_id=choice.item_id,
+                included=choice.included,
+                strand=choice.strand,
+                position=choice.position,
+                summary=choice.summary,
+            )
+            for choice in connection.execute(
+                select(bulletin_items).where(bulletin_items.c.bulletin_id == row.id)
+            )
+        }
+        stored = compose_inputs(connection, config, season)
+        return compose(
+            config,
+            season,
+            items=stored.items,
+            commencements=stored.commencements,
+            activity=stored.activity,
+            choices=choices,
+            headline=row.headline,
+            intro_md=row.intro_md,
+            issued_on=issue_date(config, season, row),
+            bulletin_id=row.id,
+            state=row.state,
+            revision=row.revision,
+            full=full,
+        )
+
+
+@dataclass(frozen=True)
+class SeasonInputs:
+    items: list[StoredItem]
+    commencements: list[StoredCommencement]
+    activity: dict[str, StrandActivity]
+
+
+def compose_inputs(connection: Connection, config: Config, season: Season) -> SeasonInputs:
+    """What `compose` needs for a season: its items, the commencements known by its end."""
+    start, end = window(config, season)
+    known = load_commencements(connection, end)
+    season_items = load_items(connection, config, _relevant_in(start, end))
+    have = {item.id for item in season_items}
+    missing = sorted({row.item_id for row in known} - have)
+    instruments = load_items(connection, config, items.c.id.in_(missing)) if missing else []
+    return SeasonInputs(season_items + instruments, known, load_activity(connection, end))
+
+
+def seasons_with_news(engine: Engine, config: Config) -> list[tuple[Season, int]]:
+    """Every season with relevant news and how many items, oldest first."""
+    with engine.connect() as connection:
+        published = connection.execute(
+            select(items.c.published_at)
+            .join(item_matches, item_matches.c.item_id == items.c.id)
+            .where(effective_state == "relevant")
+        ).scalars()
+        counts: dict[Season, int] = defaultdict(int)
+        zone = config.schedule.zone
+        for moment in published:
+            counts[season_containing(config, moment.astimezone(zone).date())] += 1
+    return sorted(counts.items())

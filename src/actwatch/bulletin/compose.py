@@ -40,6 +40,10 @@ OTHER_SLUG = "other-news"
 # Short enough for a phone screen, long enough for the gist of a GOV.UK summary.
 SUMMARY_CHARS = 320
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9£])")
+_ABBREVIATION_END = re.compile(
+    r"\b(?:No|Nos|s|ss|Sch|para|paras|reg|regs|art|Pt|c|e\.g|i\.e|Mr|Mrs|Ms|Dr|St|cf)\.$",
+    re.IGNORECASE,
+)
 _LIMITED_PURPOSE = re.compile(r"purpose|partly|partial|so far as|regulations", re.IGNORECASE)
 
 
@@ -48,7 +52,13 @@ def summarise(text: str, sentences: int = 2, limit: int = SUMMARY_CHARS) -> str:
     text = " ".join(text.split())
     if not text:
         return ""
-    parts = _SENTENCE_END.split(text)
+    parts: list[str] = []
+    for part in _SENTENCE_END.split(text):
+        # "No. 2", "s. 16", "Sch. 3": an abbreviation does not end a sentence.
+        if parts and _ABBREVIATION_END.search(parts[-1]):
+            parts[-1] = f"{parts[-1]} {part}"
+        else:
+            parts.append(part)
     summary = parts[0]
     for part in parts[1:sentences]:
         if len(summary) + 1 + len(part) > limit:
@@ -138,6 +148,22 @@ class _Composer:
             slugs.update(s for s, claimed in self.strand_sections.items() if expanded & claimed)
         return self.known_strands(slugs)
 
+    def strand_labels(self, rows: Sequence[StoredCommencement]) -> tuple[str, ...]:
+        """'Corporate parenting (section 1)' where a strand has only some of the provisions."""
+        everything = provisions.expand_all(row.section for row in rows)
+        labels = []
+        for slug in self.strands_of_provisions(rows):
+            own = {
+                provision
+                for row in rows
+                for provision in provisions.expand(row.section)
+                if row.strand == slug or provision in self.strand_sections[slug]
+            }
+            name = self.strand_name(slug)
+            partial = own and own != everything
+            labels.append(f"{name} ({provisions.describe(own)})" if partial else name)
+        return tuple(labels)
+
     def commencement_list(
         self,
         slug: str,
@@ -146,18 +172,20 @@ class _Composer:
         instruments: Mapping[int, Entry],
         extra: Sequence[Commencement] = (),
     ) -> CommencementList:
-        groups: dict[tuple[date | None, int], list[StoredCommencement]] = defaultdict(list)
+        # One entry per day, instrument and purpose: "for the purpose of making regulations"
+        # must not be read as applying to provisions commenced for all purposes.
+        groups: dict[tuple[date | None, int, str], list[StoredCommencement]] = defaultdict(list)
         for row in rows:
-            groups[(row.in_force_on, row.item_id)].append(row)
+            groups[(row.in_force_on, row.item_id, _purpose(row))].append(row)
         entries = [
             Commencement(
                 in_force_on=day,
                 provisions=provisions.describe(provisions.expand_all(r.section for r in group)),
-                strands=tuple(self.strand_name(s) for s in self.strands_of_provisions(group)),
-                purpose=_common_purpose(group),
+                strands=self.strand_labels(group),
+                purpose=purpose or None,
                 instrument=instruments.get(item_id),
             )
-            for (day, item_id), group in groups.items()
+            for (day, item_id, purpose), group in groups.items()
         ]
         entries.extend(extra)
         entries.sort(key=lambda c: (c.in_force_on or date.max, c.provisions))
@@ -239,9 +267,9 @@ def _claimed_provisions(config: Config) -> dict[str, set[str]]:
     return claimed
 
 
-def _common_purpose(rows: Sequence[StoredCommencement]) -> str | None:
-    purposes = {" ".join(r.purpose.split()) for r in rows if r.purpose}
-    return purposes.pop() if len(purposes) == 1 else None
+def _purpose(row: StoredCommencement) -> str:
+    purpose = " ".join((row.purpose or "").split())
+    return "" if purpose.lower() in ("", "for all purposes", "all purposes") else purpose
 
 
 def _reading_order(placed: _Placed) -> tuple[int, int, float, int]:

@@ -276,14 +276,16 @@ def draft_bulletin(engine: Engine, config: Config, season: Season, now: datetime
             .join(item_matches, item_matches.c.item_id == items.c.id)
             .where(_relevant_in(start, end), ~already)
         )
-        added = connection.execute(
+        count = select(func.count()).where(bulletin_items.c.bulletin_id == row.id)
+        before = connection.execute(count).scalar_one()
+        connection.execute(
             insert(bulletin_items).from_select(
                 ["bulletin_id", "item_id", "included", "added_by", "added_at"], new_items
             )
-        ).rowcount
-        total = connection.execute(
-            select(func.count()).where(bulletin_items.c.bulletin_id == row.id)
-        ).scalar_one()
+        )
+        # Counted, not taken from rowcount: drivers disagree on INSERT ... SELECT.
+        total = connection.execute(count).scalar_one()
+        added = total - before
         changes: dict[str, Any] = {"refreshed_at": now}
         if added and not created:
             changes |= {"updated_at": now, "revision": bulletins.c.revision + 1}
@@ -304,7 +306,7 @@ def draft_bulletin(engine: Engine, config: Config, season: Season, now: datetime
 
 def list_bulletins(engine: Engine, config: Config) -> list[BulletinSummary]:
     counts = (
-        select(bulletin_items.c.bulletin_id, func.count().label("items"))
+        select(bulletin_items.c.bulletin_id, func.count().label("item_count"))
         .where(bulletin_items.c.included.is_(True))
         .group_by(bulletin_items.c.bulletin_id)
         .subquery()
@@ -312,7 +314,7 @@ def list_bulletins(engine: Engine, config: Config) -> list[BulletinSummary]:
     summaries = []
     with engine.connect() as connection:
         rows = connection.execute(
-            select(bulletins, func.coalesce(counts.c.items, 0).label("items"))
+            select(bulletins, func.coalesce(counts.c.item_count, 0).label("item_count"))
             .outerjoin(counts, counts.c.bulletin_id == bulletins.c.id)
             .order_by(bulletins.c.id)
         )
@@ -321,7 +323,7 @@ def list_bulletins(engine: Engine, config: Config) -> list[BulletinSummary]:
                 title = bulletin_title(config, parse_season(config, row.season), row.headline)
             except ValueError:
                 title = row.season  # a season the config no longer defines
-            summaries.append(BulletinSummary(row.id, row.season, row.state, title, row.items))
+            summaries.append(BulletinSummary(row.id, row.season, row.state, title, row.item_count))
     return summaries
 
 

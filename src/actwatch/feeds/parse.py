@@ -134,19 +134,19 @@ def _parse(body: bytes, url: str, content_type: str | None, now: datetime) -> Pa
     bozo = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if not version and not raw_entries:
         raise FeedRefused(_not_a_feed(body, content_type, bozo))
-    if not raw_entries and bozo is not None and _is_xml_error(bozo):
-        raise FeedRefused(f"malformed XML and no entries could be recovered: {bozo}")
 
     feed_info = parsed.get("feed") or {}
-    cleaner = nh3.Cleaner(url_relative=("rewrite_with_base", url))
     entries: list[ParsedEntry] = []
     skipped = 0
     for raw in raw_entries:
-        entry = normalise_entry(raw, url, now, cleaner)
+        entry = normalise_entry(raw, url, now)
         if entry is None:
             skipped += 1
         else:
             entries.append(entry)
+    if not entries and bozo is not None and _is_xml_error(bozo):
+        # A broken document that yields nothing is a failure, not an empty feed.
+        raise FeedRefused(f"malformed XML and no entries could be recovered: {bozo}")
     warning = _describe_bozo(bozo) if bozo is not None else None
     if skipped:
         note = f"{skipped} entr{'y' if skipped == 1 else 'ies'} without a usable link or id skipped"
@@ -220,10 +220,14 @@ def _describe_bozo(error: Any) -> str:
     return f"{label}: {detail}" if detail else label
 
 
-def normalise_entry(
-    raw: Any, feed_url: str, now: datetime, cleaner: nh3.Cleaner
-) -> ParsedEntry | None:
-    guid = clean_line(str(raw.get("id") or "")) or None
+def _get(raw: Any, key: str) -> Any:
+    # Plain dict lookup: FeedParserDict.get() maps aliases and, for `updated_parsed`, falls back
+    # to the published date with a DeprecationWarning. Entries store the canonical keys.
+    return dict.get(raw, key)
+
+
+def normalise_entry(raw: Any, feed_url: str, now: datetime) -> ParsedEntry | None:
+    guid = clean_line(str(_get(raw, "id") or "")) or None
     link = _entry_link(raw)
     canonical = canonical_link(link, feed_url) if link else None
     if canonical is None and guid is not None:
@@ -233,24 +237,24 @@ def normalise_entry(
             return None
         # An entry with only an opaque id still needs a stable identity of its own.
         canonical = f"urn:actwatch:{canonical_link(feed_url) or feed_url}#{guid}"
-    title = truncate(html_to_text(str(raw.get("title") or "")), TITLE_MAX_CHARS)
+    title = truncate(html_to_text(str(_get(raw, "title") or "")), TITLE_MAX_CHARS)
     title, type_hint = split_display_type(title, canonical)
 
     content_html: str | None = None
-    for content in raw.get("content") or ():
+    for content in _get(raw, "content") or ():
         value = content.get("value")
         if value:
-            content_html = cleaner.clean(value).strip() or None
+            content_html = sanitise_html(str(value), canonical, feed_url)
             break
-    summary = html_to_text(str(raw.get("summary") or ""))
+    summary = html_to_text(str(_get(raw, "summary") or ""))
     if not summary and content_html is not None:
         summary = html_to_text(content_html)
     summary = truncate(summary, SUMMARY_MAX_CHARS)
     if not title:
         title = truncate(summary, 120) if summary else canonical
 
-    published = struct_to_datetime(raw.get("published_parsed"), now)
-    updated = struct_to_datetime(raw.get("updated_parsed"), now)
+    published = struct_to_datetime(_get(raw, "published_parsed"), now)
+    updated = struct_to_datetime(_get(raw, "updated_parsed"), now)
     return ParsedEntry(
         canonical_link=canonical,
         link=link or canonical,
@@ -266,8 +270,18 @@ def normalise_entry(
     )
 
 
+def sanitise_html(fragment: str, entry_link: str, feed_url: str) -> str | None:
+    """Safe HTML with relative links made absolute against the entry's own page."""
+    base = entry_link if entry_link.startswith(("http://", "https://")) else feed_url
+    try:
+        cleaned = nh3.clean(fragment, url_relative=("rewrite_with_base", base))
+    except ValueError:  # a base nh3 cannot parse
+        cleaned = nh3.clean(fragment, url_relative="deny")
+    return cleaned.strip() or None
+
+
 def _entry_link(raw: Any) -> str | None:
-    for link in raw.get("links") or ():
+    for link in _get(raw, "links") or ():
         href = link.get("href")
         if (
             href
@@ -275,7 +289,7 @@ def _entry_link(raw: Any) -> str | None:
             and link.get("type", "") in HTML_LINK_TYPES
         ):
             return str(href).strip()
-    link = raw.get("link")
+    link = _get(raw, "link")
     return str(link).strip() if link else None
 
 
@@ -283,10 +297,10 @@ def _source_meta(raw: Any, type_hint: str | None) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     if type_hint:
         meta["display_type"] = type_hint
-    author = raw.get("author")
+    author = _get(raw, "author")
     if author:
         meta["author"] = clean_line(str(author))
-    categories = [clean_line(str(tag.get("term") or "")) for tag in raw.get("tags") or ()]
+    categories = [clean_line(str(tag.get("term") or "")) for tag in _get(raw, "tags") or ()]
     if categories := [category for category in categories if category]:
         meta["categories"] = categories
     if "ukm_documentmaintype" in raw or "ukm_year" in raw:
@@ -296,7 +310,7 @@ def _source_meta(raw: Any, type_hint: str | None) -> dict[str, Any]:
 
 def _legislation_meta(raw: Any) -> dict[str, Any]:
     def attribute(key: str, name: str = "value") -> str | None:
-        value = raw.get(key)
+        value = _get(raw, key)
         if isinstance(value, dict):
             text = value.get(name)
             return clean_line(str(text)) if text else None
@@ -311,7 +325,7 @@ def _legislation_meta(raw: Any) -> dict[str, Any]:
             meta[name] = int(value) if value.isdigit() else value
     if made := attribute("ukm_creationdate", "date"):
         meta["made"] = made
-    alternative = raw.get("ukm_alternativenumber")
+    alternative = _get(raw, "ukm_alternativenumber")
     if isinstance(alternative, dict) and alternative.get("value"):
         meta["alternative_number"] = {
             "category": clean_line(str(alternative.get("category") or "")),

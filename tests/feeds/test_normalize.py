@@ -1,0 +1,111 @@
+"""Normalisation: the values that decide identity and what readers see."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from actwatch.feeds.normalize import (
+    canonical_link,
+    clean_line,
+    content_hash,
+    html_to_text,
+    split_display_type,
+    struct_to_datetime,
+)
+
+NOW = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ("https://www.gov.uk/government/news/x", "https://www.gov.uk/government/news/x"),
+        ("HTTP://WWW.GOV.UK/government/news/x#main", "https://www.gov.uk/government/news/x"),
+        (
+            "http://www.legislation.gov.uk/id/uksi/2018/346",
+            "https://www.legislation.gov.uk/id/uksi/2018/346",
+        ),
+        (
+            "https://example.org:443/a?utm_source=rss&utm_medium=rss&p=2",
+            "https://example.org/a?p=2",
+        ),
+        ("https://example.org/a?b=2&a=1&fbclid=xyz&gclid=1", "https://example.org/a?a=1&b=2"),
+        ("https://example.org", "https://example.org/"),
+        ("https://Example.org./path/", "https://example.org/path/"),
+        ("http://127.0.0.1:8123/feed.rss", "http://127.0.0.1:8123/feed.rss"),
+        ("mailto:someone@example.org", None),
+        ("javascript:alert(1)", None),
+        ("", None),
+        ("http://[::1", None),
+    ],
+)
+def test_canonical_link(link: str, expected: str | None) -> None:
+    assert canonical_link(link) == expected
+
+
+def test_canonical_link_resolves_relative_links_against_the_feed() -> None:
+    assert canonical_link("/news/a", "https://www.cypnow.co.uk/rss/news") == (
+        "https://www.cypnow.co.uk/news/a"
+    )
+
+
+@pytest.mark.parametrize(
+    ("title", "link", "expected"),
+    [
+        (
+            "Press release: New regulator",
+            "https://www.gov.uk/x",
+            ("New regulator", "Press release"),
+        ),
+        (
+            "Statutory guidance: Working together",
+            "https://www.gov.uk/x",
+            ("Working together", "Statutory guidance"),
+        ),
+        ("open consultation: RSE", "https://www.gov.uk/x", ("RSE", "Open consultation")),
+        # Not a display type: the colon belongs to the title.
+        (
+            "Social work: a new regulator",
+            "https://www.gov.uk/x",
+            ("Social work: a new regulator", None),
+        ),
+        # Only GOV.UK titles carry display types.
+        (
+            "Press release: New regulator",
+            "https://www.communitycare.co.uk/x",
+            ("Press release: New regulator", None),
+        ),
+    ],
+)
+def test_split_display_type(title: str, link: str, expected: tuple[str, str | None]) -> None:
+    assert split_display_type(title, link) == expected
+
+
+def test_html_to_text_drops_markup_and_scripts_and_keeps_words_apart() -> None:
+    html = "<p>Care&nbsp;leavers &amp; advisers</p><p>up to <b>25</b></p><script>alert(1)</script>"
+    assert html_to_text(html) == "Care\xa0leavers & advisers up to 25".replace("\xa0", " ")
+
+
+def test_titles_cannot_carry_line_breaks_or_controls() -> None:
+    assert clean_line("Subject\r\nBcc: victim@example.org\x00") == "Subject Bcc: victim@example.org"
+    assert html_to_text("A\u2028B") == "A B"
+
+
+def test_dates_are_aware_utc_and_absurd_ones_are_dropped() -> None:
+    parsed = time.strptime("2018-03-07 09:12:00", "%Y-%m-%d %H:%M:%S")
+    assert struct_to_datetime(parsed, NOW) == datetime(2018, 3, 7, 9, 12, tzinfo=UTC)
+    assert struct_to_datetime(None, NOW) is None
+    future = time.strptime("2031-01-01", "%Y-%m-%d")
+    assert struct_to_datetime(future, NOW) is None
+    ancient = time.strptime("1970-01-02", "%Y-%m-%d")
+    assert struct_to_datetime(ancient, NOW) is None
+
+
+def test_content_hash_ignores_whitespace_in_markup_but_not_words() -> None:
+    first = content_hash("T", "S", "<p>a  b</p>\n")
+    assert first == content_hash("T", "S", "<p>a b</p> ")
+    assert first != content_hash("T", "S", "<p>a c</p>")
+    assert first != content_hash("T2", "S", "<p>a b</p>")

@@ -266,6 +266,17 @@ editors = Table(
     Column("last_login_at", UTCDateTime),
 )
 
+# Failed editor logins, kept so the rate limit survives a restart; old rows are pruned on login.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, comment="The name tried, lower-cased."),
+    Column("address", String(64), nullable=False, comment="The client's IP address."),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_login_failures_address_at", "address", "at"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -194,6 +194,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index("ix_audit_log_bulletin_id", ["bulletin_id"], unique=False)
+    op.create_table(
+        "login_failures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False, comment="The name tried, lower-cased."),
+        sa.Column("address", sa.String(length=64), nullable=False, comment="The client's IP address."),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
+    )
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.create_index("ix_login_failures_address_at", ["address", "at"], unique=False)
 
     op.create_table(
         "bulletin_items",
@@ -455,6 +465,10 @@ def downgrade() -> None:
 
     op.drop_table("commencements")
     op.drop_table("bulletin_items")
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.drop_index("ix_login_failures_address_at")
+
+    op.drop_table("login_failures")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_log_bulletin_id")
 

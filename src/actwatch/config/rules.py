@@ -40,12 +40,24 @@ class ActConfig(StrictModel):
 class StrandConfig(StrictModel):
     name: str = Field(min_length=1)
     description: str = Field(min_length=1)
-    sections: list[str] = []
-    cues: list[Cue] = Field(min_length=1)
-    programmes: list[Cue] = Field(
-        default=[], description="Policy programmes that implement the strand: strong cues."
+    sections: list[str] = Field(
+        default=[], description="Sections of the Act that belong to the strand (commencements)."
     )
-    exclusions: list[Cue] = []
+    cues: list[Cue] = Field(
+        min_length=1,
+        description="The strand's own vocabulary: one of them is enough to make an item relevant.",
+    )
+    programmes: list[Cue] = Field(
+        default=[], description="Policy programmes that implement the strand: as strong as cues."
+    )
+    supporting_cues: list[Cue] = Field(
+        default=[],
+        description="Words too common to decide relevance: they tag the strand on an item that is"
+        " relevant anyway, and several of them together (with context) can make it uncertain.",
+    )
+    exclusions: list[Cue] = Field(
+        default=[], description="Phrases whose words never count as this strand's cues."
+    )
 
     _sections = field_validator("sections")(_check_sections)
 
@@ -62,7 +74,13 @@ class EventTypeConfig(StrictModel):
         default=[], description="GOV.UK display types (title prefixes) that imply this type."
     )
     legislation: bool = Field(
-        default=False, description="A legislation.gov.uk instrument of this Act implies this type."
+        default=False,
+        description="An instrument of this Act takes one of these types (by cues, else the last).",
+    )
+    alternative_numbers: list[str] = Field(
+        default=[],
+        description="legislation.gov.uk alternative number series that imply this type"
+        " (C for commencement).",
     )
 
 
@@ -74,6 +92,15 @@ class Thresholds(StrictModel):
 class MatchingConfig(StrictModel):
     negative_cues: list[Cue] = Field(
         default=[], description="Phrases that make an item irrelevant whatever else it says."
+    )
+    context_cues: list[Cue] = Field(
+        default=[],
+        description="The field's vocabulary (children's social care, looked-after children): adds"
+        " weight to other evidence, never relevant on its own.",
+    )
+    reject_other_acts: bool = Field(
+        default=True,
+        description="An instrument whose title names another Act (and not this one) is rejected.",
     )
     outside_strands: list[str] = Field(
         default=[],

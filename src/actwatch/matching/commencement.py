@@ -1,0 +1,220 @@
+"""What a commencement instrument brings into force, and when.
+
+Reads plain prose: a summary ("bring into force on 31st October 2017 sections 8, 9, 33 and 42")
+or the text of the instrument itself ("The following provisions of the Act come into force on
+19th March 2018— (a) section 16 (so far as it confers power to make regulations); ..."). Each
+provision takes the date of its own clause; references to other Acts ("section 16A of the
+Children Act 2004") and enabling powers ("conferred by section 70") are not commencements.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from actwatch.matching.sections import Provision
+
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        (
+            "january", "february", "march", "april", "may", "june", "july", "august",
+            "september", "october", "november", "december",
+        ),
+        start=1,
+    )
+}  # fmt: skip
+
+_DATE = re.compile(
+    r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(" + "|".join(MONTHS) + r"),?\s+(\d{4})\b", re.IGNORECASE
+)
+_FORCE = re.compile(r"into\s+force|\bcommenc|\bin\s+force\b", re.IGNORECASE)
+_REF = r"\d+[A-Z]{0,2}(?:\(\d+[a-z]?\))*"
+_SECTIONS = re.compile(
+    rf"\b(?:sections?|ss?\.)\s*({_REF}(?:\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s+to\s+|\s*[-\u2013]\s*)"
+    rf"{_REF})*)",
+    re.IGNORECASE,
+)
+_LIST_ITEM = re.compile(rf"({_REF})(?:\s*(\s+to\s+|\s*[-\u2013]\s*)\s*({_REF}))?", re.IGNORECASE)
+_SCHEDULE_OR_PART = re.compile(r"\b(Schedule|Sch\.?|Part)\s+(\d+)\b(?!\s+of\s+Schedule)")
+# Whose provisions a reference names: "of the Children Act 2004" or "of that Act" are not ours.
+_OF_OTHER_ACT = re.compile(
+    r"^\s*(?:\([^)]*\)\s*)?of\s+"
+    r"(?:the\s+(?!Act\b)[\w' ]*?Act\s+\d{4}|that\s+Act|the\s+\d{4}\s+Act)",
+    re.IGNORECASE,
+)
+_OF_OUR_ACT = re.compile(r"^\s*of\s+(?:the|this)\s+Act\b", re.IGNORECASE)
+_ENABLING = re.compile(r"(?:conferred\s+by|under|by\s+virtue\s+of)\s*$", re.IGNORECASE)
+_PURPOSE = re.compile(
+    r"\b(so\s+far\s+as\b[^;:\u2014]*|for\s+(?:the\s+purposes?\s+of|all\s+(?:other\s+)?purposes)"
+    r"[^;:\u2014)]*)",
+    re.IGNORECASE,
+)
+# Sentence ends: a full stop before a capital or an opening bracket, but not in "No. 3" or "S.I.".
+_SENTENCE_END = re.compile(
+    r"(?<!\bNo)(?<!\bS\.I)(?<!\bc)(?<!\bss)(?<!\bs)(?<!\bSch)\.\s+(?=[A-Z(])"
+)
+_COMMENCEMENT_TITLE = re.compile(r"\(Commencement\s+No\.?\s*(\d+)", re.IGNORECASE)
+MAX_RANGE = 80
+MAX_TEXT = 400_000
+
+
+@dataclass(frozen=True, slots=True)
+class CommencedProvision:
+    provision: Provision
+    in_force_on: date | None
+    purpose: str | None
+    source: str  # "title", "summary", "content" or "instrument"
+
+
+def commencement_number(title: str) -> int | None:
+    match = _COMMENCEMENT_TITLE.search(title)
+    return int(match[1]) if match else None
+
+
+def _mask_parentheses(text: str) -> str:
+    """The text with bracketed asides blanked (same length), so offsets still line up."""
+    out = list(text)
+    depth = 0
+    for index, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        if depth:
+            out[index] = " "
+        if char == ")" and depth:
+            depth -= 1
+    return "".join(out)
+
+
+def _chunks(text: str) -> list[str]:
+    chunks: list[str] = []
+    for line in text.splitlines():
+        chunks.extend(part for part in _SENTENCE_END.split(line) if part.strip())
+    return chunks
+
+
+def _dates(chunk: str) -> list[tuple[int, date]]:
+    found = []
+    for match in _DATE.finditer(chunk):
+        try:
+            found.append(
+                (match.start(), date(int(match[3]), MONTHS[match[2].lower()], int(match[1])))
+            )
+        except ValueError:
+            continue
+    return found
+
+
+def _expand(listing: str) -> list[Provision]:
+    provisions: list[Provision] = []
+    for item in _LIST_ITEM.finditer(listing):
+        first = _split_ref(item[1])
+        if item[3]:
+            last = _split_ref(item[3])
+            if not first[1] and not last[1] and 0 <= last[0] - first[0] <= MAX_RANGE:
+                provisions.extend(
+                    Provision("section", number) for number in range(first[0], last[0] + 1)
+                )
+                continue
+            provisions.append(Provision("section", last[0], last[1]))
+        provisions.append(Provision("section", first[0], first[1]))
+    return provisions
+
+
+def _split_ref(ref: str) -> tuple[int, str]:
+    match = re.match(r"(\d+)([A-Z]*)", ref)
+    assert match is not None
+    return int(match[1]), match[2]
+
+
+def _purpose(original: str, end: int) -> str | None:
+    """A "so far as ..." / "for the purpose of ..." qualification right after a reference."""
+    tail = original[end : end + 300]
+    stop = re.search(r";|\u2014|\s\([a-z]\)\s|\.\s", tail)
+    clause = tail[: stop.start()] if stop else tail
+    match = _PURPOSE.search(clause)
+    if not match:
+        return None
+    return " ".join(match[1].split()).rstrip(" ,)")[:200] or None
+
+
+def extract(text: str, source: str) -> list[CommencedProvision]:
+    """Every provision of the Act the text says comes into force, with its date when given."""
+    found: dict[tuple[Provision, date | None], CommencedProvision] = {}
+    for chunk in _chunks(text[:MAX_TEXT]):
+        if not _FORCE.search(chunk):
+            continue
+        masked = _mask_parentheses(chunk)
+        dates = _dates(chunk)
+        references: list[tuple[int, int, list[Provision]]] = []
+        for match in _SECTIONS.finditer(masked):
+            after = masked[match.end() :]
+            if _OF_OTHER_ACT.match(after) or _ENABLING.search(masked[: match.start()]):
+                continue
+            references.append((match.start(), match.end(), _expand(match[1])))
+        for match in _SCHEDULE_OR_PART.finditer(masked):
+            after = masked[match.end() :]
+            if _OF_OTHER_ACT.match(after) and not _OF_OUR_ACT.match(after):
+                continue
+            kind = "part" if match[1].lower() == "part" else "schedule"
+            references.append((match.start(), match.end(), [Provision(kind, int(match[2]))]))
+        for start, end, provisions in references:
+            in_force_on = _nearest_date(dates, start, end)
+            purpose = _purpose(chunk, end)
+            for item in provisions:
+                key = (item, in_force_on)
+                if key not in found or (purpose and not found[key].purpose):
+                    found[key] = CommencedProvision(item, in_force_on, purpose, source)
+    return list(found.values())
+
+
+def _nearest_date(dates: list[tuple[int, date]], start: int, end: int) -> date | None:
+    if not dates:
+        return None
+    if len(dates) == 1:
+        return dates[0][1]
+
+    def distance(entry: tuple[int, date]) -> tuple[int, int]:
+        position = entry[0]
+        # A date before the list ("come into force on 1st April 2018— (a) section 1") is as
+        # likely as one after it ("section 1 ... on 1st April 2018"); ties go to the one before.
+        gap = start - position if position < start else position - end
+        return (gap, 0 if position < start else 1)
+
+    return min(dates, key=distance)[1]
+
+
+# Markup that holds no provisions of this instrument: metadata, footnotes, and the table of
+# earlier commencements in the explanatory note (those belong to other instruments).
+_DROP = re.compile(
+    r"<(ukm:Metadata|Metadata|Footnotes|EarlierOrders|Tabular|table|head|script|style)\b.*?</\1\s*>",
+    re.IGNORECASE | re.DOTALL,
+)
+_BLOCK = re.compile(
+    r"</?(?:P1group|P1|Title|PrimaryPrelims|SecondaryPrelims|Pblock|ExplanatoryNotes|"
+    r"p|div|h[1-6]|br|section|article)\b[^>]*>",
+    re.IGNORECASE,
+)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def instrument_text(document: str) -> str:
+    """Readable prose of a legislation.gov.uk document (CLML XML or the HTML page)."""
+    document = _DROP.sub(" ", document[: MAX_TEXT * 4])
+    document = _BLOCK.sub("\n", document)
+    document = html.unescape(_TAG.sub(" ", document))
+    lines = (" ".join(line.split()) for line in document.splitlines())
+    # Block boundaries inside a sentence (a list item of a regulation) are not sentence ends.
+    return _join_continued_lines([line for line in lines if line])
+
+
+def _join_continued_lines(lines: list[str]) -> str:
+    out: list[str] = []
+    for line in lines:
+        if out and not out[-1].endswith((".", ":")) and not re.match(r"\d+\.?\s+[A-Z]", line):
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+    return "\n".join(out)

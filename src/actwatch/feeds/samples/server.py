@@ -57,6 +57,7 @@ class FeedServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 256  # the default 5 drops connections when many feeds start at once
 
     def __init__(self, documents: dict[str, Document] | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

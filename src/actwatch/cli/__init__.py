@@ -13,6 +13,7 @@ from actwatch.cli.base import main
 COMMAND_MODULES = (
     "actwatch.cli.setup",
     "actwatch.cli.feeds",
+    "actwatch.cli.matching",
     "actwatch.cli.bulletin",
 )
 

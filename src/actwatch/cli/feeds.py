@@ -45,8 +45,11 @@ def poll(app: App, feed_names: tuple[str, ...], force: bool, as_json: bool) -> N
             )
     except UnknownFeedError as exc:
         app.fail(str(exc))
+    from actwatch.matching.store import classify_pending
+
+    matched = classify_pending(app.engine, app.config)
     if as_json:
-        click.echo(json.dumps(report.as_dict()))
+        click.echo(json.dumps({**report.as_dict(), "matching": matched.as_dict()}))
         return
     console = app.console
     console.print(
@@ -56,6 +59,12 @@ def poll(app: App, feed_names: tuple[str, ...], force: bool, as_json: bool) -> N
         + f". {report.new_items} new item(s), {report.updated_items} updated.",
         highlight=False,
     )
+    if matched.classified:
+        console.print(
+            f"Classified {matched.classified} item(s): {matched.relevant} relevant, "
+            f"{matched.uncertain} uncertain (for the editor), {matched.rejected} rejected.",
+            highlight=False,
+        )
     for outcome in report.outcomes:
         if outcome.status == "error":
             console.print(f"  [red]{escape(outcome.name)}[/]: {escape(outcome.error or '')}")

@@ -241,8 +241,42 @@ def test_an_oversized_bulletin_is_refused(config: Config) -> None:
         intro_md="word " * 30_000,
         issued_on=NOW.date(),
     )
-    with pytest.raises(RenderError, match="byte budget"):
+    with pytest.raises(RenderError, match="byte budget even with one item per section"):
         render_html(huge, preview_links(config, "autumn-2017"))
+
+
+def test_a_season_too_big_for_the_budget_shows_fewer_items(config: Config) -> None:
+    base = datetime(2017, 9, 1, 12, tzinfo=UTC)
+    items = [
+        StoredItem(
+            id=index * 100 + n,
+            title=f"{slug} news {n} " + "with a long title " * 6,
+            link=f"https://www.gov.uk/government/news/{slug}-{n}-" + "x" * 150,
+            source="GOV.UK",
+            published_at=base + timedelta(hours=index * 20 + n),
+            summary="A long summary sentence that goes on. " * 8,
+            event_type="guidance",
+            strands=(slug,),
+        )
+        for index, slug in enumerate(config.strands)
+        for n in range(8)
+    ]
+    bulletin = compose(
+        config,
+        parse_season(config, "autumn-2017"),
+        items=items,
+        intro_md="An introduction of some length. " * 1500,
+        issued_on=NOW.date(),
+    )
+    links = preview_links(config, "autumn-2017")
+    assert all(len(section.entries) == 8 for section in bulletin.strand_sections)
+    assert len(render_mjml(bulletin, links).encode()) > HTML_BUDGET
+    html = render_html(bulletin, links)
+    assert len(html.encode()) <= HTML_BUDGET
+    # Every strand keeps its newest items and links the rest.
+    assert html.count("news 7 with a long title") == 9
+    assert html.count("news 0 with a long title") == 0
+    assert html.count("more items on the web archive") == 9
 
 
 def test_mjml_autoescape_is_on(config: Config) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment
 from mjml import mjml2html
 
-from actwatch.bulletin.model import STATUS_LABELS, Bulletin
+from actwatch.bulletin.model import STATUS_LABELS, Bulletin, CommencementList, Section
 from actwatch.bulletin.templates import environment
 from actwatch.config import Config
 
@@ -132,21 +132,61 @@ def render_html(
     config: Config | None = None,
     env: Environment | None = None,
 ) -> str:
-    """The HTML email. Raises RenderError when the template's MJML is invalid or too big."""
-    source = render_mjml(bulletin, links, strands=strands, config=config, env=env)
+    """The HTML email, under HTML_BUDGET bytes.
+
+    A season too big for the budget shows fewer items per section (the rest are counted and
+    linked on the web archive) rather than being clipped by the reader's mail client. Raises
+    RenderError when the template's MJML is invalid, or when even one item per section is too
+    much (an introduction far too long).
+    """
+    lengths = [len(s.entries) for s in _sections(bulletin)]
+    lengths += [len(bulletin.commenced.entries), len(bulletin.coming_up.entries)]
+    longest = max(lengths)
+    size = 0
+    for cap in range(max(longest, 1), 0, -1):
+        html = _mjml_to_html(
+            render_mjml(_capped(bulletin, cap), links, strands=strands, config=config, env=env)
+        )
+        size = len(html.encode("utf-8"))
+        if size <= HTML_BUDGET:
+            return html
+    raise RenderError(
+        f"the HTML is {size:,} bytes, over the {HTML_BUDGET:,} byte budget even with one item "
+        "per section: shorten the introduction"
+    )
+
+
+def _mjml_to_html(source: str) -> str:
     try:
         html = mjml2html(source, disable_comments=True, fonts={})
     except ValueError as exc:
         raise RenderError(f"bulletin.mjml does not give valid MJML: {exc}") from None
     if _MJML_TAG.search(html):
         raise RenderError("bulletin.mjml left an unknown mj- tag in the HTML")
-    size = len(html.encode("utf-8"))
-    if size > HTML_BUDGET:
-        raise RenderError(
-            f"the HTML is {size:,} bytes, over the {HTML_BUDGET:,} byte budget "
-            "(lower bulletin.section_cap)"
-        )
     return html
+
+
+def _sections(bulletin: Bulletin) -> list[Section]:
+    return [bulletin.pilots, *bulletin.strand_sections, bulletin.other]
+
+
+def _capped(bulletin: Bulletin, cap: int) -> Bulletin:
+    """The bulletin with at most `cap` entries in each list (totals unchanged)."""
+
+    def section(s: Section) -> Section:
+        return dataclasses.replace(s, entries=s.entries[:cap])
+
+    def dated(c: CommencementList) -> CommencementList:
+        return dataclasses.replace(c, entries=c.entries[:cap])
+
+    return dataclasses.replace(
+        bulletin,
+        pilots=section(bulletin.pilots),
+        strand_sections=tuple(section(s) for s in bulletin.strand_sections),
+        other=section(bulletin.other),
+        commenced=dated(bulletin.commenced),
+        coming_up=dated(bulletin.coming_up),
+    )
 
 
 def render_text(

@@ -1,0 +1,268 @@
+"""Transports: where a built message goes, chosen by `mail.url` in the config.
+
+- `maildir:PATH` - a local Maildir (PATH relative to the config file), for the demo and tests;
+- `smtp://host:port` - plain SMTP (a relay on the same host or network);
+- `smtp+starttls://host:587` - SMTP upgraded with STARTTLS before anything is sent;
+- `smtps://host:465` - SMTP over TLS from the first byte.
+
+Credentials come only from the environment variables the config names. `SMTPTransport` keeps
+one connection open for many messages (bulk delivery gives each worker one of them) and
+reconnects once when the server has dropped an idle connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import mailbox
+import os
+import smtplib
+import ssl
+from collections.abc import Mapping
+from email.message import EmailMessage
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, Self
+from urllib.parse import urlsplit
+
+from actwatch.config import Config
+
+log = logging.getLogger(__name__)
+SMTP_TIMEOUT = 60.0
+SECURITY_BY_SCHEME = {"smtp": "none", "smtp+starttls": "starttls", "smtps": "tls"}
+DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+
+
+class MailError(Exception):
+    """A message could not be handed over; `permanent` when retrying the same message is futile."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Transport(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+
+class _Closing:
+    def close(self) -> None:
+        """Nothing to release by default."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class MaildirTransport(_Closing):
+    """Each message becomes one file in `path/new` (Maildir writes it atomically via tmp/)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            box = mailbox.Maildir(self.path, create=True)
+            box.add(message)
+        except OSError as exc:
+            raise MailError(f"cannot write to the maildir {self.path}: {exc}") from exc
+
+    def messages(self) -> list[EmailMessage]:
+        """What the maildir holds, oldest first (for the demo and tests)."""
+        if not self.path.is_dir():
+            return []
+        from email import policy
+        from email.parser import BytesParser
+
+        parser = BytesParser(policy=policy.default)
+        files = sorted((self.path / "new").iterdir(), key=lambda f: (f.stat().st_mtime_ns, f.name))
+        found = []
+        for file in files:
+            with file.open("rb") as handle:
+                parsed = parser.parse(handle)
+            assert isinstance(parsed, EmailMessage)
+            found.append(parsed)
+        return found
+
+
+class SMTPTransport(_Closing):
+    """One SMTP session, opened on the first message and reused for the next ones."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = SMTP_TIMEOUT,
+        ssl_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        if security not in DEFAULT_PORTS:
+            raise ValueError(f"unknown security {security!r}")
+        self.host = host
+        self.port = port
+        self.security = security
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+        self.local_hostname = local_hostname
+        self._smtp: smtplib.SMTP | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._smtp is not None
+
+    def _context(self) -> ssl.SSLContext:
+        return self.ssl_context or ssl.create_default_context()
+
+    def connect(self) -> None:
+        if self._smtp is not None:
+            return
+        try:
+            smtp: smtplib.SMTP
+            if self.security == "tls":
+                smtp = smtplib.SMTP_SSL(
+                    self.host,
+                    self.port,
+                    timeout=self.timeout,
+                    context=self._context(),
+                    local_hostname=self.local_hostname,
+                )
+            else:
+                smtp = smtplib.SMTP(
+                    self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
+                )
+            try:
+                smtp.ehlo()
+                if self.security == "starttls":
+                    smtp.starttls(context=self._context())
+                    smtp.ehlo()
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+            except BaseException:
+                smtp.close()
+                raise
+        except smtplib.SMTPAuthenticationError as exc:
+            raise MailError(
+                f"the SMTP server refused the login: {_reply(exc)}", permanent=True
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise MailError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+        self._smtp = smtp
+
+    def send(self, message: EmailMessage) -> None:
+        for attempt in (1, 2):
+            self.connect()
+            assert self._smtp is not None
+            try:
+                refused = self._smtp.send_message(message)
+            except smtplib.SMTPServerDisconnected as exc:
+                # An idle connection the server closed: one fresh connection, then give up.
+                self._drop()
+                if attempt == 2:
+                    raise MailError(f"the SMTP server disconnected: {exc}") from exc
+                continue
+            except smtplib.SMTPRecipientsRefused as exc:
+                raise MailError(
+                    f"recipient refused: {_refused(exc.recipients)}", permanent=True
+                ) from exc
+            except smtplib.SMTPResponseException as exc:
+                self._reset()
+                raise MailError(
+                    f"the SMTP server refused the message: {_reply(exc)}",
+                    permanent=500 <= exc.smtp_code < 600,
+                ) from exc
+            except (smtplib.SMTPException, OSError) as exc:
+                self._drop()
+                raise MailError(f"sending failed: {exc}") from exc
+            if refused:
+                raise MailError(f"recipient refused: {_refused(refused)}", permanent=True)
+            return
+
+    def _reset(self) -> None:
+        # After a refused message the session stays usable once the transaction is reset.
+        if self._smtp is not None:
+            try:
+                self._smtp.rset()
+            except (smtplib.SMTPException, OSError):
+                self._drop()
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.close()
+            finally:
+                self._smtp = None
+
+    def close(self) -> None:
+        if self._smtp is None:
+            return
+        try:
+            self._smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            log.debug("SMTP QUIT failed; closing the socket", exc_info=True)
+        finally:
+            self._drop()
+
+
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else ""
+    return f"{exc.smtp_code} {text or exc.smtp_error!s}".strip()
+
+
+def _refused(recipients: Mapping[str, tuple[int, bytes]]) -> str:
+    return "; ".join(
+        f"{address} ({code} {reply.decode('utf-8', 'replace')})"
+        for address, (code, reply) in recipients.items()
+    )
+
+
+def open_transport(config: Config, env: Mapping[str, str] | None = None) -> Transport:
+    """The transport `mail.url` names. Nothing connects until the first message."""
+    env = os.environ if env is None else env
+    url = config.mail.url
+    maildir = config.maildir
+    if maildir is not None:
+        return MaildirTransport(maildir)
+    parts = urlsplit(url)
+    security = SECURITY_BY_SCHEME[parts.scheme]
+    username = env.get(config.mail.username_env) or None
+    password = env.get(config.mail.password_env) or None
+    if password and not username:
+        raise MailError(f"{config.mail.password_env} is set but {config.mail.username_env} is not")
+    if username and security == "none" and parts.hostname not in ("127.0.0.1", "::1", "localhost"):
+        # A password sent in clear over a network: refuse rather than leak it.
+        raise MailError(
+            f"refusing to send SMTP credentials unencrypted to {parts.hostname}: "
+            "use smtp+starttls:// or smtps://"
+        )
+    assert parts.hostname is not None
+    return SMTPTransport(
+        parts.hostname,
+        parts.port or DEFAULT_PORTS[security],
+        security=security,
+        username=username,
+        password=password,
+    )

@@ -1,0 +1,100 @@
+"""Editorial review: nothing reaches subscribers unless an editor approved exactly that content.
+
+- `states`: the state machine (draft -> in_review -> approved -> scheduled -> sending -> sent,
+  rejected, withdrawn) and its errors;
+- `workflow`: the transitions, each audited (approve freezes the rendered copies);
+- `editing`: the editor's changes, with optimistic concurrency and approval reset;
+- `freeze`: rendering for approval, the content hash, the frozen copy delivery reads;
+- `view`: what an editor reviews (sections, queue, warnings), for the CLI and the web editor;
+- `notify`: the draft-ready email; `testsend`: one copy to one address.
+"""
+
+from actwatch.review.editing import (
+    Edit,
+    ManualItem,
+    add_manual_item,
+    dismiss_uncertain,
+    move_item,
+    move_to_strand,
+    pick_uncertain,
+    reorder,
+    set_headline,
+    set_included,
+    set_intro,
+    set_summary,
+)
+from actwatch.review.freeze import (
+    FrozenCopy,
+    Rendered,
+    bulletin_from_context,
+    content_hash,
+    frozen_copy,
+    render_for_approval,
+)
+from actwatch.review.notify import editor_link, notify_draft_ready
+from actwatch.review.states import (
+    STATE_LABELS,
+    TRANSITIONS,
+    ConflictError,
+    NotFoundError,
+    ReviewError,
+    StateError,
+)
+from actwatch.review.testsend import SentCopy, send_test_copy
+from actwatch.review.view import ReviewView, audit_trail, build_review
+from actwatch.review.workflow import (
+    Approval,
+    approve,
+    finish_sending,
+    reject,
+    reopen,
+    schedule,
+    start_sending,
+    submit,
+    unschedule,
+    withdraw,
+)
+
+__all__ = [
+    "STATE_LABELS",
+    "TRANSITIONS",
+    "Approval",
+    "ConflictError",
+    "Edit",
+    "FrozenCopy",
+    "ManualItem",
+    "NotFoundError",
+    "Rendered",
+    "ReviewError",
+    "ReviewView",
+    "SentCopy",
+    "StateError",
+    "add_manual_item",
+    "approve",
+    "audit_trail",
+    "build_review",
+    "bulletin_from_context",
+    "content_hash",
+    "dismiss_uncertain",
+    "editor_link",
+    "finish_sending",
+    "frozen_copy",
+    "move_item",
+    "move_to_strand",
+    "notify_draft_ready",
+    "pick_uncertain",
+    "reject",
+    "render_for_approval",
+    "reopen",
+    "reorder",
+    "schedule",
+    "send_test_copy",
+    "set_headline",
+    "set_included",
+    "set_intro",
+    "set_summary",
+    "start_sending",
+    "submit",
+    "unschedule",
+    "withdraw",
+]

@@ -1,0 +1,560 @@
+"""The editor's changes to a bulletin's content.
+
+Every change goes through `_edit`: it refuses a bulletin that is being sent or was sent (or is
+closed), refuses a stale `revision` (two tabs cannot silently overwrite each other), bumps the
+revision, and when the bulletin was approved or scheduled sends it back to review and discards
+the approval and its frozen copies. The change and its audit rows commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from actwatch.bulletin import load_bulletin, parse_season
+from actwatch.bulletin.seasons import window
+from actwatch.config import Config
+from actwatch.db.schema import bulletin_items, bulletins, item_matches, item_strands, items
+from actwatch.review.records import (
+    APPROVAL_CLEARED,
+    check_revision,
+    clean_actor,
+    compare_and_set,
+    load_row,
+    record,
+)
+from actwatch.review.states import (
+    CLOSED,
+    IN_REVIEW,
+    LOCKED,
+    STATE_LABELS,
+    TRANSITIONS,
+    ReviewError,
+    StateError,
+)
+
+HEADLINE_CHARS = 200
+INTRO_CHARS = 10_000
+SUMMARY_CHARS = 1_000
+TITLE_CHARS = 300
+effective_state = func.coalesce(item_matches.c.editor_state, item_matches.c.state)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What an edit did: the new revision, and whether it discarded an approval."""
+
+    bulletin_id: int
+    revision: int
+    approval_reset: bool
+    state: str
+
+
+def one_line(text: str, limit: int) -> str:
+    text = " ".join(_CONTROL.sub(" ", text or "").split())
+    if len(text) > limit:
+        raise ReviewError(f"too long: at most {limit} characters (this is {len(text)})")
+    return text
+
+
+def markdown_text(text: str, limit: int = INTRO_CHARS) -> str:
+    """Markdown as typed, with line endings normalised and control characters removed.
+
+    It stays Markdown here; the templates render it through Markdown and nh3 (raw HTML is shown
+    as text, only safe links survive).
+    """
+    text = _CONTROL.sub("", (text or "").replace("\r\n", "\n").replace("\r", "\n")).strip()
+    if len(text) > limit:
+        raise ReviewError(f"too long: at most {limit:,} characters (this is {len(text):,})")
+    return text
+
+
+@contextmanager
+def _edit(
+    engine: Engine,
+    bulletin_id: int,
+    *,
+    actor: str,
+    action: str,
+    revision: int | None,
+    now: datetime | None,
+    **detail: Any,
+) -> Iterator[tuple[Connection, Any, list[Edit]]]:
+    actor = clean_actor(actor)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    outcome: list[Edit] = []
+    with engine.begin() as connection:
+        row = load_row(connection, bulletin_id)
+        check_revision(row, revision)
+        if row.state in LOCKED:
+            raise StateError(
+                f"bulletin {row.id} is {STATE_LABELS[row.state].lower()}: it can no longer change"
+            )
+        if row.state in CLOSED:
+            raise StateError(
+                f"bulletin {row.id} is {STATE_LABELS[row.state].lower()}: reopen it to edit it"
+            )
+        reset = row.state in TRANSITIONS["reset_approval"].sources
+        values: dict[str, Any] = {"revision": row.revision + 1, "updated_at": moment}
+        if reset:
+            values |= APPROVAL_CLEARED | {"state": IN_REVIEW}
+        compare_and_set(connection, row, **values)
+        if reset:
+            record(
+                connection,
+                at=moment,
+                actor=actor,
+                action="reset_approval",
+                bulletin_id=row.id,
+                from_state=row.state,
+                to_state=IN_REVIEW,
+                revision=row.revision,
+                because=action,
+                approved_by=row.approved_by,
+                approved_revision=row.approved_revision,
+                content_hash=row.content_hash,
+            )
+        record(
+            connection,
+            at=moment,
+            actor=actor,
+            action=action,
+            bulletin_id=row.id,
+            revision=row.revision + 1,
+            **detail,
+        )
+        yield connection, row, outcome
+        outcome.append(
+            Edit(row.id, row.revision + 1, reset, IN_REVIEW if reset else str(row.state))
+        )
+
+
+def _choice(connection: Connection, bulletin_id: int, item_id: int) -> Any:
+    row = connection.execute(
+        select(bulletin_items).where(
+            bulletin_items.c.bulletin_id == bulletin_id, bulletin_items.c.item_id == item_id
+        )
+    ).first()
+    if row is None:
+        raise ReviewError(f"item {item_id} is not in bulletin {bulletin_id}")
+    return row
+
+
+def _set_choice(connection: Connection, bulletin_id: int, item_id: int, **values: Any) -> None:
+    connection.execute(
+        update(bulletin_items)
+        .where(bulletin_items.c.bulletin_id == bulletin_id, bulletin_items.c.item_id == item_id)
+        .values(**values)
+    )
+
+
+def set_included(
+    engine: Engine,
+    bulletin_id: int,
+    item_id: int,
+    included: bool,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> Edit:
+    action = "include_item" if included else "exclude_item"
+    with _edit(
+        engine, bulletin_id, actor=actor, action=action, revision=revision, now=now, item_id=item_id
+    ) as (connection, _, outcome):
+        choice = _choice(connection, bulletin_id, item_id)
+        if choice.included == included:
+            raise ReviewError(f"item {item_id} is already {'included' if included else 'excluded'}")
+        _set_choice(connection, bulletin_id, item_id, included=included)
+    return outcome[0]
+
+
+def move_to_strand(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    item_id: int,
+    strand: str | None,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> Edit:
+    """Show the item under `strand` (None: where the matcher put it)."""
+    strand = strand or None
+    if strand is not None and strand not in config.strands:
+        raise ReviewError(f"unknown strand {strand!r} (use {', '.join(config.strands)})")
+    with _edit(
+        engine,
+        bulletin_id,
+        actor=actor,
+        action="move_item",
+        revision=revision,
+        now=now,
+        item_id=item_id,
+        strand=strand,
+    ) as (connection, _, outcome):
+        _choice(connection, bulletin_id, item_id)
+        _set_choice(connection, bulletin_id, item_id, strand=strand)
+    return outcome[0]
+
+
+def set_summary(
+    engine: Engine,
+    bulletin_id: int,
+    item_id: int,
+    summary: str | None,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> Edit:
+    """The editor's own summary of an item (empty: back to the feed's summary)."""
+    text = one_line(summary or "", SUMMARY_CHARS) or None
+    with _edit(
+        engine,
+        bulletin_id,
+        actor=actor,
+        action="edit_summary",
+        revision=revision,
+        now=now,
+        item_id=item_id,
+        summary=text,
+    ) as (connection, _, outcome):
+        _choice(connection, bulletin_id, item_id)
+        _set_choice(connection, bulletin_id, item_id, summary=text)
+    return outcome[0]
+
+
+def reorder(
+    engine: Engine,
+    bulletin_id: int,
+    item_ids: Sequence[int],
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> Edit:
+    """Show these items in this order (within whichever section each is in)."""
+    if len(set(item_ids)) != len(item_ids) or not item_ids:
+        raise ReviewError("give each item once")
+    with _edit(
+        engine,
+        bulletin_id,
+        actor=actor,
+        action="reorder",
+        revision=revision,
+        now=now,
+        item_ids=list(item_ids),
+    ) as (connection, _, outcome):
+        for position, item_id in enumerate(item_ids, start=1):
+            _choice(connection, bulletin_id, item_id)
+            _set_choice(connection, bulletin_id, item_id, position=position)
+    return outcome[0]
+
+
+def section_order(engine: Engine, config: Config, bulletin_id: int, item_id: int) -> list[int]:
+    """The item ids of the section that shows `item_id`, in reading order."""
+    composed = load_bulletin(engine, config, bulletin_id, full=True)
+    for section in (composed.pilots, *composed.strand_sections, composed.other):
+        ids = [entry.item_id for entry in section.entries]
+        if item_id in ids:
+            return ids
+    raise ReviewError(f"item {item_id} is not shown in a section of bulletin {bulletin_id}")
+
+
+def move_item(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    item_id: int,
+    offset: int,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> Edit:
+    """Move an item up (-1) or down (+1) within its section."""
+    ids = section_order(engine, config, bulletin_id, item_id)
+    index = ids.index(item_id)
+    target = index + offset
+    if not 0 <= target < len(ids):
+        raise ReviewError(f"item {item_id} is already {'first' if offset < 0 else 'last'}")
+    ids.insert(target, ids.pop(index))
+    return reorder(engine, bulletin_id, ids, actor=actor, revision=revision, now=now)
+
+
+def set_headline(
+    engine: Engine,
+    bulletin_id: int,
+    headline: str,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> Edit:
+    text = one_line(headline, HEADLINE_CHARS)
+    with _edit(
+        engine,
+        bulletin_id,
+        actor=actor,
+        action="edit_headline",
+        revision=revision,
+        now=now,
+        headline=text,
+    ) as (connection, row, outcome):
+        _set_bulletin(connection, row.id, headline=text)
+    return outcome[0]
+
+
+def set_intro(
+    engine: Engine,
+    bulletin_id: int,
+    intro_md: str,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> Edit:
+    text = markdown_text(intro_md)
+    with _edit(
+        engine,
+        bulletin_id,
+        actor=actor,
+        action="edit_intro",
+        revision=revision,
+        now=now,
+        characters=len(text),
+    ) as (connection, row, outcome):
+        _set_bulletin(connection, row.id, intro_md=text)
+    return outcome[0]
+
+
+def _set_bulletin(connection: Connection, bulletin_id: int, **values: str) -> None:
+    connection.execute(update(bulletins).where(bulletins.c.id == bulletin_id).values(**values))
+
+
+def _season_bounds(config: Config, connection: Connection, bulletin_id: int) -> Any:
+    row = load_row(connection, bulletin_id)
+    return window(config, parse_season(config, row.season))
+
+
+def uncertain_in_season(
+    connection: Connection, config: Config, bulletin_id: int, limit: int = 200
+) -> list[Any]:
+    """Items of the bulletin's season the matcher was unsure about, not yet in the bulletin."""
+    start, end = _season_bounds(config, connection, bulletin_id)
+    in_bulletin = select(bulletin_items.c.item_id).where(
+        bulletin_items.c.bulletin_id == bulletin_id
+    )
+    return list(
+        connection.execute(
+            select(
+                items.c.id,
+                items.c.title,
+                items.c.canonical_link,
+                items.c.summary,
+                items.c.published_at,
+                item_matches.c.confidence,
+                item_matches.c.event_type,
+            )
+            .join(item_matches, item_matches.c.item_id == items.c.id)
+            .where(
+                effective_state == "uncertain",
+                items.c.published_at >= start.astimezone(UTC),
+                items.c.published_at < end.astimezone(UTC),
+                items.c.id.not_in(in_bulletin),
+            )
+            .order_by(item_matches.c.confidence.desc(), items.c.published_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def pick_uncertain(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    item_id: int,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> Edit:
+    """Take an item from the uncertain queue into the bulletin (the editor says: relevant)."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    with _edit(
+        engine,
+        bulletin_id,
+        actor=actor,
+        action="pick_uncertain",
+        revision=revision,
+        now=moment,
+        item_id=item_id,
+    ) as (connection, _, outcome):
+        queue = {row.id for row in uncertain_in_season(connection, config, bulletin_id, 10_000)}
+        if item_id not in queue:
+            raise ReviewError(
+                f"item {item_id} is not in this season's uncertain queue (or already in the "
+                "bulletin)"
+            )
+        connection.execute(
+            update(item_matches)
+            .where(item_matches.c.item_id == item_id)
+            .values(editor_state="relevant")
+        )
+        connection.execute(
+            insert(bulletin_items).values(
+                bulletin_id=bulletin_id,
+                item_id=item_id,
+                included=True,
+                added_by="editor",
+                added_at=moment,
+            )
+        )
+    return outcome[0]
+
+
+def dismiss_uncertain(
+    engine: Engine, item_id: int, *, actor: str, now: datetime | None = None
+) -> None:
+    """The editor says an uncertain item is not about the Act: it leaves the queue for good."""
+    actor = clean_actor(actor)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(item_matches)
+            .where(item_matches.c.item_id == item_id, effective_state == "uncertain")
+            .values(editor_state="rejected")
+        )
+        if result.rowcount != 1:
+            raise ReviewError(f"item {item_id} is not in the uncertain queue")
+        record(
+            connection,
+            at=moment,
+            actor=actor,
+            action="dismiss_uncertain",
+            bulletin_id=None,
+            item_id=item_id,
+        )
+
+
+@dataclass(frozen=True)
+class ManualItem:
+    link: str
+    title: str
+    summary: str = ""
+    strand: str | None = None
+    event_type: str = "other"
+    published_on: date | None = None
+
+
+def add_manual_item(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    manual: ManualItem,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> tuple[Edit, int]:
+    """Add news that came by other means (a link and text); returns the edit and the item id."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    link = (manual.link or "").strip()
+    parts = urlsplit(link)
+    unsafe = any(char in link for char in ' <>"')
+    if parts.scheme not in ("http", "https") or not parts.hostname or unsafe:
+        raise ReviewError("the link must be a full http(s) address")
+    title = one_line(manual.title, TITLE_CHARS)
+    if not title:
+        raise ReviewError("give the item a title")
+    summary = one_line(manual.summary, SUMMARY_CHARS)
+    if manual.strand and manual.strand not in config.strands:
+        raise ReviewError(f"unknown strand {manual.strand!r}")
+    if manual.event_type not in config.event_types:
+        raise ReviewError(f"unknown announcement type {manual.event_type!r}")
+    zone = config.schedule.zone
+    with engine.connect() as connection:
+        row = load_row(connection, bulletin_id)
+    season = parse_season(config, row.season)
+    day = manual.published_on or min(moment.astimezone(zone).date(), season.last_day)
+    if not season.start <= day <= season.last_day:
+        raise ReviewError(
+            f"the date must fall in {season.label} ({season.start} to {season.last_day})"
+        )
+    published = datetime.combine(day, time(12), tzinfo=zone).astimezone(UTC)
+    with _edit(
+        engine,
+        bulletin_id,
+        actor=actor,
+        action="add_manual_item",
+        revision=revision,
+        now=moment,
+        link=link,
+        title=title,
+    ) as (connection, _, outcome):
+        existing = connection.execute(
+            select(items.c.id).where(items.c.canonical_link == link)
+        ).scalar()
+        if existing is not None:
+            raise ReviewError(
+                f"that link is already item {existing}: include it or pick it from the queue"
+            )
+        try:
+            with connection.begin_nested():
+                item_id = connection.execute(
+                    insert(items)
+                    .values(
+                        canonical_link=link,
+                        title=title,
+                        summary=summary,
+                        published_at=published,
+                        first_seen_at=moment,
+                        content_hash=_hash(link, title, summary),
+                        source_meta={"added_by": clean_actor(actor)},
+                        manual=True,
+                    )
+                    .returning(items.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            raise ReviewError("that link was added a moment ago by someone else") from None
+        connection.execute(
+            insert(item_matches).values(
+                item_id=item_id,
+                state="relevant",
+                relevant=True,
+                event_type=manual.event_type,
+                confidence=1.0,
+                evidence=[{"manual": clean_actor(actor)}],
+                rules_hash="manual",
+                classified_at=moment,
+                editor_state="relevant",
+            )
+        )
+        if manual.strand:
+            connection.execute(insert(item_strands).values(item_id=item_id, strand=manual.strand))
+        connection.execute(
+            insert(bulletin_items).values(
+                bulletin_id=bulletin_id,
+                item_id=item_id,
+                included=True,
+                added_by="editor",
+                added_at=moment,
+            )
+        )
+    return outcome[0], item_id
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()

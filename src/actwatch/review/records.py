@@ -1,0 +1,88 @@
+"""Reading a bulletin row, writing the audit log, and changing a row only if nobody else has."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from actwatch.db.schema import audit_log, bulletins
+from actwatch.review.states import ConflictError, NotFoundError
+
+# Clearing these discards an approval: the frozen copies and everything about the approval.
+APPROVAL_CLEARED: dict[str, Any] = {
+    "approved_by": None,
+    "approved_at": None,
+    "approved_revision": None,
+    "frozen_html": None,
+    "frozen_text": None,
+    "frozen_markdown": None,
+    "frozen_context": None,
+    "content_hash": None,
+    "scheduled_for": None,
+}
+
+
+def load_row(connection: Connection, bulletin_id: int) -> Row[Any]:
+    row = connection.execute(select(bulletins).where(bulletins.c.id == bulletin_id)).first()
+    if row is None:
+        raise NotFoundError(f"no bulletin {bulletin_id} (see `actwatch bulletins`)")
+    return row
+
+
+def check_revision(row: Row[Any], expected: int | None) -> None:
+    if expected is not None and row.revision != expected:
+        raise ConflictError(
+            f"bulletin {row.id} changed since you looked at it (revision {expected}, now "
+            f"{row.revision}); nothing was changed: look at the current version and try again"
+        )
+
+
+def compare_and_set(connection: Connection, row: Row[Any], **values: Any) -> None:
+    """Update the bulletin only if its state and revision are still what `row` says."""
+    result = connection.execute(
+        update(bulletins)
+        .where(
+            bulletins.c.id == row.id,
+            bulletins.c.revision == row.revision,
+            bulletins.c.state == row.state,
+        )
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        raise ConflictError(
+            f"bulletin {row.id} was changed by someone else at the same moment; "
+            "nothing was changed: look at the current version and try again"
+        )
+
+
+def record(
+    connection: Connection,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    bulletin_id: int | None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    **detail: Any,
+) -> None:
+    connection.execute(
+        insert(audit_log).values(
+            at=at,
+            actor=actor,
+            action=action,
+            bulletin_id=bulletin_id,
+            from_state=from_state,
+            to_state=to_state,
+            detail=detail,
+        )
+    )
+
+
+def clean_actor(actor: str) -> str:
+    actor = " ".join(actor.split())
+    if not actor:
+        raise ValueError("say who is doing this (an editor's name)")
+    return actor[:100]

@@ -1,0 +1,91 @@
+"""Send one copy of a bulletin to one address, so the editor sees it in a real mail client.
+
+An approved bulletin is sent from its frozen copy (exactly what subscribers will get); before
+approval, the current content as approving it now would freeze it. The subject says [Test].
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from actwatch.bulletin import bulletin_title, parse_season
+from actwatch.config import Config
+from actwatch.mail import Address, Transport, build_message, open_transport
+from actwatch.review.freeze import frozen_copy, render_for_approval
+from actwatch.review.notify import sender
+from actwatch.review.records import clean_actor, load_row, record
+from actwatch.review.states import APPROVAL_HELD, ReviewError
+
+_ADDRESS = re.compile(
+    r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
+
+
+@dataclass(frozen=True)
+class SentCopy:
+    to: str
+    message_id: str
+    frozen: bool
+    content_hash: str
+
+
+def send_test_copy(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    to: str,
+    *,
+    actor: str,
+    transport: Transport | None = None,
+    now: datetime | None = None,
+) -> SentCopy:
+    actor = clean_actor(actor)
+    to = to.strip()
+    if not _ADDRESS.match(to):
+        raise ReviewError(f"not an email address: {to!r}")
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    with engine.connect() as connection:
+        row = load_row(connection, bulletin_id)
+    frozen = row.state in APPROVAL_HELD
+    if frozen:
+        copy = frozen_copy(engine, bulletin_id)
+        html, text, digest = copy.html, copy.text, copy.content_hash
+        title = copy.email_bulletin.title
+    else:
+        rendered = render_for_approval(engine, config, bulletin_id)
+        html, text, digest = rendered.html, rendered.text, rendered.content_hash
+        title = bulletin_title(config, parse_season(config, row.season), row.headline)
+    message = build_message(
+        sender=sender(config),
+        to=Address(to),
+        reply_to=Address(config.mail.reply_to) if config.mail.reply_to else None,
+        subject=f"[Test] {title}",
+        text=text,
+        html=html,
+        date=moment,
+        headers={"X-Actwatch-Test": "yes"},
+    )
+    if transport is None:
+        with open_transport(config) as opened:
+            opened.send(message)
+    else:
+        transport.send(message)
+    message_id = str(message["Message-ID"])
+    with engine.begin() as connection:
+        record(
+            connection,
+            at=moment,
+            actor=actor,
+            action="test_send",
+            bulletin_id=bulletin_id,
+            to=to,
+            frozen=frozen,
+            content_hash=digest,
+            revision=row.revision,
+            message_id=message_id,
+        )
+    return SentCopy(to, message_id, frozen, digest)

@@ -1,0 +1,359 @@
+"""Everything an editor looks at to review a bulletin: its sections item by item, what was left
+out, the season's uncertain queue, failing feeds and warnings. Used by `actwatch review` and the
+web editor alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, or_, select
+
+from actwatch.bulletin import HTML_BUDGET, Bulletin, load_bulletin, parse_season
+from actwatch.bulletin.model import Entry
+from actwatch.bulletin.seasons import bulletin_title
+from actwatch.config import Config
+from actwatch.db.schema import bulletin_items, feeds, item_matches, items
+from actwatch.review.editing import uncertain_in_season
+from actwatch.review.freeze import Rendered
+from actwatch.review.records import load_row
+from actwatch.review.states import STATE_LABELS, actions_from
+
+
+@dataclass(frozen=True)
+class ItemView:
+    item_id: int
+    title: str
+    link: str
+    source: str
+    published_on: date | None
+    summary: str  # as the bulletin shows it
+    own_summary: str | None  # the editor's, if any
+    strand: str | None  # the editor's choice of strand, if any
+    strand_names: tuple[str, ...]
+    event_label: str | None
+    added_by: str
+    manual: bool
+    can_move: bool = True  # commencements and coming-up dates are placed by their dates
+
+
+@dataclass(frozen=True)
+class SectionView:
+    slug: str
+    title: str
+    items: tuple[ItemView, ...]
+    in_email: int  # how many the email shows; the rest are on the web archive only
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    item_id: int
+    title: str
+    link: str
+    summary: str
+    published_on: date
+    confidence: float
+    event_type: str | None
+
+
+@dataclass(frozen=True)
+class FeedProblem:
+    name: str
+    status: str
+    error: str
+    failures: int
+    last_ok_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    id: int
+    season: str
+    season_label: str
+    title: str
+    headline: str
+    intro_md: str
+    state: str
+    revision: int
+    approved_by: str | None
+    approved_at: datetime | None
+    approved_revision: int | None
+    content_hash: str | None
+    scheduled_for: datetime | None
+    sent_at: datetime | None
+    updated_at: datetime
+    editor_notified_at: datetime | None
+    sections: tuple[SectionView, ...]
+    excluded: tuple[ItemView, ...]
+    uncertain: tuple[QueueItem, ...]
+    feed_problems: tuple[FeedProblem, ...]
+    warnings: tuple[str, ...]
+    item_count: int
+    html_bytes: int | None = None
+    strands: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[self.state]
+
+    @property
+    def actions(self) -> list[str]:
+        return actions_from(self.state)
+
+    @property
+    def approved(self) -> bool:
+        return self.content_hash is not None
+
+
+def feed_problems(connection: Connection) -> tuple[FeedProblem, ...]:
+    rows = connection.execute(
+        select(feeds)
+        .where(
+            feeds.c.enabled.is_(True), or_(feeds.c.status == "error", feeds.c.error.is_not(None))
+        )
+        .order_by(feeds.c.name)
+    )
+    return tuple(
+        FeedProblem(row.name, row.status, row.error or "", row.consecutive_failures, row.last_ok_at)
+        for row in rows
+    )
+
+
+def _item_view(entry: Entry, choice: Any, *, can_move: bool = True) -> ItemView:
+    return ItemView(
+        item_id=entry.item_id,
+        title=entry.title,
+        link=entry.link,
+        source=entry.source,
+        published_on=entry.published_on,
+        summary=entry.summary,
+        own_summary=choice.summary if choice is not None else None,
+        strand=choice.strand if choice is not None else None,
+        strand_names=entry.strands,
+        event_label=entry.event_label,
+        added_by=choice.added_by if choice is not None else "matcher",
+        manual=bool(choice.manual) if choice is not None else False,
+        can_move=can_move,
+    )
+
+
+def _sections(full: Bulletin, email: Bulletin, choices: dict[int, Any]) -> list[SectionView]:
+    sections: list[SectionView] = []
+    seen: set[int] = set()
+
+    def instruments(listing: Any) -> list[ItemView]:
+        views = []
+        for commencement in listing.entries:
+            entry = commencement.instrument
+            if entry is None or entry.item_id in seen or entry.item_id not in choices:
+                continue
+            seen.add(entry.item_id)
+            views.append(_item_view(entry, choices[entry.item_id], can_move=False))
+        return views
+
+    commenced = instruments(full.commenced)
+    if commenced:
+        sections.append(SectionView("in-force", full.commenced.title, tuple(commenced), 0))
+    capped = {s.slug: len(s.entries) for s in (email.pilots, *email.strand_sections, email.other)}
+    for section in (full.pilots, *full.strand_sections, full.other):
+        views = []
+        for entry in section.entries:
+            seen.add(entry.item_id)
+            views.append(_item_view(entry, choices.get(entry.item_id)))
+        if views:
+            sections.append(
+                SectionView(section.slug, section.title, tuple(views), capped.get(section.slug, 0))
+            )
+    coming = instruments(full.coming_up)
+    if coming:
+        sections.append(SectionView("coming-up", "Coming up", tuple(coming), 0))
+    return sections
+
+
+def build_review(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    *,
+    rendered: Rendered | None = None,
+    render_error: str | None = None,
+    now: datetime | None = None,
+) -> ReviewView:
+    now = now or datetime.now(UTC)
+    full = load_bulletin(engine, config, bulletin_id, full=True)
+    email = load_bulletin(engine, config, bulletin_id)
+    with engine.connect() as connection:
+        row = load_row(connection, bulletin_id)
+        choice_rows = connection.execute(
+            select(
+                bulletin_items,
+                items.c.title,
+                items.c.canonical_link,
+                items.c.summary.label("feed_summary"),
+                items.c.published_at,
+                items.c.manual,
+            )
+            .join(items, items.c.id == bulletin_items.c.item_id)
+            .where(bulletin_items.c.bulletin_id == bulletin_id)
+            .order_by(items.c.published_at.desc())
+        ).all()
+        uncertain = uncertain_in_season(connection, config, bulletin_id)
+        problems = feed_problems(connection)
+    zone = config.schedule.zone
+    choices = {choice.item_id: choice for choice in choice_rows if choice.included}
+    sections = _sections(full, email, choices)
+    excluded = tuple(
+        ItemView(
+            item_id=choice.item_id,
+            title=" ".join(choice.title.split()),
+            link=choice.canonical_link,
+            source="",
+            published_on=choice.published_at.astimezone(zone).date(),
+            summary=choice.summary or choice.feed_summary or "",
+            own_summary=choice.summary,
+            strand=choice.strand,
+            strand_names=(),
+            event_label=None,
+            added_by=choice.added_by,
+            manual=bool(choice.manual),
+        )
+        for choice in choice_rows
+        if not choice.included
+    )
+    season = parse_season(config, row.season)
+    warnings = _warnings(
+        config, row, full, sections, uncertain, problems, rendered, render_error, now
+    )
+    return ReviewView(
+        id=row.id,
+        season=row.season,
+        season_label=season.label,
+        title=bulletin_title(config, season, row.headline),
+        headline=row.headline,
+        intro_md=row.intro_md,
+        state=row.state,
+        revision=row.revision,
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
+        approved_revision=row.approved_revision,
+        content_hash=row.content_hash,
+        scheduled_for=row.scheduled_for,
+        sent_at=row.sent_at,
+        updated_at=row.updated_at,
+        editor_notified_at=row.editor_notified_at,
+        sections=tuple(sections),
+        excluded=excluded,
+        uncertain=tuple(
+            QueueItem(
+                item_id=item.id,
+                title=" ".join(item.title.split()),
+                link=item.canonical_link,
+                summary=item.summary or "",
+                published_on=item.published_at.astimezone(zone).date(),
+                confidence=item.confidence,
+                event_type=item.event_type,
+            )
+            for item in uncertain
+        ),
+        feed_problems=problems,
+        warnings=tuple(warnings),
+        item_count=full.item_count,
+        html_bytes=len(rendered.html.encode("utf-8")) if rendered else None,
+        strands={slug: strand.name for slug, strand in config.strands.items()},
+    )
+
+
+def _warnings(
+    config: Config,
+    row: Any,
+    full: Bulletin,
+    sections: list[SectionView],
+    uncertain: list[Any],
+    problems: tuple[FeedProblem, ...],
+    rendered: Rendered | None,
+    render_error: str | None,
+    now: datetime,
+) -> list[str]:
+    warnings = []
+    if render_error:
+        warnings.append(f"The bulletin cannot be rendered: {render_error}")
+    if full.is_empty:
+        warnings.append("The bulletin has no announcements.")
+    season = parse_season(config, row.season)
+    if now.astimezone(config.schedule.zone).date() <= season.last_day:
+        warnings.append(
+            f"{season.label} is not over until {season.last_day:%d %B %Y}: later news will be "
+            "missing."
+        )
+    if not row.headline.strip():
+        warnings.append("No headline yet: the subject line is the season's title alone.")
+    if not row.intro_md.strip():
+        warnings.append("No introduction yet.")
+    no_summary = sum(1 for s in sections for item in s.items if not item.summary)
+    if no_summary:
+        warnings.append(f"{no_summary} item(s) have no summary.")
+    for section in sections:
+        hidden = len(section.items) - section.in_email
+        if section.in_email and hidden > 0:
+            warnings.append(
+                f"{section.title}: {hidden} of {len(section.items)} items appear only on the web "
+                f"archive (the email shows {config.bulletin.section_cap} per section)."
+            )
+    if uncertain:
+        warnings.append(f"{len(uncertain)} uncertain item(s) from this season wait for a decision.")
+    if problems:
+        names = ", ".join(problem.name for problem in problems)
+        warnings.append(f"{len(problems)} feed(s) failing, news may be missing: {names}.")
+    if rendered is not None:
+        size = len(rendered.html.encode("utf-8"))
+        if size > HTML_BUDGET * 0.8:
+            warnings.append(
+                f"The HTML email is {size:,} bytes, close to the {HTML_BUDGET:,} byte budget."
+            )
+    return warnings
+
+
+def audit_trail(engine: Engine, bulletin_id: int | None = None, limit: int = 500) -> list[Any]:
+    from actwatch.db.schema import audit_log
+
+    query = select(audit_log).order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)
+    if bulletin_id is not None:
+        query = query.where(audit_log.c.bulletin_id == bulletin_id)
+    with engine.connect() as connection:
+        return list(connection.execute(query))
+
+
+def uncertain_everywhere(engine: Engine, config: Config, limit: int = 50) -> list[QueueItem]:
+    """The newest uncertain items across all seasons (the dashboard's queue)."""
+    from actwatch.review.editing import effective_state
+
+    zone = config.schedule.zone
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                items.c.id,
+                items.c.title,
+                items.c.canonical_link,
+                items.c.summary,
+                items.c.published_at,
+                item_matches.c.confidence,
+                item_matches.c.event_type,
+            )
+            .join(item_matches, item_matches.c.item_id == items.c.id)
+            .where(effective_state == "uncertain")
+            .order_by(items.c.published_at.desc())
+            .limit(limit)
+        ).all()
+    return [
+        QueueItem(
+            item_id=row.id,
+            title=" ".join(row.title.split()),
+            link=row.canonical_link,
+            summary=row.summary or "",
+            published_on=row.published_at.astimezone(zone).date(),
+            confidence=row.confidence,
+            event_type=row.event_type,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,336 @@
+"""State transitions of a bulletin, each one checked, atomic and written to the audit log.
+
+Every function takes the `actor` (an editor's name, or the service for delivery) and an optional
+`revision`: the one the caller looked at, so a decision made on a stale page is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from actwatch.config import Config
+from actwatch.review.freeze import FrozenCopy, frozen_copy, render_for_approval
+from actwatch.review.records import (
+    APPROVAL_CLEARED,
+    check_revision,
+    clean_actor,
+    compare_and_set,
+    load_row,
+    record,
+)
+from actwatch.review.states import (
+    APPROVED,
+    DRAFT,
+    IN_REVIEW,
+    SCHEDULED,
+    ConflictError,
+    ReviewError,
+    StateError,
+    check,
+)
+
+
+def _now(now: datetime | None) -> datetime:
+    moment = now or datetime.now(UTC)
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware one")
+    return moment.astimezone(UTC)
+
+
+def _transition(
+    engine: Engine,
+    bulletin_id: int,
+    action: str,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    revision: int | None = None,
+    values: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> str:
+    actor = clean_actor(actor)
+    moment = _now(now)
+    with engine.begin() as connection:
+        row = load_row(connection, bulletin_id)
+        check_revision(row, revision)
+        target = check(action, row.state).target
+        compare_and_set(connection, row, state=target, **(values or {}))
+        record(
+            connection,
+            at=moment,
+            actor=actor,
+            action=action,
+            bulletin_id=row.id,
+            from_state=row.state,
+            to_state=target,
+            revision=row.revision,
+            **(detail or {}),
+        )
+    return target
+
+
+def submit(
+    engine: Engine,
+    bulletin_id: int,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Draft -> in review: the editor has started on it (the draft is no longer refreshed)."""
+    return _transition(engine, bulletin_id, "submit", actor=actor, now=now, revision=revision)
+
+
+@dataclass(frozen=True)
+class Approval:
+    bulletin_id: int
+    revision: int
+    content_hash: str
+    approved_by: str
+    approved_at: datetime
+    html_bytes: int
+
+
+def approve(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    *,
+    by: str,
+    revision: int | None = None,
+    expected_hash: str | None = None,
+    now: datetime | None = None,
+) -> Approval:
+    """Freeze the bulletin as it is now and approve exactly that.
+
+    `expected_hash`: the content hash of the preview the editor approved; when the content has
+    changed since (an announcement updated by its feed), nothing is approved.
+    A draft is submitted for review and approved in one step (both are in the audit log).
+    """
+    by = clean_actor(by)
+    moment = _now(now)
+    with engine.connect() as connection:
+        row = load_row(connection, bulletin_id)
+    check_revision(row, revision)
+    if row.state != DRAFT:
+        check("approve", row.state)
+    rendered = render_for_approval(
+        engine, config, bulletin_id, today=moment.astimezone(config.schedule.zone).date()
+    )
+    if rendered.revision != row.revision:
+        raise ConflictError(
+            f"bulletin {bulletin_id} changed while it was being approved: look at it again"
+        )
+    if expected_hash is not None and rendered.content_hash != expected_hash:
+        raise ConflictError(
+            "the bulletin's content changed since you looked at it (an announcement was "
+            "updated): look at the preview again before approving"
+        )
+    with engine.begin() as connection:
+        current = load_row(connection, bulletin_id)
+        if (current.revision, current.state) != (row.revision, row.state):
+            raise ConflictError(
+                f"bulletin {bulletin_id} changed while it was being approved: look at it again"
+            )
+        if current.state == DRAFT:
+            record(
+                connection,
+                at=moment,
+                actor=by,
+                action="submit",
+                bulletin_id=current.id,
+                from_state=DRAFT,
+                to_state=IN_REVIEW,
+                revision=current.revision,
+            )
+        compare_and_set(
+            connection,
+            current,
+            state=APPROVED,
+            approved_by=by,
+            approved_at=moment,
+            approved_revision=current.revision,
+            frozen_html=rendered.html,
+            frozen_text=rendered.text,
+            frozen_markdown=rendered.markdown,
+            frozen_context=rendered.context,
+            content_hash=rendered.content_hash,
+            scheduled_for=None,
+        )
+        record(
+            connection,
+            at=moment,
+            actor=by,
+            action="approve",
+            bulletin_id=current.id,
+            from_state=IN_REVIEW,
+            to_state=APPROVED,
+            revision=current.revision,
+            content_hash=rendered.content_hash,
+        )
+    return Approval(
+        bulletin_id,
+        row.revision,
+        rendered.content_hash,
+        by,
+        moment,
+        len(rendered.html.encode("utf-8")),
+    )
+
+
+def reject(
+    engine: Engine,
+    bulletin_id: int,
+    *,
+    actor: str,
+    reason: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> str:
+    """This season's bulletin will not go out as drafted (it can be reopened)."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ReviewError("say why the bulletin is rejected")
+    return _transition(
+        engine,
+        bulletin_id,
+        "reject",
+        actor=actor,
+        now=now,
+        revision=revision,
+        detail={"reason": reason[:1000]},
+    )
+
+
+def withdraw(
+    engine: Engine,
+    bulletin_id: int,
+    *,
+    actor: str,
+    reason: str = "",
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Take the bulletin out of the way to subscribers; any approval is discarded."""
+    detail = {"reason": " ".join(reason.split())[:1000]} if reason.strip() else {}
+    return _transition(
+        engine,
+        bulletin_id,
+        "withdraw",
+        actor=actor,
+        now=now,
+        revision=revision,
+        values=dict(APPROVAL_CLEARED),
+        detail=detail,
+    )
+
+
+def reopen(
+    engine: Engine,
+    bulletin_id: int,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> str:
+    """A rejected or withdrawn bulletin goes back to review (it needs a new approval)."""
+    return _transition(engine, bulletin_id, "reopen", actor=actor, now=now, revision=revision)
+
+
+def schedule(
+    engine: Engine,
+    bulletin_id: int,
+    *,
+    actor: str,
+    at: datetime,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Send the approved copy at `at` (aware, in the future); rescheduling is allowed."""
+    moment = _now(now)
+    if at.tzinfo is None:
+        raise ValueError("naive datetime: give the time zone")
+    if at <= moment:
+        raise ReviewError("the time to send must be in the future")
+    return _transition(
+        engine,
+        bulletin_id,
+        "schedule",
+        actor=actor,
+        now=moment,
+        revision=revision,
+        values={"scheduled_for": at.astimezone(UTC)},
+        detail={"scheduled_for": at.astimezone(UTC).isoformat()},
+    )
+
+
+def unschedule(
+    engine: Engine,
+    bulletin_id: int,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Keep the approval but send nothing until scheduled again."""
+    return _transition(
+        engine,
+        bulletin_id,
+        "unschedule",
+        actor=actor,
+        now=now,
+        revision=revision,
+        values={"scheduled_for": None},
+    )
+
+
+def start_sending(
+    engine: Engine, bulletin_id: int, *, actor: str, now: datetime | None = None
+) -> FrozenCopy:
+    """Scheduled -> sending once it is due; hands delivery the checked frozen copy.
+
+    Only one caller wins (the state change is a compare-and-set), so two schedulers never both
+    start the same bulletin.
+    """
+    moment = _now(now)
+    copy = frozen_copy(engine, bulletin_id)
+    with engine.connect() as connection:
+        row = load_row(connection, bulletin_id)
+    if row.state == SCHEDULED and (row.scheduled_for is None or row.scheduled_for > moment):
+        raise StateError(f"bulletin {bulletin_id} is not due until {row.scheduled_for}")
+    _transition(
+        engine,
+        bulletin_id,
+        "start_sending",
+        actor=actor,
+        now=moment,
+        revision=copy.approved_revision,
+        values={"send_started_at": moment},
+        detail={"content_hash": copy.content_hash},
+    )
+    return frozen_copy(engine, bulletin_id)
+
+
+def finish_sending(
+    engine: Engine,
+    bulletin_id: int,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    **detail: Any,
+) -> str:
+    """Sending -> sent, when delivery has handed over every message (counts in `detail`)."""
+    moment = _now(now)
+    return _transition(
+        engine,
+        bulletin_id,
+        "finish_sending",
+        actor=actor,
+        now=moment,
+        values={"sent_at": moment},
+        detail=detail,
+    )

@@ -281,3 +281,41 @@ def test_compose_is_pure(config: Config) -> None:
     assert autumn(config) == autumn(config)
     changed = dataclasses.replace(stored_items()[0], title="Changed")
     assert autumn(config, items=[changed, *stored_items()[1:]]) != autumn(config)
+
+
+def test_wordpress_excerpt_boilerplate_is_dropped() -> None:
+    text = (
+        "Most councils have now published a local offer. Many say little about housing […] "
+        "The post Councils publish local offers appeared first on Community Care."
+    )
+    assert (
+        summarise(text)
+        == "Most councils have now published a local offer. Many say little about housing…"
+    )
+
+
+def test_so_far_as_not_already_in_force_completes_a_strand(config: Config) -> None:
+    instrument = StoredItem(
+        id=70,
+        title="The Children and Social Work Act 2017 (Commencement No. 5) Regulations 2018",
+        link="https://www.legislation.gov.uk/uksi/2018/945/contents/made",
+        source="legislation.gov.uk",
+        published_at=datetime(2018, 8, 8, tzinfo=UTC),
+        event_type="commencement",
+    )
+    rows = [
+        StoredCommencement(
+            70, "s.36-58", date(2018, 9, 1), purpose="so far as not already in force."
+        ),
+        StoredCommencement(70, "Part 2", date(2018, 9, 1)),
+        StoredCommencement(
+            70, "Sch 3", date(2018, 9, 1), purpose="so far as not already in force."
+        ),
+    ]
+    autumn_2018 = parse_season(config, "autumn-2018")
+    bulletin = compose(
+        config, autumn_2018, items=[instrument], commencements=rows, issued_on=date(2018, 12, 2)
+    )
+    assert {row.slug: row.status for row in bulletin.tracker}["social-work-england"] == "in-force"
+    purposes = [c.purpose for c in bulletin.commenced.entries]
+    assert "so far as not already in force" in purposes

@@ -45,11 +45,18 @@ _ABBREVIATION_END = re.compile(
     re.IGNORECASE,
 )
 _LIMITED_PURPOSE = re.compile(r"purpose|partly|partial|so far as|regulations", re.IGNORECASE)
+# "so far as not already in force" finishes a commencement rather than limiting it.
+_FULL_PURPOSE = re.compile(r"not already in force|all (?:remaining )?purposes", re.IGNORECASE)
+_WORDPRESS_FOOTER = re.compile(r"\s*The post .{1,400}? appeared first on .{1,120}?\.?$")
+_ELLIPSIS_END = re.compile(r"\s*\[(?:…|\.\.\.|&hellip;)\]$")
 
 
 def summarise(text: str, sentences: int = 2, limit: int = SUMMARY_CHARS) -> str:
     """The first one or two sentences of a plain-text summary, cut at a word if still long."""
     text = " ".join(text.split())
+    # WordPress excerpts end "[…] The post TITLE appeared first on SITE."
+    text = _WORDPRESS_FOOTER.sub("", text)
+    text = _ELLIPSIS_END.sub("…", text)
     if not text:
         return ""
     parts: list[str] = []
@@ -211,7 +218,7 @@ class _Composer:
             for slug in self.strands_of_provisions([row]):
                 if row.in_force_on < end_day:
                     touched.add(slug)
-                    if not (row.purpose and _LIMITED_PURPOSE.search(row.purpose)):
+                    if not _is_limited(row.purpose):
                         in_force[slug] |= provisions.expand(row.section)
                 elif slug not in upcoming or row.in_force_on < upcoming[slug]:
                     upcoming[slug] = row.in_force_on
@@ -267,8 +274,15 @@ def _claimed_provisions(config: Config) -> dict[str, set[str]]:
     return claimed
 
 
+def _is_limited(purpose: str | None) -> bool:
+    """Whether a provision is in force only for some purposes (such as making regulations)."""
+    if not purpose or _FULL_PURPOSE.search(purpose):
+        return False
+    return bool(_LIMITED_PURPOSE.search(purpose))
+
+
 def _purpose(row: StoredCommencement) -> str:
-    purpose = " ".join((row.purpose or "").split())
+    purpose = " ".join((row.purpose or "").split()).rstrip(".;, ")
     return "" if purpose.lower() in ("", "for all purposes", "all purposes") else purpose
 
 
@@ -330,7 +344,11 @@ def compose(
             continue
         if row.in_force_on >= season.end:
             coming_rows.append(row)
-        elif row.in_force_on >= season.start and row.item_id in shown_ids:
+        elif row.in_force_on >= season.start and (
+            # An instrument made in an earlier season (in its "Coming up" then) counts too;
+            # one made in this season only if the editor kept it.
+            row.item_id in shown_ids or known[row.item_id].published_at < composer.start
+        ):
             commenced_rows.append(row)
 
     placed_ids = {row.item_id for row in (*commenced_rows, *coming_rows)}
@@ -365,13 +383,13 @@ def compose(
         strand = strand or (strands[0] if strands else None)
         (by_strand[strand] if strand else other).append(placed)
 
+    # An instrument made in an earlier season still links its dates.
+    for row in (*commenced_rows, *coming_rows):
+        if row.item_id not in instruments:
+            instruments[row.item_id] = composer.entry(known[row.item_id])
     commenced = composer.commencement_list(
         "in-force", "What came into force", commenced_rows, instruments, news_of_commencement
     )
-    # An instrument made in an earlier season still links its coming dates.
-    for row in coming_rows:
-        if row.item_id not in instruments:
-            instruments[row.item_id] = composer.entry(known[row.item_id])
     coming_up = composer.commencement_list("coming-up", "Coming up", coming_rows, instruments)
     strand_sections = tuple(
         composer.section(slug, strand.name, strand.description, by_strand[slug])

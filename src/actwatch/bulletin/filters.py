@@ -110,6 +110,11 @@ def wrap_markdown(text: str | None, width: int = 72) -> str:
     return "\n\n".join(block for block in filled if block)
 
 
+def upper_first(text: str) -> str:
+    """'section 36, Schedule 3' -> 'Section 36, Schedule 3' (unlike capitalize)."""
+    return text[:1].upper() + text[1:]
+
+
 def underline(text: str, char: str = "-") -> str:
     return char * min(len(text), 72)
 
@@ -139,6 +144,7 @@ def install(environment: Environment) -> None:
         wrap=wrap,
         wrap_markdown=wrap_markdown,
         underline=underline,
+        upper_first=upper_first,
         join_names=join_names,
         plural=plural,
     )

@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "actwatch.cli.feeds",
     "actwatch.cli.matching",
     "actwatch.cli.bulletin",
+    "actwatch.cli.demo",
 )
 
 for _module in COMMAND_MODULES:

@@ -283,6 +283,11 @@ def test_compose_is_pure(config: Config) -> None:
     assert autumn(config, items=[changed, *stored_items()[1:]]) != autumn(config)
 
 
+def test_an_excerpt_ending_a_sentence_gets_no_ellipsis() -> None:
+    text = "LSCBs then wound up. […] The post X appeared first on Community Care."
+    assert summarise(text) == "LSCBs then wound up."
+
+
 def test_wordpress_excerpt_boilerplate_is_dropped() -> None:
     text = (
         "Most councils have now published a local offer. Many say little about housing […] "

@@ -56,7 +56,7 @@ def summarise(text: str, sentences: int = 2, limit: int = SUMMARY_CHARS) -> str:
     text = " ".join(text.split())
     # WordPress excerpts end "[…] The post TITLE appeared first on SITE."
     text = _WORDPRESS_FOOTER.sub("", text)
-    text = _ELLIPSIS_END.sub("…", text)
+    text = _ELLIPSIS_END.sub("…", text).replace(".…", ".").replace("?…", "?").replace("!…", "!")
     if not text:
         return ""
     parts: list[str] = []

@@ -15,7 +15,6 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -156,10 +155,10 @@ def season_items(engine: Engine, config: Config, rng: random.Random) -> None:
         )
 
 
-def timed(function: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
+def lap(times: list[float], since: float) -> float:
+    now = time.perf_counter()
+    times.append(now - since)
+    return now
 
 
 def measure(engine: Engine, config: Config) -> dict[str, float]:
@@ -174,19 +173,18 @@ def measure(engine: Engine, config: Config) -> dict[str, float]:
     }
     now = datetime.now(UTC)
     for _ in range(RUNS):
-        phases["draft"].append(timed(lambda: draft_bulletin(engine, config, season, now)))
-        holder: dict[str, Any] = {}
-
-        def compose_it() -> None:
-            holder["b"] = load_bulletin(engine, config, SEASON)
-            holder["full"] = load_bulletin(engine, config, SEASON, full=True)
-
-        phases["compose"].append(timed(compose_it))
-        phases["html"].append(timed(lambda: render_html(holder["b"], links, config=config)))
-        phases["text"].append(timed(lambda: render_text(holder["b"], links, config=config)))
-        phases["markdown"].append(
-            timed(lambda: render_markdown(holder["full"], links, config=config))
-        )
+        clock = time.perf_counter()
+        draft_bulletin(engine, config, season, now)
+        clock = lap(phases["draft"], clock)
+        email = load_bulletin(engine, config, SEASON)
+        archive = load_bulletin(engine, config, SEASON, full=True)
+        clock = lap(phases["compose"], clock)
+        render_html(email, links, config=config)
+        clock = lap(phases["html"], clock)
+        render_text(email, links, config=config)
+        clock = lap(phases["text"], clock)
+        render_markdown(archive, links, config=config)
+        lap(phases["markdown"], clock)
     medians = {phase: statistics.median(values) for phase, values in phases.items()}
     medians["total"] = sum(medians.values())
     return medians

@@ -224,7 +224,15 @@ class _Pass:
             else:
                 due.append((feed, row))
         self._total = len(due)
+        warm_up = None
+        if any(row.etag is None and row.last_modified is None for _, row in due):
+            # A feed without validators will surely need parsing: start the workers while
+            # the first requests are on the wire, not when the first body arrives.
+            loop = asyncio.get_running_loop()
+            warm_up = loop.run_in_executor(None, self.poller.parse_pool.start)
         outcomes = await asyncio.gather(*(self._poll_feed(feed, row) for feed, row in due))
+        if warm_up is not None:
+            await warm_up
         for outcome in outcomes:
             self.report.add(outcome)
 

@@ -330,14 +330,16 @@ def store_entries(
             seen_sources.append(source.id)
 
     if new_items:
-        inserted = (
-            connection.execute(
-                items.insert().returning(items.c.id, sort_by_parameter_order=True),
-                [_item_values(entry, now) for entry in new_items],
+        # A plain executemany and one read back: RETURNING with ordered rows makes SQLAlchemy
+        # insert one row per statement on SQLite.
+        connection.execute(items.insert(), [_item_values(entry, now) for entry in new_items])
+        ids = {
+            link: item_id
+            for link, item_id in _ids_by_link(
+                connection, [entry.canonical_link for entry in new_items]
             )
-            .scalars()
-            .all()
-        )
+        }
+        inserted = [ids[entry.canonical_link] for entry in new_items]
         result.new_ids.extend(inserted)
         new_sources.extend(zip(new_items, inserted, strict=True))
     if new_sources:
@@ -413,6 +415,17 @@ def _items_by_link(connection: Connection, links: list[str]) -> dict[str, Any]:
             select(*_ITEM_COLUMNS).where(items.c.canonical_link.in_(chunk))
         ):
             found[row.canonical_link] = row
+    return found
+
+
+def _ids_by_link(connection: Connection, links: list[str]) -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = []
+    for start in range(0, len(links), IN_CHUNK):
+        chunk = links[start : start + IN_CHUNK]
+        rows = connection.execute(
+            select(items.c.canonical_link, items.c.id).where(items.c.canonical_link.in_(chunk))
+        )
+        found.extend((link, item_id) for link, item_id in rows)
     return found
 
 

@@ -95,8 +95,20 @@ class ParsePool:
         self.workers = workers
         self.memory_limit = max(MIN_WORKER_MEMORY, MEMORY_PER_BODY_BYTE * max_body_bytes)
         self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start every worker now (blocking: call it from a thread), so that the first feeds
+        to arrive find them ready."""
+        executor = self._pool()
+        for future in [executor.submit(int) for _ in range(self.workers)]:
+            future.result()
 
     def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            return self._pool_locked()
+
+    def _pool_locked(self) -> ProcessPoolExecutor:
         if self._executor is None:
             # forkserver: forking a process that has threads (the event loop's, httpx's,
             # the database's) is unsafe; spawn would import everything again per worker.
@@ -116,9 +128,13 @@ class ParsePool:
     async def parse(
         self, body: bytes, url: str, content_type: str | None, now: datetime, seconds: float
     ) -> ParsedFeed:
-        executor = self._pool()
+        loop = asyncio.get_running_loop()
+        # Submitting can block (the first submits start worker processes): not on the loop.
+        executor = await loop.run_in_executor(None, self._pool)
         try:
-            future = executor.submit(parse_with_time_limit, body, url, content_type, now, seconds)
+            future = await loop.run_in_executor(
+                None, executor.submit, parse_with_time_limit, body, url, content_type, now, seconds
+            )
             return await asyncio.wait_for(asyncio.wrap_future(future), seconds + STUCK_WORKER_GRACE)
         except TimeoutError:
             self._discard(executor, kill=True)

@@ -86,3 +86,15 @@ def clean_actor(actor: str) -> str:
     if not actor:
         raise ValueError("say who is doing this (an editor's name)")
     return actor[:100]
+
+
+def find_bulletin_id(connection: Connection, reference: str | int) -> int:
+    """A bulletin by id (`3`) or season (`autumn-2017`)."""
+    text = str(reference).strip().lower()
+    query = select(bulletins.c.id).where(
+        bulletins.c.id == int(text) if text.isdigit() else bulletins.c.season == text
+    )
+    found = connection.execute(query).scalar()
+    if found is None:
+        raise NotFoundError(f"no bulletin {reference!r} (see `actwatch bulletins`)")
+    return int(found)

@@ -1,0 +1,142 @@
+"""Build the web application: sessions, security headers, static files and the editor's routes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from actwatch.config import Config
+from actwatch.mail import Transport, open_transport
+from actwatch.review.states import STATE_LABELS
+
+SESSION_COOKIE = "actwatch_session"
+SESSION_HOURS = 12
+MIN_SECRET = 32
+EDITOR_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+
+
+class WebConfigError(Exception):
+    """The web editor cannot start as configured."""
+
+
+class SecurityHeaders:
+    """Headers on every response; a route may set its own CSP (the preview does)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                defaults = {
+                    b"content-security-policy": EDITOR_CSP.encode(),
+                    b"x-content-type-options": b"nosniff",
+                    b"referrer-policy": b"same-origin",
+                    b"x-frame-options": b"DENY",
+                    b"cache-control": b"no-store",
+                }
+                if scope["path"].startswith("/static/"):
+                    defaults[b"cache-control"] = b"public, max-age=3600"
+                for name, value in defaults.items():
+                    if name not in present:
+                        headers.append((name, value))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _templates() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("actwatch.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals["state_labels"] = STATE_LABELS
+    environment.filters["when"] = _when
+    return environment
+
+
+def _when(moment: datetime | None, zone: Any, pattern: str = "%d %b %Y, %H:%M") -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(zone).strftime(pattern)
+
+
+def secret_key(config: Config, env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    name = config.web.secret_key_env
+    secret = env.get(name, "")
+    if len(secret) < MIN_SECRET:
+        raise WebConfigError(
+            f"the web editor needs a secret key: set the environment variable {name} to at least "
+            f"{MIN_SECRET} random characters, e.g. "
+            "`export " + name + "=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')`"
+        )
+    return secret
+
+
+def create_app(
+    config: Config,
+    engine: Engine,
+    *,
+    env: Mapping[str, str] | None = None,
+    transport_factory: Callable[[], Transport] | None = None,
+) -> Starlette:
+    """The web application. Refuses to build without the secret key in the environment."""
+    from actwatch.web import editor
+
+    secret = secret_key(config, env)
+    https = str(config.web.base_url).startswith("https://")
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/editor/", status_code=303)
+
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Mount("/static", StaticFiles(packages=[("actwatch.web", "static")]), name="static"),
+            Mount("/editor", routes=editor.routes()),
+        ],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(
+                SessionMiddleware,
+                secret_key=secret,
+                session_cookie=SESSION_COOKIE,
+                max_age=SESSION_HOURS * 3600,
+                same_site="lax",
+                https_only=https,
+            ),
+        ],
+    )
+    app.state.config = config
+    app.state.engine = engine
+    app.state.templates = _templates()
+    app.state.transport_factory = transport_factory or (lambda: open_transport(config))
+    return app

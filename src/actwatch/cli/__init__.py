@@ -15,6 +15,9 @@ COMMAND_MODULES = (
     "actwatch.cli.feeds",
     "actwatch.cli.matching",
     "actwatch.cli.bulletin",
+    "actwatch.cli.review",
+    "actwatch.cli.editors",
+    "actwatch.cli.web",
     "actwatch.cli.demo",
 )
 

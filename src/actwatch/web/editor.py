@@ -160,7 +160,7 @@ async def bulletin_page(request: Request) -> Response:
 
     try:
         context = await run_in_threadpool(load)
-    except review.NotFoundError:
+    except (review.NotFoundError, BulletinError):
         return render(request, "missing.html", status=404, what=f"bulletin {bulletin_id}")
     view = context["view"]
     return render(

@@ -121,6 +121,8 @@ _SPACE = re.compile(r"\s+")
 # C0/C1 controls never belong in a title: they could end up in a mail header.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 _HAS_MARKUP = re.compile(r"[<&]")
+# Anything clean_line would change: a control, a line break or tab, two spaces, an edge space.
+_UNCLEAN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]|[^\S ]|  |^ | $")
 
 SUMMARY_MAX_CHARS = 4000
 TITLE_MAX_CHARS = 1000
@@ -137,7 +139,7 @@ def canonical_link(link: str, base: str | None = None) -> str | None:
     link = link.strip()
     if not link:
         return None
-    if base:
+    if base and not link.startswith(("https://", "http://")):
         link = urljoin(base, link)
     try:
         parts = urlsplit(link)
@@ -170,6 +172,8 @@ def canonical_link(link: str, base: str | None = None) -> str | None:
 
 def clean_line(text: str) -> str:
     """One line of plain text: no controls, no line breaks, single spaces."""
+    if _UNCLEAN.search(text) is None:
+        return text
     return _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
 
 

@@ -8,6 +8,7 @@ could still read.
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import re
@@ -48,7 +49,22 @@ def _memoise_feedparser_urls() -> None:
             setattr(mixin, name, functools.lru_cache(maxsize=1024)(function))
 
 
+class _FlatCopy:
+    """feedparser deep-copies each element's content parameters (a flat dict of strings) when it
+    closes the element; a flat copy is the same thing at a fraction of the cost."""
+
+    @staticmethod
+    def deepcopy(value: Any) -> Any:
+        if isinstance(value, dict) and all(
+            item is None or isinstance(item, str | int) for item in value.values()
+        ):
+            return type(value)(value)
+        return copy.deepcopy(value)
+
+
 _memoise_feedparser_urls()
+if getattr(feedparser.mixin, "copy", None) is copy:
+    feedparser.mixin.copy = _FlatCopy
 
 HTML_LINK_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 FEED_FORMATS = {
@@ -113,6 +129,7 @@ class ParsedFeed:
     error: str | None = None
     skipped_entries: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 class FeedRefused(Exception):
@@ -122,6 +139,7 @@ class FeedRefused(Exception):
 def parse_feed(body: bytes, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
     """Parse one fetched body. Never raises: failures come back in `ParsedFeed.error`."""
     started = time.perf_counter()
+    cpu_started = time.process_time()
     try:
         result = _parse(body, url, content_type, now)
     except FeedRefused as exc:
@@ -131,6 +149,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None, now: datetime) -
     except Exception as exc:  # a parser bug must cost one feed, never the pass
         result = ParsedFeed(error=f"the feed could not be parsed ({type(exc).__name__}: {exc})")
     result.seconds = time.perf_counter() - started
+    result.cpu_seconds = time.process_time() - cpu_started
     return result
 
 

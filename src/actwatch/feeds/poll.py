@@ -51,6 +51,7 @@ class FeedOutcome:
     new_items: int = 0
     updated_items: int = 0
     seconds: float = 0.0
+    parse_cpu_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -279,7 +280,9 @@ class _Pass:
         )
         del body
         if parsed.error is not None:
-            return await self._failed(feed, row, result, parsed.error)
+            outcome = await self._failed(feed, row, result, parsed.error)
+            outcome.parse_cpu_seconds = parsed.cpu_seconds
+            return outcome
         stored = await self._db(self._store, feed, row, result, parsed)
         return FeedOutcome(
             feed.name,
@@ -288,6 +291,7 @@ class _Pass:
             entries=len(parsed.entries),
             new_items=len(stored.new_ids),
             updated_items=len(stored.changed_ids),
+            parse_cpu_seconds=parsed.cpu_seconds,
         )
 
     async def _failed(

@@ -316,3 +316,29 @@ def test_only_the_named_feed_is_polled_and_progress_is_reported(
         "updated_items",
         "seconds",
     }
+
+
+def test_a_conflict_with_another_poller_is_retried_feed_by_feed(
+    engine: Engine, good_config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process inserting one of our links between our read and our write makes the
+    batch fail: each feed is then stored on its own, and a feed that conflicts again reads
+    afresh."""
+    from sqlalchemy.exc import IntegrityError
+
+    import actwatch.feeds.poll as poll_module
+
+    real = poll_module.store_entries
+    conflicts = {"left": 2}
+
+    def racing(connection: Any, feed_id: int, entries: Any, now: datetime) -> Any:
+        if conflicts["left"]:
+            conflicts["left"] -= 1
+            raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+        return real(connection, feed_id, entries, now)
+
+    monkeypatch.setattr(poll_module, "store_entries", racing)
+    report = poll_feeds(engine, good_config, now=NOW)
+    assert conflicts["left"] == 0
+    assert (report.ok, report.failed, report.new_items) == (5, 0, GOOD_ITEMS)
+    assert count(engine, items) == GOOD_ITEMS

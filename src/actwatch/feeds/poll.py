@@ -96,6 +96,18 @@ class PollReport:
         }
 
 
+@dataclass(slots=True)
+class _StoreJob:
+    feed: FeedConfig
+    row: FeedRow
+    result: FetchResult
+    parsed: ParsedFeed
+    done: asyncio.Future[StoreResult] = field(init=False)
+
+
+# Feeds stored in one transaction at most: bounds what one conflict makes us redo.
+STORE_BATCH = 50
+
 ProgressCallback = Callable[[FeedOutcome, int, int], None]
 """Called once per feed as it finishes, with (outcome, feeds done, feeds in this pass)."""
 
@@ -174,6 +186,8 @@ class _Pass:
         self._semaphore = asyncio.Semaphore(self.config.fetch.concurrency)
         self._done = 0
         self._total = 0
+        self._store_queue: list[_StoreJob] = []
+        self._store_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> _Pass:
         self._client = make_client(self.config)
@@ -283,7 +297,7 @@ class _Pass:
             outcome = await self._failed(feed, row, result, parsed.error)
             outcome.parse_cpu_seconds = parsed.cpu_seconds
             return outcome
-        stored = await self._db(self._store, feed, row, result, parsed)
+        stored = await self._store_soon(_StoreJob(feed, row, result, parsed))
         return FeedOutcome(
             feed.name,
             "ok",
@@ -331,41 +345,78 @@ class _Pass:
                 disable_reason=disable,
             )
 
-    def _store(
-        self, feed: FeedConfig, row: FeedRow, result: FetchResult, parsed: ParsedFeed
-    ) -> StoreResult:
-        connection = self._conn()
-        for attempt in range(2):
+    async def _store_soon(self, job: _StoreJob) -> StoreResult:
+        """Queue a feed for storing; feeds that queue up while the database is busy are then
+        stored together, in one transaction (one commit instead of one per feed)."""
+        job.done = asyncio.get_running_loop().create_future()
+        self._store_queue.append(job)
+        if self._store_task is None or self._store_task.done():
+            self._store_task = asyncio.create_task(self._drain_store_queue())
+        return await job.done
+
+    async def _drain_store_queue(self) -> None:
+        while self._store_queue:
+            batch = self._store_queue[:STORE_BATCH]
+            del self._store_queue[:STORE_BATCH]
             try:
-                with connection.begin():
-                    stored = store_entries(connection, row.id, parsed.entries, self.now)
-                    record_success(
-                        connection,
-                        row.id,
-                        now=self.now,
-                        next_fetch_at=next_fetch_after_success(
-                            self.config.fetch,
-                            self.now,
-                            max_age=result.max_age,
-                            feed_interval=feed.poll_interval,
-                        ),
-                        etag=result.etag,
-                        last_modified=result.last_modified,
-                        fetch_url=result.permanent_url,
-                        title=parsed.title,
-                        warning=parsed.warning,
-                        items_seen=stored.items_seen,
-                    )
-            except IntegrityError:
-                # Another poller stored one of these links between our read and our write:
-                # read again and the entry is simply a known one.
-                if attempt:
-                    raise
+                results = await self._db(self._store_batch, batch)
+            except asyncio.CancelledError:
+                for job in batch + self._store_queue:
+                    job.done.cancel()
+                self._store_queue.clear()
+                raise
+            except Exception as exc:
+                # The waiting feeds raise it: a database that fails must fail the pass.
+                for job in batch:
+                    job.done.set_exception(exc)
                 continue
+            for job, stored in zip(batch, results, strict=True):
+                job.done.set_result(stored)
+
+    def _store_batch(self, batch: list[_StoreJob]) -> list[StoreResult]:
+        """Each feed's items and its new validators commit together, so a batch only ever
+        commits whole feeds. If the batch meets a conflict, each feed is stored on its own."""
+        connection = self._conn()
+        try:
+            with connection.begin():
+                results = [self._store_feed(connection, job) for job in batch]
+        except IntegrityError:
+            results = [self._store_alone(connection, job) for job in batch]
+        for stored in results:
             self.report.new_item_ids.extend(stored.new_ids)
             self.report.changed_item_ids.extend(stored.changed_ids)
-            return stored
-        raise AssertionError("unreachable")
+        return results
+
+    def _store_alone(self, connection: Connection, job: _StoreJob) -> StoreResult:
+        try:
+            with connection.begin():
+                return self._store_feed(connection, job)
+        except IntegrityError:
+            # Another poller stored one of these links between our read and our write:
+            # read again and the entry is simply a known one.
+            with connection.begin():
+                return self._store_feed(connection, job)
+
+    def _store_feed(self, connection: Connection, job: _StoreJob) -> StoreResult:
+        stored = store_entries(connection, job.row.id, job.parsed.entries, self.now)
+        record_success(
+            connection,
+            job.row.id,
+            now=self.now,
+            next_fetch_at=next_fetch_after_success(
+                self.config.fetch,
+                self.now,
+                max_age=job.result.max_age,
+                feed_interval=job.feed.poll_interval,
+            ),
+            etag=job.result.etag,
+            last_modified=job.result.last_modified,
+            fetch_url=job.result.permanent_url,
+            title=job.parsed.title,
+            warning=job.parsed.warning,
+            items_seen=stored.items_seen,
+        )
+        return stored
 
     def _flush_not_modified(self) -> None:
         connection = self._conn()

@@ -65,6 +65,12 @@ def poll(app: App, feed_names: tuple[str, ...], force: bool, as_json: bool) -> N
             f"{matched.uncertain} uncertain (for the editor), {matched.rejected} rejected.",
             highlight=False,
         )
+    if report.skipped and not force:
+        console.print(
+            f"  {report.skipped} feed(s) not due yet (back-off, Retry-After, max-age or "
+            "fetch.min_interval); --force fetches them now.",
+            highlight=False,
+        )
     for outcome in report.outcomes:
         if outcome.status == "error":
             console.print(f"  [red]{escape(outcome.name)}[/]: {escape(outcome.error or '')}")

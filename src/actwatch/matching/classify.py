@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from actwatch.matching.commencement import CommencedProvision, extract
+from actwatch.matching.cues import Match, Tokens
 from actwatch.matching.matcher import Matcher
 from actwatch.matching.model import Classification, Evidence, ItemText, StrandCommencement
 from actwatch.matching.sections import SectionMap
@@ -67,17 +68,21 @@ def classify(
         if key not in evidence or evidence[key].weight < entry.weight:
             evidence[key] = entry
 
-    masks = _exclusion_masks(matcher, fields, note)
+    scanned = [(field, text, matcher.lexicon.scan(Tokens(text))) for field, text in fields if text]
+    masks = _exclusion_masks(scanned, note)
     relevance: dict[str, float] = {}
     context: dict[str, float] = {}
     strand_cues: dict[tuple[str, str], tuple[float, str]] = {}
     negatives: dict[str, float] = {}
     act_in_title: list[tuple[int, int]] = []
 
-    for field, text in fields:
-        for index, start, end in matcher.relevance.scan(text):
+    for field, text, matches in scanned:
+        for match in matches:
+            if match.group != "relevance":
+                continue
+            start, end = match.start, match.end
             snippet = text[start:end]
-            for cue in matcher.relevance.roles[index]:
+            for cue in match.roles:
                 if cue.kind == "negative":
                     negatives[field] = 1.0
                     note(Evidence(cue.text, "negative", field, snippet))
@@ -119,7 +124,7 @@ def classify(
         else:
             confidence *= NEGATIVE_FACTOR[field]
 
-    event_type = _event_type(matcher, item, fields, instrument and bool(act_in_title), note)
+    event_type = _event_type(matcher, item, scanned, instrument and bool(act_in_title), note)
 
     strands = _strands(matcher, strand_cues)
     commencements: tuple[StrandCommencement, ...] = ()
@@ -171,15 +176,21 @@ def _noisy_or(weights: Iterable[float]) -> float:
 
 
 def _exclusion_masks(
-    matcher: Matcher, fields: Iterable[tuple[str, str]], note: Any
+    scanned: Iterable[tuple[str, str, list[Match]]], note: Any
 ) -> dict[str, list[tuple[str, int, int]]]:
     masks: dict[str, list[tuple[str, int, int]]] = {}
-    for field, text in fields:
-        for index, start, end in matcher.exclusions.scan(text):
-            for cue in matcher.exclusions.roles[index]:
+    for field, text, matches in scanned:
+        for match in matches:
+            if match.group != "exclusion":
+                continue
+            for cue in match.roles:
                 assert cue.target is not None
-                masks.setdefault(cue.target, []).append((field, start, end))
-                note(Evidence(cue.text, "exclusion", field, text[start:end], cue.target))
+                masks.setdefault(cue.target, []).append((field, match.start, match.end))
+                note(
+                    Evidence(
+                        cue.text, "exclusion", field, text[match.start : match.end], cue.target
+                    )
+                )
     return masks
 
 
@@ -195,6 +206,8 @@ def _masked(
 def _is_instrument(item: ItemText) -> bool:
     if isinstance(item.source_meta.get("legislation"), dict):
         return True
+    if "legislation.gov.uk" not in item.link:
+        return False
     parts = urlsplit(item.link)
     return (parts.hostname or "") in LEGISLATION_HOSTS and bool(_INSTRUMENT_PATH.match(parts.path))
 
@@ -211,7 +224,7 @@ def _other_acts(title: str, ours: list[tuple[int, int]]) -> list[str]:
 def _event_type(
     matcher: Matcher,
     item: ItemText,
-    fields: Iterable[tuple[str, str]],
+    scanned: Iterable[tuple[str, str, list[Match]]],
     instrument_of_act: bool,
     note: Any,
 ) -> str:
@@ -229,14 +242,16 @@ def _event_type(
                 Evidence(display, "display_type", "meta", display, None, slug, DISPLAY_TYPE_WEIGHT)
             )
     best_cue: dict[tuple[str, str], tuple[float, str, str]] = {}
-    for field, text in fields:
-        for index, start, end in matcher.types.scan(text):
-            for cue in matcher.types.roles[index]:
+    for field, text, matches in scanned:
+        for match in matches:
+            if match.group != "type":
+                continue
+            for cue in match.roles:
                 assert cue.target is not None
                 key = (cue.target, cue.text)
                 weight = TYPE_FIELD[field]
                 if best_cue.get(key, (0.0, "", ""))[0] < weight:
-                    best_cue[key] = (weight, field, text[start:end])
+                    best_cue[key] = (weight, field, text[match.start : match.end])
     for (slug, cue_text), (weight, field, snippet) in best_cue.items():
         scores[slug] += weight
         note(Evidence(cue_text, "type", field, snippet, None, slug, weight))

@@ -30,7 +30,13 @@ MONTHS = {
 _DATE = re.compile(
     r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(" + "|".join(MONTHS) + r"),?\s+(\d{4})\b", re.IGNORECASE
 )
-_FORCE = re.compile(r"into\s+force|\bcommenc|\bin\s+force\b", re.IGNORECASE)
+# A clause that commences something on a date: "come into force on", "bring ... into force",
+# "commences on". Not "despite the coming into force of section 30" (a saving provision).
+_FORCE = re.compile(
+    r"into\s+force\s+(?:on|from)\b|\b(?:bring|brings|brought|bringing)\b[^.]{0,300}?into\s+force"
+    r"|\bcommence[sd]?\s+on\b|\bin\s+force\s+(?:on|from)\b",
+    re.IGNORECASE,
+)
 _REF = r"\d+[A-Z]{0,2}(?:\(\d+[a-z]?\))*"
 _SECTIONS = re.compile(
     rf"\b(?:sections?|ss?\.)\s*({_REF}(?:\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s+to\s+|\s*[-\u2013]\s*)"
@@ -46,6 +52,7 @@ _OF_OTHER_ACT = re.compile(
     re.IGNORECASE,
 )
 _OF_OUR_ACT = re.compile(r"^\s*of\s+(?:the|this)\s+Act\b", re.IGNORECASE)
+_CHAPTER_OF = re.compile(r"Chapter\s+\d+\s+of\s+$", re.IGNORECASE)
 _ENABLING = re.compile(r"(?:conferred\s+by|under|by\s+virtue\s+of)\s*$", re.IGNORECASE)
 _PURPOSE = re.compile(
     r"\b(so\s+far\s+as\b[^;:\u2014]*|for\s+(?:the\s+purposes?\s+of|all\s+(?:other\s+)?purposes)"
@@ -137,7 +144,15 @@ def _purpose(original: str, end: int) -> str | None:
     match = _PURPOSE.search(clause)
     if not match:
         return None
-    return " ".join(match[1].split()).rstrip(" ,)")[:200] or None
+    return _clean(match[1])
+
+
+def _clean(purpose: str) -> str | None:
+    return " ".join(purpose.split()).rstrip(" ,.)")[:200] or None
+
+
+def _join_purposes(own: str | None, shared: str | None) -> str | None:
+    return "; ".join(part for part in (own, shared) if part) or None
 
 
 def extract(text: str, source: str) -> list[CommencedProvision]:
@@ -158,11 +173,16 @@ def extract(text: str, source: str) -> list[CommencedProvision]:
             after = masked[match.end() :]
             if _OF_OTHER_ACT.match(after) and not _OF_OUR_ACT.match(after):
                 continue
+            if _CHAPTER_OF.search(masked[: match.start()]):
+                continue  # "Chapter 2 of Part 1": a part of the Part, not all of it
             kind = "part" if match[1].lower() == "part" else "schedule"
             references.append((match.start(), match.end(), [Provision(kind, int(match[2]))]))
+        first = min((start for start, _, _ in references), default=0)
+        # "come into force on 19th March 2018 for the purpose of making regulations— (a) ..."
+        shared = _PURPOSE.search(masked[:first])
         for start, end, provisions in references:
             in_force_on = _nearest_date(dates, start, end)
-            purpose = _purpose(chunk, end)
+            purpose = _join_purposes(_purpose(chunk, end), _clean(shared[1]) if shared else None)
             for item in provisions:
                 key = (item, in_force_on)
                 if key not in found or (purpose and not found[key].purpose):

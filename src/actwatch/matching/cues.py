@@ -1,9 +1,14 @@
-"""The cue syntax of config.yaml, turned into regular expressions.
+"""The cue syntax of config.yaml, compiled into one word-level matcher.
 
 A cue is a phrase an editor writes: whole words, case-insensitive, `*` for "any word
-characters", a hyphen that also matches a space or nothing, and capitals-only cues (RAA, RSE)
-that match only in capitals. All cues of a kind are joined into one big alternation so that an
-item's text is scanned a few times in total, not once per cue.
+characters", hyphens and apostrophes that may also be spaces, and capitals-only cues (RAA, RSE)
+that match only in capitals.
+
+Python's `re` tries every branch of a big alternation at every position of the text, which is
+far too slow for hundreds of cues. So the text is split into words once, and each word is looked
+up in a dictionary of the cues' first words (a word's candidates are cached: news vocabulary is
+small), and only candidates are checked word by word. Matches are leftmost-longest and do not
+overlap within one group of cues, like a regular expression's.
 """
 
 from __future__ import annotations
@@ -11,10 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
-# Apostrophes and hyphens come in several shapes in feed text.
-_APOSTROPHES = "['\u2019\u2018`]"
-_HYPHEN = "[-\u2010\u2011\u2012\u2013\\s]?"
+# Words and single punctuation marks; hyphens, dashes and apostrophes only separate words, so
+# "looked-after" and "looked after", "children's" and "children’s" are the same words.
+_TOKEN = re.compile(r"[^\W_]+|_+|[^\w\s\-\u2010-\u2014'\u2018\u2019`]")
+_TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")
+CACHE_LIMIT = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,65 +34,200 @@ class Cue:
     target: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    word: str  # lower-case, or as written for a capitals-only cue
+    prefix: bool
+    exact_case: bool
+
+    def accepts(self, lowered: str, original: str) -> bool:
+        word = original if self.exact_case else lowered
+        return word.startswith(self.word) if self.prefix else word == self.word
+
+
 def case_sensitive(cue: str) -> bool:
     """A cue with no lower-case letters (RAA, CSWA 2017) means those capitals only."""
     return any(char.isalpha() for char in cue) and not any(char.islower() for char in cue)
 
 
-def cue_pattern(cue: str) -> str:
-    """The regular expression (source) for one cue, with word boundaries where words end."""
-    text = " ".join(cue.split())
-    parts: list[str] = []
-    for char in text:
-        if char == "*":
-            parts.append(r"\w*")
-        elif char == " ":
-            parts.append(r"\s+")
-        elif char == "-":
-            parts.append(_HYPHEN)
-        elif char in "'\u2019":
-            parts.append(_APOSTROPHES)
-        else:
-            parts.append(re.escape(char))
-    body = "".join(parts)
-    stripped = text.rstrip("*")
-    if text[0].isalnum() or text[0] == "_":
-        body = r"(?<!\w)" + body
-    if not text.endswith("*") and stripped and (stripped[-1].isalnum() or stripped[-1] == "_"):
-        body += r"(?!\w)"
-    if case_sensitive(text):
-        body = f"(?-i:{body})"
-    return body
+def cue_steps(cue: str) -> tuple[_Step, ...]:
+    exact = case_sensitive(cue)
+    steps: list[_Step] = []
+    for match in re.finditer(r"([^\W_]+|_+|[^\w\s\-\u2010-\u2014'\u2018\u2019`*])(\*?)|\*", cue):
+        if match[0] == "*":
+            if steps:  # "£*": the star belongs to the previous mark
+                steps[-1] = _Step(steps[-1].word, True, steps[-1].exact_case)
+            continue
+        word = match[1] if exact else match[1].lower()
+        steps.append(_Step(word, bool(match[2]), exact and any(c.isalpha() for c in word)))
+    if not steps:
+        raise ValueError(f"cue {cue!r} has no words")
+    return tuple(steps)
+
+
+class Tokens:
+    """A text split into words (as written and in lower case) with their character offsets.
+
+    One `re.split` gives words and the gaps between them in a single pass; offsets are the
+    running total of their lengths, worked out only when a cue matched.
+    """
+
+    __slots__ = ("_ends", "_parts", "lowered", "text", "words")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._parts: list[str] = _TOKEN_SPLIT.split(text)
+        self.words: list[str] = self._parts[1::2]
+        # Words hold no NUL, so one lower() over the joined words keeps them aligned.
+        self.lowered: list[str] = "\0".join(self.words).lower().split("\0") if self.words else []
+        self._ends: list[int] | None = None
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Character offsets from the start of word `first` to the end of word `last`."""
+        if self._ends is None:
+            self._ends = list(accumulate(map(len, self._parts)))
+        return self._ends[2 * first], self._ends[2 * last + 1]
+
+
+# (one-word cues, cues keyed by their second word, cues whose second word is a prefix);
+# the empty tuple when the word starts no cue.
+_Candidates = tuple[tuple[int, ...], dict[str, tuple[int, ...]], tuple[int, ...]]
 
 
 @dataclass(frozen=True, slots=True)
-class CueSet:
-    """Many cues scanned at once; `roles[i]` lists every rule role of the i-th distinct pattern."""
-
-    regex: re.Pattern[str] | None
-    roles: tuple[tuple[Cue, ...], ...]
-
-    def scan(self, text: str) -> Iterable[tuple[int, int, int]]:
-        """(pattern index, start, end) of each match, leftmost-longest, not overlapping."""
-        if self.regex is None or not text:
-            return
-        for match in self.regex.finditer(text):
-            group = match.lastgroup
-            assert group is not None
-            yield int(group[1:]), match.start(), match.end()
+class Match:
+    group: str
+    roles: tuple[Cue, ...]
+    start: int  # character offsets in the text
+    end: int
 
 
-def compile_cues(cues: Sequence[Cue]) -> CueSet:
-    by_pattern: dict[str, list[Cue]] = {}
-    for cue in cues:
-        by_pattern.setdefault(cue_pattern(cue.text), []).append(cue)
-    # Longer phrases first so that "Working Together to Safeguard Children" wins over
-    # "Working Together" at the same position.
-    ordered = sorted(by_pattern.items(), key=lambda pair: -len(pair[1][0].text.rstrip("*")))
-    if not ordered:
-        return CueSet(None, ())
-    source = "|".join(f"(?P<c{index}>{pattern})" for index, (pattern, _) in enumerate(ordered))
-    return CueSet(
-        re.compile(source, re.IGNORECASE),
-        tuple(tuple(roles) for _, roles in ordered),
-    )
+class Lexicon:
+    """All cues of all groups (relevance, exclusion, type), scanned in one pass over the words."""
+
+    def __init__(self, groups: dict[str, Sequence[Cue]]) -> None:
+        entries: dict[tuple[str, tuple[_Step, ...]], list[Cue]] = {}
+        for group, cues in groups.items():
+            for cue in cues:
+                entries.setdefault((group, cue_steps(cue.text)), []).append(cue)
+        self._entries: list[tuple[str, tuple[_Step, ...], tuple[Cue, ...]]] = [
+            (group, steps, tuple(roles)) for (group, steps), roles in entries.items()
+        ]
+        # First word -> entries; for cues of several words, also keyed by their second word, so
+        # that a common first word ("new", "local", "the") costs one more lookup, not a check of
+        # every cue that starts with it.
+        self._exact: dict[str, list[int]] = {}
+        self._prefixes: dict[str, list[int]] = {}
+        for index, (_, steps, _) in enumerate(self._entries):
+            first = steps[0]
+            key = first.word.lower()
+            (self._prefixes if first.prefix else self._exact).setdefault(key, []).append(index)
+        self._prefix_lengths = sorted({len(key) for key in self._prefixes})
+        self._exact_case = frozenset(
+            index
+            for index, (_, steps, _) in enumerate(self._entries)
+            if any(step.exact_case for step in steps)
+        )
+        self._cache: dict[str, _Candidates] = {}
+
+    def _candidates(self, word: str) -> _Candidates:
+        indices = list(self._exact.get(word, ()))
+        for length in self._prefix_lengths:
+            if length > len(word):
+                break
+            indices.extend(self._prefixes.get(word[:length], ()))
+        found: _Candidates = ()  # type: ignore[assignment]
+        if indices:
+            single: list[int] = []
+            by_next: dict[str, list[int]] = {}
+            other: list[int] = []
+            for index in indices:
+                steps = self._entries[index][1]
+                if len(steps) == 1:
+                    single.append(index)
+                elif not steps[1].prefix:
+                    by_next.setdefault(steps[1].word.lower(), []).append(index)
+                else:
+                    other.append(index)
+            found = (
+                tuple(single),
+                {key: tuple(value) for key, value in by_next.items()},
+                tuple(other),
+            )
+        if len(self._cache) >= CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[word] = found
+        return found
+
+    def scan(self, tokens: Tokens) -> list[Match]:
+        """Leftmost-longest, non-overlapping matches within each group."""
+        lowered = tokens.lowered
+        looked_up = list(map(self._cache.get, lowered))
+        if None in looked_up:
+            looked_up = [
+                self._candidates(word) if found is None else found
+                for word, found in zip(lowered, looked_up, strict=True)
+            ]
+        positions = [position for position, found in enumerate(looked_up) if found]
+        if not positions:
+            return []
+        words = tokens.words
+        count = len(lowered)
+        entries = self._entries
+        found: list[tuple[int, int, int]] = []  # (first word, last word, entry)
+        for position in positions:
+            single, by_next, other = looked_up[position]  # type: ignore[misc]
+            for index in single:
+                if entries[index][1][0].accepts(lowered[position], words[position]):
+                    found.append((position, position, index))
+            if by_next and position + 1 < count:
+                for index in by_next.get(lowered[position + 1], ()):
+                    steps = entries[index][1]
+                    # The first two words matched their keys; only capitals or more words remain.
+                    if (len(steps) == 2 and index not in self._exact_case) or self._accepts(
+                        steps, lowered, words, position
+                    ):
+                        found.append((position, position + len(steps) - 1, index))
+            for index in other:
+                if self._accepts(entries[index][1], lowered, words, position):
+                    found.append((position, position + len(entries[index][1]) - 1, index))
+        if not found:
+            return []
+        found.sort(key=lambda hit: (hit[0], -hit[1]))
+        taken_until: dict[str, int] = {}
+        matches: list[Match] = []
+        for first, last, index in found:
+            group, _, roles = entries[index]
+            if first <= taken_until.get(group, -1):
+                continue
+            taken_until[group] = last
+            start, end = tokens.span(first, last)
+            matches.append(Match(group, roles, start, end))
+        return matches
+
+    @staticmethod
+    def _accepts(
+        steps: tuple[_Step, ...], lowered: list[str], words: list[str], position: int
+    ) -> bool:
+        if position + len(steps) > len(lowered):
+            return False
+        for step in steps:
+            word = words[position] if step.exact_case else lowered[position]
+            if not (word.startswith(step.word) if step.prefix else word == step.word):
+                return False
+            position += 1
+        return True
+
+
+def cue_pattern(cue: str) -> str:
+    """The cue as a regular expression (what the matcher means, for tools and tests)."""
+    parts = []
+    for step in cue_steps(cue):
+        word = re.escape(step.word) + (r"\w*" if step.prefix else "")
+        parts.append(word if step.exact_case else f"(?i:{word})")
+    gap = r"[\s\-\u2010-\u2014'\u2018\u2019`]*"
+    return r"(?<!\w)" + gap.join(parts) + r"(?!\w)"
+
+
+def all_cues(groups: Iterable[Sequence[Cue]]) -> list[Cue]:
+    return [cue for group in groups for cue in group]

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from actwatch.config import Config
-from actwatch.matching.cues import Cue, CueSet, compile_cues
+from actwatch.matching.cues import Cue, Lexicon
 from actwatch.matching.sections import SectionMap
 
 # Bumped when the classifier's logic changes, so that stored verdicts are redone like after an
@@ -18,9 +18,9 @@ RULE_SECTIONS = ("act", "strands", "event_types", "matching")
 
 @dataclass(frozen=True, slots=True)
 class Matcher:
-    relevance: CueSet  # act aliases, strand cues, programmes, supporting, context, negative
-    exclusions: CueSet
-    types: CueSet
+    # Groups: "relevance" (act aliases, strand cues, programmes, supporting, context, negative),
+    # "exclusion" and "type"; leftmost-longest matching applies within each group.
+    lexicon: Lexicon
     display_types: dict[str, str]  # lower-case GOV.UK display type -> event type
     legislation_types: tuple[str, ...]
     alternative_numbers: dict[str, str]  # series ("C") -> event type
@@ -63,9 +63,7 @@ def compile_rules(config: Config) -> Matcher:
             alternative_numbers.setdefault(series.strip().upper().rstrip("."), slug)
 
     return Matcher(
-        relevance=compile_cues(relevance),
-        exclusions=compile_cues(exclusions),
-        types=compile_cues(type_cues),
+        lexicon=Lexicon({"relevance": relevance, "exclusion": exclusions, "type": type_cues}),
         display_types=display_types,
         legislation_types=tuple(
             slug for slug, event_type in config.event_types.items() if event_type.legislation

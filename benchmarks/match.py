@@ -20,10 +20,12 @@ from actwatch.matching import ItemText, classify, compile_rules
 from actwatch.matching.cues import cue_pattern
 
 REPO = Path(__file__).resolve().parents[1]
-FILLER = (
-    "the government today announced plans for councils schools families young people local "
-    "services minister said new support across England report published data shows more than "
-    "children will be able to help improve outcomes education health week year national"
+FILLER = " ".join(
+    (
+        "the government today announced plans for councils schools families young people local",
+        "services minister said new support across England report published data shows more than",
+        "children will be able to help improve outcomes education health week year national",
+    )
 ).split()
 DISPLAY_TYPES = (None, "Press release", "Statutory guidance", "Open consultation", "News story")
 
@@ -40,9 +42,13 @@ def synthetic_items(count: int, cues: list[str], seed: int = 2017) -> list[ItemT
         for _ in range(rng.randint(0, 4)):
             summary_words.insert(rng.randrange(len(summary_words) + 1), rng.choice(phrases))
         if index % 10 == 0:
-            title = f"The {rng.choice(['Children and Social Work', 'Childcare'])} Act 2017 (Commencement No. {index % 7 + 1}) Regulations 2018"
+            act = rng.choice(["Children and Social Work", "Childcare"])
+            title = f"The {act} Act 2017 (Commencement No. {index % 7 + 1}) Regulations 2018"
             link = f"https://www.legislation.gov.uk/uksi/2018/{index % 999}/made"
-            summary = f"These Regulations bring into force on 1st April 2018 sections 1 to 3 and section {index % 60}. " + " ".join(summary_words)
+            summary = (
+                "These Regulations bring into force on 1st April 2018 sections 1 to 3 and"
+                f" section {index % 60}. " + " ".join(summary_words)
+            )
         else:
             title = " ".join(title_words).capitalize()
             link = f"https://www.gov.uk/government/news/item-{index}"

@@ -3,7 +3,7 @@
 Pure: no I/O, no clock. How the verdict is reached, so the editor can follow the evidence:
 - Relevance adds up independent signals (noisy-OR): the Act's name (0.95), a strand's own cue or
   programme (0.85), a supporting cue (0.3), the field's context words (0.15, only beside other
-  evidence). A signal in the summary counts 0.85 of its weight, in the body 0.35.
+  evidence). A signal in the summary counts 0.85 of its weight, in the body 0.4.
 - Negative cues then cut it: in the title they reject the item unless it names the Act; an
   instrument whose title names another Act is rejected outright.
 - The announcement type with most weight wins: GOV.UK display type 5, a cue in the title 3, in the
@@ -26,7 +26,7 @@ from actwatch.matching.matcher import Matcher
 from actwatch.matching.model import Classification, Evidence, ItemText, StrandCommencement
 from actwatch.matching.sections import SectionMap
 
-FIELD_FACTOR = {"title": 1.0, "summary": 0.85, "content": 0.35}
+FIELD_FACTOR = {"title": 1.0, "summary": 0.85, "content": 0.4}
 KIND_WEIGHT = {"act": 0.95, "strand": 0.85, "programme": 0.85, "supporting": 0.3, "context": 0.15}
 CONTEXT_LIMIT = 2
 STRAND_KIND_WEIGHT = {"strand": 1.0, "programme": 1.0, "supporting": 0.5}
@@ -114,7 +114,8 @@ def classify(
     other_acts = _other_acts(item.title, act_in_title)
     if other_acts:
         note(Evidence("another Act", "other_act", "title", "; ".join(other_acts)))
-        if instrument and matcher.reject_other_acts and not act_in_title:
+        instrument_title = instrument or bool(_INSTRUMENT_TITLE.search(item.title))
+        if instrument_title and matcher.reject_other_acts and not act_in_title:
             confidence = min(confidence, OTHER_ACT_CAP)
         elif not act_in_title:
             confidence *= OTHER_ACT_NEWS_FACTOR

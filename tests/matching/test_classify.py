@@ -1,0 +1,263 @@
+"""Relevance, announcement type, strands and evidence on items shaped like the real feeds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actwatch.config import parse_config
+from actwatch.matching import Classification, ItemText, classify, compile_rules
+from tests.conftest import DATA
+
+Judge = Callable[..., Classification]
+LEGISLATION_META = {
+    "legislation": {
+        "type": "UnitedKingdomStatutoryInstrument",
+        "year": 2018,
+        "number": 346,
+        "made": "2018-03-01",
+        "alternative_number": {"category": "C", "value": "28"},
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("title", "summary"),
+    [
+        # Other Acts' commencement instruments, worded like ours (strand words included).
+        (
+            "The Children and Families Act 2014 (Commencement No. 4) Order 2014",
+            "Brings into force provisions on virtual school heads and care leavers staying put.",
+        ),
+        (
+            "The Homelessness Reduction Act 2017 (Commencement and Transitional Provisions)"
+            " Regulations 2018",
+            "Brings into force new duties on local authorities, including for care leavers.",
+        ),
+        (
+            "The Digital Economy Act 2017 (Commencement No. 1) Regulations 2017",
+            "These Regulations bring into force provisions of the 2017 Act on 31st July 2017.",
+        ),
+        # Wales and Scotland.
+        (
+            "Social Care Wales opens the register to residential child care workers",
+            "Social workers and care leavers' personal advisers in Wales.",
+        ),
+        (
+            "The Care Leavers (Wales) Regulations 2015",
+            "Personal advisers and pathway plans for care leavers.",
+        ),
+        # Other programmes and guidance under other Acts.
+        (
+            "Adoption Support Fund extended for another year",
+            "Therapy for adopted children and their families.",
+        ),
+        (
+            "Keeping children safe in education 2019",
+            "Statutory guidance for schools on safeguarding, including the new safeguarding"
+            " partners.",
+        ),
+        (
+            "Children's Wellbeing and Schools Bill: what it means for safeguarding partners",
+            "The Bill amends the duties of safeguarding partners and corporate parenting.",
+        ),
+        # Generic DfE news.
+        ("Teachers' pay award 2019", "The School Teachers' Review Body recommends a 2.75% rise."),
+        ("30 hours free childcare: a year on", "More than 340,000 children benefit."),
+    ],
+)
+def test_traps_are_rejected(judge: Judge, title: str, summary: str) -> None:
+    result = judge(title, summary)
+    assert result.state == "rejected", result.evidence
+    assert not result.relevant
+
+
+def test_another_acts_commencement_is_rejected_with_evidence(judge: Judge) -> None:
+    result = judge(
+        "The Childcare Act 2016 (Commencement No. 2) Regulations 2017",
+        "Brings into force the duty to secure 30 hours of free childcare.",
+        link="https://www.legislation.gov.uk/uksi/2017/1160/made",
+        source_meta=LEGISLATION_META,
+    )
+    assert result.state == "rejected"
+    assert any(
+        entry.kind == "other_act" and "Childcare Act 2016" in entry.text
+        for entry in result.evidence
+    )
+
+
+def test_this_acts_commencement_instrument(judge: Judge) -> None:
+    result = judge(
+        "The Children and Social Work Act 2017 (Commencement No. 3) Regulations 2018",
+        "",
+        link="https://www.legislation.gov.uk/uksi/2018/346/made",
+        source_meta=LEGISLATION_META,
+    )
+    assert result.state == "relevant"
+    assert result.event_type == "commencement"
+    kinds = {(entry.kind, entry.field) for entry in result.evidence}
+    assert ("act", "title") in kinds
+    assert ("legislation", "meta") in kinds
+
+
+def test_an_instrument_of_the_act_that_is_not_a_commencement_is_regulations(judge: Judge) -> None:
+    result = judge(
+        "The Children and Social Work Act 2017 (Transitional and Savings Provisions)"
+        " (Social Workers) Regulations 2019",
+        "Transfers the register of social workers from the HCPC to Social Work England.",
+        link="https://www.legislation.gov.uk/uksi/2019/1094/made",
+        source_meta={"legislation": {"type": "UnitedKingdomStatutoryInstrument", "year": 2019}},
+    )
+    assert (result.state, result.event_type, result.strands) == (
+        "relevant",
+        "regulations",
+        ("social-work-england",),
+    )
+
+
+def test_instrument_text_gives_sections_dates_and_strands(judge: Judge) -> None:
+    from actwatch.matching.commencement import instrument_text
+
+    document = (DATA / "instruments" / "uksi-2018-346-made.xml").read_text(encoding="utf-8")
+    result = judge(
+        "The Children and Social Work Act 2017 (Commencement No. 3) Regulations 2018",
+        "",
+        instrument_text(document),
+        link="https://www.legislation.gov.uk/uksi/2018/346/made",
+        source_meta=LEGISLATION_META,
+    )
+    assert result.strands == (
+        "corporate-parenting",
+        "safeguarding-partnerships",
+        "social-work-england",
+        "relationships-education",
+        "care-leavers",
+    )
+    in_force = {(entry.section, entry.in_force_on, entry.strand) for entry in result.commencements}
+    assert ("s.1", date(2018, 4, 1), "corporate-parenting") in in_force
+    assert ("s.16", date(2018, 3, 19), "safeguarding-partnerships") in in_force
+    assert ("Sch 3", date(2018, 4, 1), "social-work-england") in in_force
+    # The explanatory note's table of earlier commencements is not this instrument's.
+    assert not any(entry.section == "s.8" for entry in result.commencements)
+    assert any(entry.kind == "section" and entry.field == "instrument" for entry in result.evidence)
+
+
+def test_sections_outside_the_strands_are_relevant_with_no_strand(judge: Judge) -> None:
+    result = judge(
+        "Children and Social Work Act 2017 (Commencement No. 1) Regulations 2017",
+        "The first commencement regulations bring sections 8, 9 and 33 of the Act into force on"
+        " 31 October 2017, covering permanence in care plans and adoption.",
+    )
+    assert result.state == "relevant"
+    assert result.event_type == "commencement"
+    assert result.strands == ()
+    assert {(entry.section, entry.strand) for entry in result.commencements} == {
+        ("s.8", None),
+        ("s.9", None),
+        ("s.33", None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("display_type", "title", "expected"),
+    [
+        (
+            "Open consultation",
+            "Draft statutory guidance on the local offer for care leavers",
+            "consultation",
+        ),
+        ("Statutory guidance", "Virtual school heads: funding and pilots", "guidance"),
+        ("Press release", "£10 million for care leavers' local offer", "funding"),
+        ("Press release", "Minister meets care leavers", "other"),
+    ],
+)
+def test_display_type_hint(judge: Judge, display_type: str, title: str, expected: str) -> None:
+    result = judge(title, type_hint=display_type, link="https://www.gov.uk/government/news/x")
+    assert result.event_type == expected
+    assert result.relevant
+
+
+def test_display_type_prefix_left_on_a_govuk_title(judge: Judge) -> None:
+    result = judge(
+        "Open consultation: Revised guidance for virtual school heads",
+        link="https://consult.education.gov.uk/x",
+    )
+    assert result.event_type == "consultation"
+
+
+def test_exclusions_hide_words_from_their_strand(judge: Judge) -> None:
+    send = judge(
+        "Councils publish their SEND local offer and corporate parenting reports",
+        "Every council must publish a SEND local offer.",
+    )
+    assert "care-leavers" not in send.strands
+    assert "corporate-parenting" in send.strands
+    assert any(entry.kind == "exclusion" for entry in send.evidence)
+
+
+def test_policy_programmes_are_relevant_without_naming_the_act(judge: Judge) -> None:
+    for title in (
+        "Eight councils join Partners in Practice",
+        "Three more regional adoption agencies go live",
+        "Safeguarding early adopters share their learning",
+    ):
+        result = judge(title)
+        assert result.relevant, title
+        assert result.strands
+
+
+def test_supporting_cues_alone_are_for_the_editor(judge: Judge) -> None:
+    result = judge(
+        "Councils explore new delivery models with voluntary sector partners",
+        "Some councils are looking at how to commission services differently.",
+    )
+    assert result.state == "uncertain"
+    assert result.strands == ("mixed-economy",)
+
+
+def test_nothing_matched_is_rejected_with_no_evidence(judge: Judge) -> None:
+    result = judge("T Levels: next steps for providers", "The first 52 providers are named.")
+    assert (result.state, result.confidence, result.evidence) == ("rejected", 0.0, ())
+
+
+def test_evidence_names_cue_kind_field_and_text(judge: Judge) -> None:
+    result = judge(
+        "Working together to safeguard children 2018",
+        "How safeguarding partners and relevant agencies work together.",
+        type_hint="Statutory guidance",
+    )
+    evidence = {(entry.kind, entry.field, entry.text) for entry in result.evidence}
+    assert ("strand", "title", "Working together to safeguard children") in evidence
+    assert ("strand", "summary", "safeguarding partners") in evidence
+    assert ("display_type", "meta", "Statutory guidance") in evidence
+    (first, *_) = result.evidence_dicts()
+    assert {"cue", "kind", "field", "text"} <= first.keys()
+
+
+def test_body_text_counts_less_than_the_summary(judge: Judge) -> None:
+    in_summary = judge(
+        "Council news round-up", "The council adopted corporate parenting principles."
+    )
+    in_body = judge(
+        "Council news round-up", "", content="The council adopted corporate parenting principles."
+    )
+    assert in_summary.confidence > in_body.confidence
+    assert in_body.state == "uncertain"
+
+
+def test_thresholds_come_from_the_config(repo_config_data: dict[str, Any], tmp_path: Path) -> None:
+    data = dict(repo_config_data)
+    data["matching"] = {**data["matching"], "thresholds": {"relevant": 0.99, "uncertain": 0.5}}
+    strict = compile_rules(parse_config(data, tmp_path / "config.yaml"))
+    result = classify(strict, ItemText(title="Care leavers get new support"))
+    assert result.state == "uncertain"
+
+
+def test_hostile_input_does_not_crash(judge: Judge) -> None:
+    junk = "(" * 5000 + "section " * 2000 + "\x00\u0130" * 100
+    result = judge(junk, junk, junk, content=junk)
+    assert result.state in ("relevant", "uncertain", "rejected")

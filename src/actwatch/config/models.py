@@ -141,6 +141,21 @@ class MailConfig(StrictModel):
     rate_limit: float | None = Field(default=None, gt=0, description="Messages per second.")
     dkim_selector: str | None = None
     dkim_key_env: str = "ACTWATCH_DKIM_PRIVATE_KEY"
+    dkim_domain: str | None = Field(
+        default=None, description="The signing domain; default: the From address's domain."
+    )
+    list_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$",
+        description="The List-Id (RFC 2919); default: the From address as local.domain.",
+    )
+    batch_size: int = Field(default=200, ge=1, le=10_000, description="Deliveries per claim.")
+    max_attempts: int = Field(
+        default=5, ge=1, le=50, description="Tries of a message the server deferred (4xx)."
+    )
+    retry_backoff: Duration = Field(
+        default=timedelta(minutes=5), description="Wait before the first retry; doubles after."
+    )
 
     @field_validator("url")
     @classmethod
@@ -172,6 +187,9 @@ class WebConfig(StrictModel):
     port: int = Field(default=8080, ge=1, le=65535)
     base_url: HttpURL = "http://127.0.0.1:8080"
     secret_key_env: str = "ACTWATCH_SECRET_KEY"
+    confirm_within: Duration = Field(
+        default=timedelta(days=7), description="How long a subscription's confirmation link works."
+    )
 
 
 class ScheduleConfig(StrictModel):

@@ -6,7 +6,13 @@ from `open_transport(config)` delivers it: a local maildir, or SMTP with one con
 for many messages.
 """
 
-from actwatch.mail.message import Address, build_message, clean_header
+from actwatch.mail.message import (
+    Address,
+    build_message,
+    clean_header,
+    dkim_signature,
+    list_headers,
+)
 from actwatch.mail.transport import (
     MaildirTransport,
     MailError,
@@ -23,5 +29,7 @@ __all__ = [
     "Transport",
     "build_message",
     "clean_header",
+    "dkim_signature",
+    "list_headers",
     "open_transport",
 ]

@@ -14,6 +14,22 @@ from email.utils import format_datetime, make_msgid
 
 # Line breaks of every kind, and the other control characters no header should hold.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+# Headers set through `headers=` that are plain ASCII are written as given (folded only between
+# list elements): the default folding would turn a long URL (List-Unsubscribe with its token)
+# into RFC 2047 encoded words, which no mail client reads as a URL.
+POLICY = SMTP.clone(refold_source="none")
+FOLD_AT = 78
+ONE_CLICK = "List-Unsubscribe=One-Click"
+DKIM_HEADERS = (
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+)
 
 
 def clean_header(value: str) -> str:
@@ -55,7 +71,7 @@ def build_message(
     recipients = [to] if isinstance(to, Address) else list(to)
     if not recipients:
         raise ValueError("a message needs at least one recipient")
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=POLICY)
     message["From"] = sender.header()
     message["To"] = [recipient.header() for recipient in recipients]
     if reply_to is not None:
@@ -67,8 +83,67 @@ def build_message(
         name = clean_header(name)
         if not re.fullmatch(r"[A-Za-z0-9-]+", name):
             raise ValueError(f"bad header name: {name!r}")
-        message[name] = clean_header(value)
+        value = clean_header(value)
+        if value.isascii():
+            message.set_raw(name, fold_list(name, value))
+        else:
+            message[name] = value
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     if html is not None:
         message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message
+
+
+def fold_list(name: str, value: str) -> str:
+    """Fold a header only after the commas between list elements (`<url>, <mailto:...>`)."""
+    lines = [f"{name}: "]
+    for index, part in enumerate(value.split(", ")):
+        piece = part if index == 0 else " " + part
+        if index and len(lines[-1]) + len(piece) + 1 > FOLD_AT:
+            lines[-1] += ","
+            lines.append(piece)
+        else:
+            lines[-1] += ("," if index else "") + piece
+    return "\n".join(lines)[len(name) + 2 :]
+
+
+def list_headers(
+    *,
+    list_id: str,
+    list_name: str | None,
+    unsubscribe_url: str,
+    unsubscribe_mailto: str | None = None,
+    archive_url: str | None = None,
+) -> dict[str, str]:
+    """RFC 2369/2919/8058 headers: the list's id, how to leave it (one click), its archive."""
+    targets = [f"<{unsubscribe_url}>"]
+    if unsubscribe_mailto:
+        targets.append(f"<mailto:{unsubscribe_mailto}>")
+    name = clean_header(list_name or "").replace('"', "'")
+    headers = {
+        "List-Id": f'"{name}" <{list_id}>' if name else f"<{list_id}>",
+        "List-Unsubscribe": ", ".join(targets),
+        "List-Unsubscribe-Post": ONE_CLICK,
+    }
+    if archive_url:
+        headers["List-Archive"] = f"<{archive_url}>"
+    return headers
+
+
+def dkim_signature(message: bytes, *, selector: str, domain: str, private_key: bytes) -> bytes:
+    """The DKIM-Signature header line(s) for `message` (relaxed/simple, RSA or Ed25519 key)."""
+    import dkim
+
+    try:
+        signature: bytes = dkim.sign(
+            message,
+            selector.encode("ascii"),
+            domain.encode("ascii"),
+            private_key,
+            include_headers=[h.encode("ascii") for h in DKIM_HEADERS],
+            canonicalize=(b"relaxed", b"simple"),
+            linesep=b"\r\n",
+        )
+    except dkim.DKIMException as exc:
+        raise ValueError(f"cannot DKIM-sign: {exc}") from exc
+    return signature

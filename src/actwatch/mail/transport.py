@@ -35,9 +35,13 @@ DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 class MailError(Exception):
     """A message could not be handed over; `permanent` when retrying the same message is futile."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, code: int | None = None, stage: str = ""
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.code = code  # the SMTP reply code, when the server gave one
+        self.stage = stage  # connect, sender, recipient, data (or "" when unknown)
 
 
 class Transport(Protocol):
@@ -185,8 +189,13 @@ class SMTPTransport(_Closing):
                     raise MailError(f"the SMTP server disconnected: {exc}") from exc
                 continue
             except smtplib.SMTPRecipientsRefused as exc:
+                # 4xx (mailbox busy, greylisting) is worth retrying; 5xx is final.
+                codes = [code for code, _ in exc.recipients.values()]
                 raise MailError(
-                    f"recipient refused: {_refused(exc.recipients)}", permanent=True
+                    f"recipient refused: {_refused(exc.recipients)}",
+                    permanent=all(code >= 500 for code in codes),
+                    code=max(codes, default=None),
+                    stage="recipient",
                 ) from exc
             except smtplib.SMTPResponseException as exc:
                 self._reset()
@@ -199,6 +208,66 @@ class SMTPTransport(_Closing):
                 raise MailError(f"sending failed: {exc}") from exc
             if refused:
                 raise MailError(f"recipient refused: {_refused(refused)}", permanent=True)
+            return
+
+    def send_raw(self, sender: str, recipient: str, data: bytes) -> None:
+        """Hand over a message already serialised (CRLF line ends) to one recipient.
+
+        Bulk delivery builds the bytes itself. Errors say which SMTP stage failed and with which
+        code, so the caller can tell a bounce (5xx) from a deferral (4xx); `stage="data"` with no
+        code means the connection broke during DATA: the server may or may not have the message,
+        so it is never retried here."""
+        for attempt in (1, 2):
+            self.connect()
+            smtp = self._smtp
+            assert smtp is not None
+            try:
+                code, reply = smtp.mail(sender)
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                # An idle connection the server closed: nothing was sent, so reconnect once.
+                self._drop()
+                if attempt == 2:
+                    raise MailError(
+                        f"the SMTP server disconnected: {exc}", stage="connect"
+                    ) from exc
+                continue
+            if code != 250:
+                self._reset()
+                raise MailError(
+                    f"the SMTP server refused the sender: {code} {_text(reply)}",
+                    permanent=code >= 500,
+                    code=code,
+                    stage="sender",
+                )
+            try:
+                code, reply = smtp.rcpt(recipient)
+                if code not in (250, 251):
+                    self._reset()
+                    raise MailError(
+                        f"recipient refused: {recipient} ({code} {_text(reply)})",
+                        permanent=code >= 500,
+                        code=code,
+                        stage="recipient",
+                    )
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                self._drop()
+                raise MailError(f"the SMTP server disconnected: {exc}", stage="recipient") from exc
+            try:
+                smtp.data(data)
+            except smtplib.SMTPDataError as exc:
+                self._reset()
+                raise MailError(
+                    f"the SMTP server refused the message: {_reply(exc)}",
+                    permanent=500 <= exc.smtp_code < 600,
+                    code=exc.smtp_code,
+                    stage="data",
+                ) from exc
+            except (smtplib.SMTPException, OSError) as exc:
+                self._drop()
+                raise MailError(
+                    f"the connection broke while the message was being sent: {exc}",
+                    stage="data",
+                ) from exc
             return
 
     def _reset(self) -> None:
@@ -230,6 +299,10 @@ class SMTPTransport(_Closing):
 def _reply(exc: smtplib.SMTPResponseException) -> str:
     text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else ""
     return f"{exc.smtp_code} {text or exc.smtp_error!s}".strip()
+
+
+def _text(reply: bytes) -> str:
+    return reply.decode("utf-8", "replace")
 
 
 def _refused(recipients: Mapping[str, tuple[int, bytes]]) -> str:

@@ -53,7 +53,8 @@ TRANSITIONS = {
         Transition("approve", frozenset({IN_REVIEW}), APPROVED, "approve"),
         Transition("schedule", frozenset({APPROVED, SCHEDULED}), SCHEDULED, "schedule"),
         Transition("unschedule", frozenset({SCHEDULED}), APPROVED, "unschedule"),
-        Transition("start_sending", frozenset({SCHEDULED}), SENDING, "start sending"),
+        # An approved bulletin may also be sent at once (`actwatch send`), without a schedule.
+        Transition("start_sending", frozenset({APPROVED, SCHEDULED}), SENDING, "start sending"),
         Transition("finish_sending", frozenset({SENDING}), SENT, "mark as sent"),
         Transition("reject", frozenset({DRAFT, IN_REVIEW}), REJECTED, "reject"),
         Transition(

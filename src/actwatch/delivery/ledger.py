@@ -1,0 +1,405 @@
+"""The deliveries table: one row per bulletin and subscriber, and every state it moves through.
+
+    pending --claim (a lease: claimed_by/claimed_at)--> sending --250--> sent
+                                                          |--4xx--> retry (later, with back-off)
+                                                          |--5xx--> bounced (address suppressed)
+                                                          '--4xx, tries used up--> failed
+    pending/retry --subscriber left before their turn--> suppressed
+
+A claim is only a lease on work: the step that counts is pending -> sending, a conditional update
+made (and committed) just before the message goes to the server. A row in `sending` whose sender
+is gone was in flight when that sender died: the server may or may not have it. Such rows are
+reported as "possibly sent" and never sent again unless the operator asks for it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from actwatch.db.schema import deliveries, subscriber_strands, subscribers
+from actwatch.subscribers.store import BOUNCED, CONFIRMED
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+RETRY = "retry"
+FAILED = "failed"
+BOUNCE = "bounced"
+SUPPRESSED = "suppressed"
+CLAIMABLE = (PENDING, RETRY)
+FINAL = (SENT, FAILED, BOUNCE, SUPPRESSED)
+# A lease older than this is free for another sender; a `sending` row older than this can only
+# belong to a sender that died (an SMTP transaction never takes that long).
+LEASE = timedelta(minutes=5)
+STALE_SENDING = timedelta(minutes=10)
+POSSIBLY_SENT_NOTE = "in flight when its sender stopped: possibly sent"
+
+
+def sender_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+def holder_alive(claimed_by: str | None, claimed_at: datetime | None, now: datetime) -> bool:
+    """Is the sender that holds a row still running? Exact on this host, by age elsewhere."""
+    if not claimed_by:
+        return False
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host == socket.gethostname() and pid_text.isdigit():
+        return _pid_running(int(pid_text))
+    return claimed_at is not None and now - claimed_at < STALE_SENDING
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child nobody has reaped yet is a zombie: not running
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def utc(now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)).astimezone(UTC)
+
+
+def prepare(engine: Engine, bulletin_id: int) -> int:
+    """A pending row for every confirmed subscriber without one (idempotent); how many added."""
+    source = select(literal(bulletin_id), subscribers.c.id, literal(PENDING), literal(0)).where(
+        subscribers.c.status == CONFIRMED
+    )
+    columns = ["bulletin_id", "subscriber_id", "state", "attempts"]
+    with engine.begin() as connection:
+        dialect = connection.dialect.name
+        statement: Any
+        if dialect == "postgresql":
+            statement = pg_insert(deliveries).from_select(columns, source).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            statement = (
+                sqlite_insert(deliveries).from_select(columns, source).on_conflict_do_nothing()
+            )
+        else:  # pragma: no cover - only the two supported backends
+            statement = insert(deliveries).from_select(columns, source)
+        return int(connection.execute(statement).rowcount or 0)
+
+
+@dataclass(frozen=True)
+class Job:
+    delivery_id: int
+    subscriber_id: int
+    email: str
+    name: str | None
+    nonce: str
+    choice: frozenset[str] | None
+    attempts: int
+
+
+def claim(
+    engine: Engine,
+    bulletin_id: int,
+    worker: str,
+    *,
+    limit: int,
+    now: datetime | None = None,
+) -> list[Job]:
+    """Lease up to `limit` due rows for `worker` (FOR UPDATE SKIP LOCKED on PostgreSQL, so
+    several workers share the work). Rows of subscribers who left meanwhile become suppressed."""
+    moment = utc(now)
+    due = and_(
+        deliveries.c.bulletin_id == bulletin_id,
+        deliveries.c.state.in_(CLAIMABLE),
+        or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= moment),
+        or_(
+            deliveries.c.claimed_by.is_(None),
+            deliveries.c.claimed_by == worker,
+            deliveries.c.claimed_at < moment - LEASE,
+        ),
+    )
+    with engine.begin() as connection:
+        query = select(deliveries.c.id).where(due).order_by(deliveries.c.id).limit(limit)
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = list(connection.execute(query).scalars())
+        if not ids:
+            return []
+        connection.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(ids), due)
+            .values(claimed_by=worker, claimed_at=moment)
+        )
+        rows = connection.execute(
+            select(
+                deliveries.c.id,
+                deliveries.c.subscriber_id,
+                deliveries.c.attempts,
+                subscribers.c.email,
+                subscribers.c.name,
+                subscribers.c.status,
+                subscribers.c.token_nonce,
+                subscribers.c.all_strands,
+            )
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(
+                deliveries.c.id.in_(ids),
+                deliveries.c.claimed_by == worker,
+                deliveries.c.state.in_(CLAIMABLE),
+            )
+            .order_by(deliveries.c.id)
+        ).all()
+        gone = [row.id for row in rows if row.status != CONFIRMED]
+        if gone:
+            connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(gone))
+                .values(state=SUPPRESSED, claimed_by=None, last_error="no longer subscribed")
+            )
+        chosen: dict[int, set[str]] = {}
+        limited = [row.subscriber_id for row in rows if not row.all_strands]
+        if limited:
+            for subscriber_id, strand in connection.execute(
+                select(subscriber_strands.c.subscriber_id, subscriber_strands.c.strand).where(
+                    subscriber_strands.c.subscriber_id.in_(limited)
+                )
+            ):
+                chosen.setdefault(subscriber_id, set()).add(strand)
+    return [
+        Job(
+            delivery_id=row.id,
+            subscriber_id=row.subscriber_id,
+            email=row.email,
+            name=row.name,
+            nonce=row.token_nonce,
+            choice=None if row.all_strands else frozenset(chosen.get(row.subscriber_id, ())),
+            attempts=row.attempts,
+        )
+        for row in rows
+        if row.status == CONFIRMED
+    ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: int
+    subscriber_id: int
+    state: str  # sent, retry, failed, bounced, or sending (the server may have it)
+    message_id: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+_MARK_DONE = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("did"), deliveries.c.state == SENDING)
+    .values(
+        state=bindparam("new_state"),
+        sent_at=bindparam("when"),
+        message_id=bindparam("mid"),
+        last_error=bindparam("error"),
+        next_attempt_at=bindparam("retry_at"),
+        claimed_by=None,
+    )
+)
+
+
+def record(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
+    """Write outcomes; a bounce also suppresses the subscriber for every later bulletin.
+
+    An uncertain outcome (the connection broke during DATA) leaves the row in `sending` with
+    its holder, so it reads as in flight now and as possibly sent once this sender is gone."""
+    done = [o for o in outcomes if o.state != SENDING]
+    if done:
+        connection.execute(
+            _MARK_DONE,
+            [
+                {
+                    "did": o.delivery_id,
+                    "new_state": o.state,
+                    "when": now if o.state == SENT else None,
+                    "mid": o.message_id,
+                    "error": o.error,
+                    "retry_at": o.next_attempt_at,
+                }
+                for o in done
+            ],
+        )
+    for o in outcomes:
+        if o.state == SENDING:
+            connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id == o.delivery_id)
+                .values(message_id=o.message_id, last_error=o.error)
+            )
+    bounced = [o.subscriber_id for o in outcomes if o.state == BOUNCE]
+    if bounced:
+        connection.execute(
+            update(subscribers)
+            .where(subscribers.c.id.in_(bounced), subscribers.c.status == CONFIRMED)
+            .values(status=BOUNCED, bounced_at=now)
+        )
+
+
+def begin(connection: Connection, delivery_id: int, worker: str, now: datetime) -> bool:
+    """pending/retry -> sending for this worker's lease; False when someone else has it."""
+    result = connection.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.id == delivery_id,
+            deliveries.c.claimed_by == worker,
+            deliveries.c.state.in_(CLAIMABLE),
+        )
+        .values(state=SENDING, attempts=deliveries.c.attempts + 1, claimed_at=now)
+    )
+    return result.rowcount == 1
+
+
+def release(engine: Engine, worker: str, ids: Iterable[int] | None = None) -> None:
+    """Give back leases not yet started (after SIGTERM, or at the end of a run)."""
+    with engine.begin() as connection:
+        query = update(deliveries).where(
+            deliveries.c.claimed_by == worker, deliveries.c.state.in_(CLAIMABLE)
+        )
+        if ids is not None:
+            query = query.where(deliveries.c.id.in_(list(ids)))
+        connection.execute(query.values(claimed_by=None, claimed_at=None))
+
+
+@dataclass(frozen=True)
+class Stale:
+    delivery_id: int
+    email: str
+    claimed_by: str | None
+    claimed_at: datetime | None
+
+
+def stale_sending(engine: Engine, bulletin_id: int, now: datetime | None = None) -> list[Stale]:
+    """Rows left in `sending` by senders that are gone: possibly sent."""
+    moment = utc(now)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                deliveries.c.id,
+                subscribers.c.email,
+                deliveries.c.claimed_by,
+                deliveries.c.claimed_at,
+            )
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.bulletin_id == bulletin_id, deliveries.c.state == SENDING)
+            .order_by(deliveries.c.id)
+        ).all()
+    return [
+        Stale(row.id, row.email, row.claimed_by, row.claimed_at)
+        for row in rows
+        if not holder_alive(row.claimed_by, row.claimed_at, moment)
+    ]
+
+
+def note_possibly_sent(engine: Engine, stale: Sequence[Stale]) -> None:
+    if not stale:
+        return
+    with engine.begin() as connection:
+        connection.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_([s.delivery_id for s in stale]))
+            .where(deliveries.c.state == SENDING)
+            .values(last_error=POSSIBLY_SENT_NOTE)
+        )
+
+
+def resend(engine: Engine, stale: Sequence[Stale]) -> int:
+    """Put possibly-sent rows back in the queue (their readers may get a second copy)."""
+    if not stale:
+        return 0
+    with engine.begin() as connection:
+        return int(
+            connection.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_([s.delivery_id for s in stale]))
+                .where(deliveries.c.state == SENDING)
+                .values(state=PENDING, claimed_by=None, claimed_at=None, last_error=None)
+            ).rowcount
+        )
+
+
+def free_dead_leases(engine: Engine, bulletin_id: int, now: datetime | None = None) -> int:
+    """Leases (not yet started) held by senders that are gone go back to the queue at once."""
+    moment = utc(now)
+    with engine.begin() as connection:
+        holders = connection.execute(
+            select(deliveries.c.claimed_by, func.max(deliveries.c.claimed_at))
+            .where(
+                deliveries.c.bulletin_id == bulletin_id,
+                deliveries.c.state.in_(CLAIMABLE),
+                deliveries.c.claimed_by.is_not(None),
+            )
+            .group_by(deliveries.c.claimed_by)
+        ).all()
+        dead = [h for h, at in holders if not holder_alive(h, at, moment)]
+        if not dead:
+            return 0
+        return int(
+            connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.bulletin_id == bulletin_id,
+                    deliveries.c.state.in_(CLAIMABLE),
+                    deliveries.c.claimed_by.in_(dead),
+                )
+                .values(claimed_by=None, claimed_at=None)
+            ).rowcount
+        )
+
+
+def counts(engine: Engine, bulletin_id: int) -> dict[str, int]:
+    with engine.connect() as connection:
+        found: dict[str, int] = dict(
+            connection.execute(
+                select(deliveries.c.state, func.count())
+                .where(deliveries.c.bulletin_id == bulletin_id)
+                .group_by(deliveries.c.state)
+            ).all()
+        )
+    return {state: int(found.get(state, 0)) for state in (*CLAIMABLE, SENDING, *FINAL)}
+
+
+def next_retry(engine: Engine, bulletin_id: int) -> datetime | None:
+    with engine.connect() as connection:
+        found: datetime | None = connection.execute(
+            select(func.min(deliveries.c.next_attempt_at)).where(
+                deliveries.c.bulletin_id == bulletin_id, deliveries.c.state == RETRY
+            )
+        ).scalar()
+    if found is not None and found.tzinfo is None:
+        found = found.replace(tzinfo=UTC)
+    return found
+
+
+def retry_delay(attempts: int, first: timedelta) -> timedelta:
+    """Back-off: first, then doubled after each further try, at most a day."""
+    delay: timedelta = first * (2 ** max(attempts - 1, 0))
+    return min(delay, timedelta(days=1))

@@ -1,0 +1,449 @@
+"""`send_bulletin`: deliver an approved bulletin to every confirmed subscriber exactly once.
+
+The run moves the bulletin to `sending` (review's state machine, audited), makes one delivery
+row per subscriber, then claims batches of rows and feeds them to the worker pool until nothing
+is due. Run again after a crash or a stop, it carries on with whoever is left; rows a dead sender
+left in `sending` are reported as possibly sent, not sent again (unless asked). When every row
+is settled the bulletin becomes `sent`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from actwatch.config import Config
+from actwatch.delivery.compose import DeliveryError, MessageFactory, Renderer, sender
+from actwatch.delivery.ledger import (
+    CLAIMABLE,
+    SENDING,
+    Job,
+    Stale,
+    claim,
+    counts,
+    free_dead_leases,
+    next_retry,
+    note_possibly_sent,
+    prepare,
+    release,
+    resend,
+    sender_id,
+    stale_sending,
+)
+from actwatch.delivery.pool import RateLimiter, RawTransport, Shared, Worker
+from actwatch.mail import MailError, SMTPTransport, open_transport
+from actwatch.review import finish_sending, frozen_copy, start_sending
+from actwatch.review.freeze import FrozenCopy
+from actwatch.review.records import load_row
+from actwatch.review.states import APPROVED, SCHEDULED, SENT, StateError
+from actwatch.subscribers.store import CONFIRMED, list_subscribers
+from actwatch.subscribers.tokens import Tokens
+
+ProgressFn = Callable[["SendReport"], None]
+
+
+@dataclass
+class SendReport:
+    bulletin_id: int
+    season: str
+    title: str
+    total: int = 0
+    already_sent: int = 0
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    bounced: int = 0
+    suppressed: int = 0
+    uncertain: int = 0
+    possibly_sent: list[Stale] = field(default_factory=list)
+    resent: int = 0
+    remaining: dict[str, int] = field(default_factory=dict)
+    next_retry: datetime | None = None
+    renders: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    finished: bool = False
+    error: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.deferred + self.failed + self.bounced + self.uncertain
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def left(self) -> int:
+        return sum(self.remaining.get(state, 0) for state in CLAIMABLE)
+
+
+def dkim_settings(
+    config: Config, env: Mapping[str, str] | None = None
+) -> tuple[str, str, bytes] | None:
+    if not config.mail.dkim_selector:
+        return None
+    env = os.environ if env is None else env
+    value = env.get(config.mail.dkim_key_env, "").strip()
+    if not value:
+        raise DeliveryError(
+            f"mail.dkim_selector is set but {config.mail.dkim_key_env} holds no private key "
+            "(the PEM text, or the path of a PEM file)"
+        )
+    key = value.encode() if value.startswith("-----") else Path(value).expanduser().read_bytes()
+    domain = config.mail.dkim_domain or sender(config).domain
+    return config.mail.dkim_selector, domain, key
+
+
+def smtp_factory(
+    config: Config, env: Mapping[str, str] | None = None
+) -> Callable[[], RawTransport]:
+    """One new SMTP connection per worker; refuses a maildir URL (use --dry-run instead)."""
+
+    def make() -> RawTransport:
+        transport = open_transport(config, env)
+        if not isinstance(transport, SMTPTransport):
+            raise DeliveryError(
+                f"mail.url is {config.mail.url}: bulk sending needs an SMTP server "
+                "(use --dry-run to write the messages as files)"
+            )
+        return transport  # type: ignore[return-value]
+
+    return make
+
+
+def _open_for_sending(engine: Engine, bulletin_id: int, actor: str) -> FrozenCopy:
+    with engine.connect() as connection:
+        state = load_row(connection, bulletin_id).state
+    if state in (APPROVED, SCHEDULED):
+        return start_sending(engine, bulletin_id, actor=actor)
+    if state in (SENDING, SENT):
+        return frozen_copy(engine, bulletin_id)
+    raise StateError(
+        f"bulletin {bulletin_id} is {state.replace('_', ' ')}: only an approved bulletin is sent"
+    )
+
+
+def send_bulletin(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    *,
+    actor: str = "actwatch send",
+    transport_factory: Callable[[], RawTransport] | None = None,
+    connections: int | None = None,
+    rate_limit: float | None = None,
+    batch_size: int | None = None,
+    resend_unconfirmed: bool = False,
+    wait_retries: bool = False,
+    stop: threading.Event | None = None,
+    progress: ProgressFn | None = None,
+    env: Mapping[str, str] | None = None,
+) -> SendReport:
+    started = time.monotonic()
+    stop = stop or threading.Event()
+    tokens = Tokens.from_config(config, env)
+    dkim = dkim_settings(config, env)
+    make_transport = transport_factory or smtp_factory(config, env)
+    frozen = _open_for_sending(engine, bulletin_id, actor)
+    renderer = Renderer(config, frozen, dkim=dkim)
+    renderer.verify()
+    report = SendReport(bulletin_id, renderer.bulletin.season.slug, renderer.bulletin.title)
+
+    if frozen.state == SENDING or frozen.state in (APPROVED, SCHEDULED):
+        prepare(engine, bulletin_id)
+    report.possibly_sent = stale_sending(engine, bulletin_id)
+    if resend_unconfirmed:
+        report.resent = resend(engine, report.possibly_sent)
+    else:
+        note_possibly_sent(engine, report.possibly_sent)
+    free_dead_leases(engine, bulletin_id)
+    before = counts(engine, bulletin_id)
+    report.already_sent = before["sent"]
+    report.total = sum(before.values())
+
+    worker_id = sender_id()
+    sqlite = engine.dialect.name == "sqlite"
+    shared = Shared(
+        engine=engine,
+        worker_id=worker_id,
+        envelope_from=config.mail.from_,
+        tokens=tokens,
+        jobs=queue.Queue(maxsize=max(64, 2 * (batch_size or config.mail.batch_size))),
+        stop=stop,
+        limiter=RateLimiter(rate_limit if rate_limit is not None else config.mail.rate_limit),
+        # SQLite has one writer: take turns here instead of in its busy handler's sleeps.
+        db_lock=threading.Lock() if sqlite else contextlib.nullcontext(),
+        max_attempts=config.mail.max_attempts,
+        first_retry=config.mail.retry_backoff.total_seconds(),
+    )
+    pool_size = connections or config.mail.connections
+    workers = [Worker(shared, index, make_transport) for index in range(pool_size)]
+    for worker in workers:
+        worker.start()
+
+    def tell() -> None:
+        tally = shared.tally
+        report.sent, report.deferred, report.failed = tally.sent, tally.deferred, tally.failed
+        report.bounced, report.uncertain = tally.bounced, tally.uncertain
+        report.seconds = time.monotonic() - started
+        report.renders = renderer.renders
+        if progress is not None:
+            progress(report)
+
+    try:
+        _feed(
+            engine,
+            config,
+            bulletin_id,
+            renderer,
+            shared,
+            workers,
+            batch_size,
+            wait_retries,
+            tell,
+            report,
+        )
+    finally:
+        for _ in workers:
+            with contextlib.suppress(queue.Full):
+                shared.jobs.put_nowait(None)
+        if stop.is_set():
+            _drain(shared.jobs)
+        for worker in workers:
+            worker.join()
+        release(engine, worker_id)
+    tell()
+    report.errors = list(shared.tally.errors)
+    report.interrupted = stop.is_set() and not shared.fatal
+    report.error = shared.fatal[0] if shared.fatal else None
+    report.remaining = counts(engine, bulletin_id)
+    report.next_retry = next_retry(engine, bulletin_id)
+    report.seconds = time.monotonic() - started
+    report.finished = _finish_if_done(engine, bulletin_id, actor, report)
+    return report
+
+
+def _feed(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    renderer: Renderer,
+    shared: Shared,
+    workers: list[Worker],
+    batch_size: int | None,
+    wait_retries: bool,
+    tell: Callable[[], None],
+    report: SendReport,
+) -> None:
+    limit = batch_size or config.mail.batch_size
+    last_tell = 0.0
+    while not shared.stop.is_set():
+        # Claim only when the queue has room, so few rows sit leased but unstarted.
+        while shared.jobs.qsize() > limit and not shared.stop.is_set():
+            time.sleep(0.02)
+            last_tell = _maybe_tell(tell, last_tell)
+        jobs = claim(engine, bulletin_id, shared.worker_id, limit=limit)
+        if not jobs:
+            _wait_idle(shared, workers, tell)
+            if shared.stop.is_set():
+                return
+            if claim_pending(engine, bulletin_id):
+                continue
+            retry_at = next_retry(engine, bulletin_id)
+            if retry_at is None or not wait_retries:
+                return
+            delay = (retry_at - datetime.now(UTC)).total_seconds()
+            if delay > 0 and shared.stop.wait(min(delay, 60.0)):
+                return
+            continue
+        for job in jobs:
+            factory = renderer.factory(job.choice)
+            if not _put(shared, (job, factory)):
+                return
+            last_tell = _maybe_tell(tell, last_tell)
+        if not any(worker.is_alive() for worker in workers):
+            return
+
+
+def claim_pending(engine: Engine, bulletin_id: int) -> bool:
+    """Are there due rows nobody holds (another sender's lease ran out meanwhile)?"""
+    from sqlalchemy import and_, func, or_, select
+
+    from actwatch.db.schema import deliveries
+
+    with engine.connect() as connection:
+        due = connection.execute(
+            select(func.count()).where(
+                and_(
+                    deliveries.c.bulletin_id == bulletin_id,
+                    deliveries.c.state.in_(CLAIMABLE),
+                    deliveries.c.claimed_by.is_(None),
+                    or_(
+                        deliveries.c.next_attempt_at.is_(None),
+                        deliveries.c.next_attempt_at <= datetime.now(UTC),
+                    ),
+                )
+            )
+        ).scalar_one()
+    return bool(due)
+
+
+def _maybe_tell(tell: Callable[[], None], last: float) -> float:
+    now = time.monotonic()
+    if now - last >= 0.1:
+        tell()
+        return now
+    return last
+
+
+def _put(shared: Shared, item: tuple[Job, MessageFactory]) -> bool:
+    while not shared.stop.is_set():
+        try:
+            shared.jobs.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _wait_idle(shared: Shared, workers: list[Worker], tell: Callable[[], None]) -> None:
+    last = 0.0
+    while not shared.stop.is_set() and any(w.is_alive() for w in workers):
+        if shared.jobs.unfinished_tasks == 0:
+            return
+        time.sleep(0.01)
+        last = _maybe_tell(tell, last)
+
+
+def _drain(jobs: queue.Queue[Any]) -> None:
+    while True:
+        try:
+            jobs.get_nowait()
+            jobs.task_done()
+        except queue.Empty:
+            return
+
+
+def _finish_if_done(engine: Engine, bulletin_id: int, actor: str, report: SendReport) -> bool:
+    with engine.connect() as connection:
+        state = load_row(connection, bulletin_id).state
+    if state == SENT:
+        return True
+    remaining = report.remaining
+    if remaining.get("pending", 0) or remaining.get("retry", 0):
+        return False
+    if remaining.get(SENDING, 0) > len(stale_sending(engine, bulletin_id)):
+        return False  # another sender still has messages in flight
+    finish_sending(
+        engine,
+        bulletin_id,
+        actor=actor,
+        sent=remaining.get("sent", 0),
+        failed=remaining.get("failed", 0),
+        bounced=remaining.get("bounced", 0),
+        suppressed=remaining.get("suppressed", 0),
+        possibly_sent=remaining.get(SENDING, 0),
+    )
+    return True
+
+
+# Without the database's delivery rows: files instead of mail, and one copy to one address.
+
+
+def _file_name(index: int, email: str) -> str:
+    return f"{index:06d}-{re.sub(r'[^A-Za-z0-9@._-]+', '_', email)[:120]}.eml"
+
+
+def dry_run(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    folder: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    limit: int | None = None,
+) -> tuple[int, int]:
+    """Write each confirmed subscriber's message as an .eml file; nothing is sent or recorded.
+    Returns (files written, distinct renderings)."""
+    tokens = Tokens.from_config(config, env)
+    renderer = Renderer(config, frozen_copy(engine, bulletin_id), dkim=dkim_settings(config, env))
+    renderer.verify()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for index, subscriber in enumerate(list_subscribers(engine, status=CONFIRMED), start=1):
+        if limit is not None and written >= limit:
+            break
+        factory = renderer.factory(subscriber.choice)
+        token = tokens.link_token(subscriber.id, subscriber.token_nonce)
+        built = factory.build(0, subscriber.email, subscriber.name, token)
+        (folder / _file_name(index, subscriber.email)).write_bytes(built.data)
+        written += 1
+    return written, renderer.renders
+
+
+def send_one(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    to: str,
+    *,
+    strands: frozenset[str] | None = None,
+    transport_factory: Callable[[], RawTransport] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """A test send: the real delivery message to one address only, recorded nowhere but the
+    audit log. The address's own subscription (if any) decides its strands and links."""
+    from actwatch.review.records import record
+    from actwatch.subscribers.addresses import normalise_email
+    from actwatch.subscribers.store import find_subscriber
+    from actwatch.subscribers.tokens import new_nonce
+
+    address = normalise_email(to)
+    tokens = Tokens.from_config(config, env)
+    renderer = Renderer(
+        config,
+        frozen_copy(engine, bulletin_id),
+        dkim=dkim_settings(config, env),
+        subject_prefix="[Test] ",
+    )
+    subscriber = find_subscriber(engine, address)
+    if subscriber is not None and subscriber.status in (CONFIRMED, "pending"):
+        choice = strands if strands is not None else subscriber.choice
+        token = tokens.link_token(subscriber.id, subscriber.token_nonce)
+        name = subscriber.name
+    else:
+        choice, name = strands, None
+        token = tokens.link_token(0, new_nonce())  # a link that leads nowhere
+    built = renderer.factory(choice).build(0, address, name, token)
+    transport = (transport_factory or smtp_factory(config, env))()
+    try:
+        transport.send_raw(config.mail.from_, address, built.data)
+    except MailError:
+        raise
+    finally:
+        transport.close()
+    with engine.begin() as connection:
+        record(
+            connection,
+            at=datetime.now(UTC),
+            actor="actwatch send --to",
+            action="test_send",
+            bulletin_id=bulletin_id,
+            to=address,
+            strands=sorted(choice) if choice else "all",
+            message_id=built.message_id,
+        )
+    return built.message_id

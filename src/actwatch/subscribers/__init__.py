@@ -1,0 +1,54 @@
+"""Subscribers: CSV imports, the web's double opt-in, preferences, unsubscribing, privacy.
+
+- `addresses`: offline address checks and normalisation;
+- `store`: subscribers and their strand choices in the database;
+- `imports`: CSV files in, every rejected row reported;
+- `tokens`: signed link and confirmation tokens;
+- `privacy`: one person's data exported or erased, and CSV export.
+"""
+
+from actwatch.subscribers.addresses import AddressError, normalise_email
+from actwatch.subscribers.imports import ImportFileError, ImportReport, Rejected, import_file
+from actwatch.subscribers.privacy import erase, export_csv, person_data
+from actwatch.subscribers.store import (
+    SUPPRESSED,
+    Subscriber,
+    SubscriberError,
+    confirm,
+    find_subscriber,
+    get_subscriber,
+    list_subscribers,
+    sign_up,
+    update_preferences,
+)
+from actwatch.subscribers.tokens import (
+    LINK_TOKEN_LENGTH,
+    SecretMissing,
+    TokenError,
+    Tokens,
+)
+
+__all__ = [
+    "LINK_TOKEN_LENGTH",
+    "SUPPRESSED",
+    "AddressError",
+    "ImportFileError",
+    "ImportReport",
+    "Rejected",
+    "SecretMissing",
+    "Subscriber",
+    "SubscriberError",
+    "TokenError",
+    "Tokens",
+    "confirm",
+    "erase",
+    "export_csv",
+    "find_subscriber",
+    "get_subscriber",
+    "import_file",
+    "list_subscribers",
+    "normalise_email",
+    "person_data",
+    "sign_up",
+    "update_preferences",
+]

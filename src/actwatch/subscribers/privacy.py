@@ -1,0 +1,117 @@
+"""A person's data on request: everything we hold about them (export), and erasure.
+
+Erasure deletes their name, their choices and their address; what remains is a row marked
+`erased` whose address is replaced by a digest, so that a later import cannot add them back, and
+their deliveries (dates and outcomes, no content) so that bulletin counts stay true.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, select, update
+
+from actwatch.db.schema import bulletins, deliveries, subscriber_strands, subscribers
+from actwatch.subscribers.addresses import email_digest
+from actwatch.subscribers.store import ERASED, Subscriber, list_subscribers, utcnow
+from actwatch.subscribers.tokens import new_nonce
+
+EXPORT_COLUMNS = ("email", "name", "strands", "status", "consent_source", "consent_at")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def person_data(engine: Engine, subscriber: Subscriber) -> dict[str, Any]:
+    """Everything held about one subscriber, as JSON-ready data."""
+    with engine.connect() as connection:
+        sent = connection.execute(
+            select(
+                bulletins.c.season,
+                deliveries.c.state,
+                deliveries.c.attempts,
+                deliveries.c.sent_at,
+                deliveries.c.message_id,
+                deliveries.c.last_error,
+            )
+            .join(bulletins, bulletins.c.id == deliveries.c.bulletin_id)
+            .where(deliveries.c.subscriber_id == subscriber.id)
+            .order_by(deliveries.c.id)
+        ).all()
+    return {
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "status": subscriber.status,
+        "strands": "all" if subscriber.all_strands else list(subscriber.strands),
+        "consent": {"source": subscriber.consent_source, "at": _iso(subscriber.consent_at)},
+        "confirmed_at": _iso(subscriber.confirmed_at),
+        "unsubscribed_at": _iso(subscriber.unsubscribed_at),
+        "bounced_at": _iso(subscriber.bounced_at),
+        "created_at": _iso(subscriber.created_at),
+        "deliveries": [
+            {
+                "bulletin": row.season,
+                "state": row.state,
+                "attempts": row.attempts,
+                "sent_at": _iso(row.sent_at),
+                "message_id": row.message_id,
+                "last_error": row.last_error,
+            }
+            for row in sent
+        ],
+    }
+
+
+def erase(engine: Engine, subscriber_id: int, *, now: datetime | None = None) -> None:
+    moment = utcnow(now)
+    with engine.begin() as connection:
+        email = connection.execute(
+            select(subscribers.c.email).where(subscribers.c.id == subscriber_id)
+        ).scalar_one()
+        connection.execute(
+            delete(subscriber_strands).where(subscriber_strands.c.subscriber_id == subscriber_id)
+        )
+        connection.execute(
+            update(subscribers)
+            .where(subscribers.c.id == subscriber_id)
+            .values(
+                email=email if email.startswith("erased:") else email_digest(email),
+                name=None,
+                status=ERASED,
+                all_strands=True,
+                consent_source=f"erased on request at {moment:%Y-%m-%dT%H:%M:%SZ}",
+                unsubscribed_at=moment,
+                token_nonce=new_nonce(),
+            )
+        )
+        # Delivery rows keep counts honest; the message ids and errors could identify them.
+        connection.execute(
+            update(deliveries)
+            .where(deliveries.c.subscriber_id == subscriber_id)
+            .values(message_id=None, last_error=None)
+        )
+
+
+def export_csv(engine: Engine, *, status: str | None = "confirmed") -> str:
+    """Subscribers in the import format (plus status and consent), so an export re-imports."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for s in list_subscribers(engine, status=status):
+        if s.status == ERASED:
+            continue
+        writer.writerow(
+            [
+                s.email,
+                s.name or "",
+                "" if s.all_strands else ";".join(s.strands),
+                s.status,
+                s.consent_source,
+                s.consent_at.isoformat(),
+            ]
+        )
+    return out.getvalue()

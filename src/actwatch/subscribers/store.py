@@ -1,0 +1,338 @@
+"""Subscribers in the database: who they are, what they chose, and where their consent came from.
+
+Status: `pending` (signed up on the web, not yet confirmed), `confirmed` (gets the bulletin),
+`unsubscribed`, `bounced` (a permanent failure: never mailed again), `erased` (their data deleted
+on request; only a digest of the address is kept so that no import can add them back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from actwatch.config import Config
+from actwatch.db.schema import subscriber_strands, subscribers
+from actwatch.mail.message import clean_header
+from actwatch.subscribers.addresses import email_digest, normalise_email
+from actwatch.subscribers.tokens import new_nonce
+
+PENDING = "pending"
+CONFIRMED = "confirmed"
+UNSUBSCRIBED = "unsubscribed"
+BOUNCED = "bounced"
+ERASED = "erased"
+# Nobody in these states is ever added back by an import.
+SUPPRESSED = frozenset({UNSUBSCRIBED, BOUNCED, ERASED})
+NAME_LIMIT = 200
+
+
+class SubscriberError(ValueError):
+    """A request about a subscriber that cannot be carried out, with the reason."""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str | None
+    status: str
+    all_strands: bool
+    strands: tuple[str, ...]
+    consent_source: str
+    consent_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+    bounced_at: datetime | None
+    token_nonce: str
+    created_at: datetime
+
+    @property
+    def choice(self) -> frozenset[str] | None:
+        """The strands they get: None means every strand (including ones added later)."""
+        return None if self.all_strands else frozenset(self.strands)
+
+
+def utcnow(now: datetime | None = None) -> datetime:
+    moment = now or datetime.now(UTC)
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware one")
+    return moment.astimezone(UTC)
+
+
+def clean_name(name: str | None) -> str | None:
+    cleaned = clean_header(name or "")[:NAME_LIMIT]
+    return cleaned or None
+
+
+def resolve_strands(config: Config, chosen: Iterable[str]) -> tuple[str, ...]:
+    """Strand slugs (or names) as the config knows them, in config order; unknown ones raise."""
+    by_name = {strand.name.lower(): slug for slug, strand in config.strands.items()}
+    picked: set[str] = set()
+    unknown: list[str] = []
+    for raw in chosen:
+        value = raw.strip()
+        if not value:
+            continue
+        key = value.lower()
+        slug = key if key in config.strands else by_name.get(key)
+        if slug is None:
+            unknown.append(value)
+        else:
+            picked.add(slug)
+    if unknown:
+        raise SubscriberError(
+            f"unknown strand{'s' if len(unknown) > 1 else ''} "
+            + ", ".join(repr(u) for u in unknown)
+            + f" (known: {', '.join(config.strands)})"
+        )
+    return tuple(slug for slug in config.strands if slug in picked)
+
+
+def _strands_of(connection: Connection, ids: Collection[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    if not ids:
+        return found
+    rows = connection.execute(
+        select(subscriber_strands.c.subscriber_id, subscriber_strands.c.strand)
+        .where(subscriber_strands.c.subscriber_id.in_(list(ids)))
+        .order_by(subscriber_strands.c.strand)
+    )
+    for subscriber_id, strand in rows:
+        found.setdefault(subscriber_id, []).append(strand)
+    return found
+
+
+def _subscriber(row: Any, strands: list[str]) -> Subscriber:
+    return Subscriber(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        status=row.status,
+        all_strands=row.all_strands,
+        strands=tuple(strands),
+        consent_source=row.consent_source,
+        consent_at=row.consent_at,
+        confirmed_at=row.confirmed_at,
+        unsubscribed_at=row.unsubscribed_at,
+        bounced_at=row.bounced_at,
+        token_nonce=row.token_nonce,
+        created_at=row.created_at,
+    )
+
+
+def load(connection: Connection, subscriber_id: int) -> Subscriber | None:
+    row = connection.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+    if row is None:
+        return None
+    return _subscriber(row, _strands_of(connection, [row.id]).get(row.id, []))
+
+
+def get_subscriber(engine: Engine, subscriber_id: int) -> Subscriber | None:
+    with engine.connect() as connection:
+        return load(connection, subscriber_id)
+
+
+def find_subscriber(engine: Engine, email: str) -> Subscriber | None:
+    """By address (any case); an erased subscriber is found by the digest of their address."""
+    address = email.strip().lower()
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(subscribers).where(subscribers.c.email.in_([address, email_digest(address)]))
+        ).first()
+        if row is None:
+            return None
+        return _subscriber(row, _strands_of(connection, [row.id]).get(row.id, []))
+
+
+def list_subscribers(
+    engine: Engine, *, status: str | None = None, strand: str | None = None
+) -> list[Subscriber]:
+    query = select(subscribers).order_by(subscribers.c.email)
+    if status:
+        query = query.where(subscribers.c.status == status)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+        strands = _strands_of(connection, [row.id for row in rows]) if rows else {}
+    found = [_subscriber(row, strands.get(row.id, [])) for row in rows]
+    if strand:
+        found = [s for s in found if s.all_strands or strand in s.strands]
+    return found
+
+
+def set_choice(connection: Connection, subscriber_id: int, strands: tuple[str, ...] | None) -> None:
+    """None = every strand; otherwise exactly these."""
+    connection.execute(
+        delete(subscriber_strands).where(subscriber_strands.c.subscriber_id == subscriber_id)
+    )
+    connection.execute(
+        update(subscribers)
+        .where(subscribers.c.id == subscriber_id)
+        .values(all_strands=strands is None)
+    )
+    if strands:
+        connection.execute(
+            insert(subscriber_strands),
+            [{"subscriber_id": subscriber_id, "strand": slug} for slug in strands],
+        )
+
+
+def choice_from(config: Config, strands: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Nothing chosen, or every strand chosen, means every strand (and new ones too)."""
+    if not strands or set(strands) >= set(config.strands):
+        return None
+    return strands
+
+
+@dataclass(frozen=True)
+class SignUp:
+    subscriber: Subscriber
+    send_confirmation: bool  # False: already confirmed, or a confirmation went out just now
+
+
+def sign_up(
+    engine: Engine,
+    config: Config,
+    email: str,
+    *,
+    name: str | None,
+    strands: tuple[str, ...] | None,
+    source: str,
+    now: datetime | None = None,
+    resend_after_seconds: int = 600,
+) -> SignUp:
+    """The web form: a pending subscriber (or the existing one), confirmed by the emailed link.
+
+    Someone who unsubscribed, bounced or was erased may sign up again: the double opt-in proves
+    they asked. A confirmed subscriber is left as is (their choices are changed on the
+    preferences page), so the form cannot be used to change someone else's subscription.
+    """
+    address = normalise_email(email)
+    moment = utcnow(now)
+    with engine.begin() as connection:
+        row = connection.execute(
+            select(subscribers).where(subscribers.c.email.in_([address, email_digest(address)]))
+        ).first()
+        if row is not None and row.status == CONFIRMED:
+            subscriber = load(connection, row.id)
+            assert subscriber is not None
+            return SignUp(subscriber, False)
+        if row is not None and row.status == PENDING:
+            recent = (moment - row.consent_at).total_seconds() < resend_after_seconds
+            connection.execute(
+                update(subscribers)
+                .where(subscribers.c.id == row.id)
+                .values(name=clean_name(name) or row.name, consent_source=source)
+                .values({} if recent else {"consent_at": moment})
+            )
+            if not recent:
+                set_choice(connection, row.id, strands)
+            subscriber = load(connection, row.id)
+            assert subscriber is not None
+            return SignUp(subscriber, not recent)
+        values = {
+            "email": address,
+            "name": clean_name(name),
+            "status": PENDING,
+            "consent_source": source,
+            "consent_at": moment,
+            "confirmed_at": None,
+            "token_nonce": new_nonce(),
+        }
+        if row is None:
+            inserted = connection.execute(
+                insert(subscribers).values(created_at=moment, all_strands=True, **values)
+            ).inserted_primary_key
+            assert inserted is not None
+            subscriber_id = int(inserted[0])
+        else:
+            subscriber_id = row.id
+            connection.execute(
+                update(subscribers).where(subscribers.c.id == row.id).values(**values)
+            )
+        set_choice(connection, subscriber_id, strands)
+        subscriber = load(connection, subscriber_id)
+        assert subscriber is not None
+    return SignUp(subscriber, True)
+
+
+def confirm(
+    engine: Engine, subscriber_id: int, nonce: str, *, now: datetime | None = None
+) -> Subscriber:
+    """The confirmation link was followed: pending -> confirmed (repeating it is harmless)."""
+    moment = utcnow(now)
+    with engine.begin() as connection:
+        subscriber = load(connection, subscriber_id)
+        if subscriber is None or subscriber.token_nonce != nonce:
+            raise SubscriberError("this confirmation link is no longer valid: subscribe again")
+        if subscriber.status == PENDING:
+            connection.execute(
+                update(subscribers)
+                .where(subscribers.c.id == subscriber_id, subscribers.c.status == PENDING)
+                .values(
+                    status=CONFIRMED,
+                    confirmed_at=moment,
+                    consent_source=f"{subscriber.consent_source}; confirmed by email link "
+                    f"at {moment:%Y-%m-%dT%H:%M:%SZ}",
+                    unsubscribed_at=None,
+                    bounced_at=None,
+                )
+            )
+        elif subscriber.status != CONFIRMED:
+            raise SubscriberError("this confirmation link is no longer valid: subscribe again")
+        result = load(connection, subscriber_id)
+        assert result is not None
+    return result
+
+
+def by_link(engine: Engine, subscriber_id: int, nonce: str) -> Subscriber | None:
+    """The subscriber a link token names, if the link has not been voided."""
+    subscriber = get_subscriber(engine, subscriber_id)
+    if subscriber is None or subscriber.token_nonce != nonce or subscriber.status == ERASED:
+        return None
+    return subscriber
+
+
+def unsubscribe(connection: Connection, subscriber_id: int, *, now: datetime | None = None) -> bool:
+    """True when this call unsubscribed them (False: they had already left)."""
+    moment = utcnow(now)
+    changed = connection.execute(
+        update(subscribers)
+        .where(subscribers.c.id == subscriber_id, subscribers.c.status.in_([PENDING, CONFIRMED]))
+        .values(status=UNSUBSCRIBED, unsubscribed_at=moment)
+    ).rowcount
+    return bool(changed)
+
+
+def mark_bounced(connection: Connection, subscriber_id: int, *, now: datetime) -> None:
+    connection.execute(
+        update(subscribers)
+        .where(subscribers.c.id == subscriber_id, subscribers.c.status.in_([PENDING, CONFIRMED]))
+        .values(status=BOUNCED, bounced_at=utcnow(now))
+    )
+
+
+def update_preferences(
+    engine: Engine, config: Config, subscriber_id: int, strands: tuple[str, ...]
+) -> Subscriber:
+    if not strands:
+        raise SubscriberError("choose at least one strand (or unsubscribe)")
+    with engine.begin() as connection:
+        current = load(connection, subscriber_id)
+        if current is None or current.status == ERASED:
+            raise SubscriberError("no such subscriber")
+        set_choice(connection, subscriber_id, choice_from(config, strands))
+        result = load(connection, subscriber_id)
+        assert result is not None
+    return result
+
+
+def rotate_nonce(connection: Connection, subscriber_id: int) -> str:
+    nonce = new_nonce()
+    connection.execute(
+        update(subscribers).where(subscribers.c.id == subscriber_id).values(token_nonce=nonce)
+    )
+    return nonce

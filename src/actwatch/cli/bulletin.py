@@ -61,6 +61,30 @@ def draft(app: App, season: str | None) -> None:
         markup=False,
         soft_wrap=True,
     )
+    # Once per draft: a refresh retries a notification that failed before.
+    _tell_the_editor(app, result.bulletin_id)
+
+
+def _tell_the_editor(app: App, bulletin_id: int) -> None:
+    """Email the editor a link to the new draft (once); a mail failure does not undo the draft."""
+    from actwatch.mail import MailError
+    from actwatch.review import notify_draft_ready
+
+    try:
+        told = notify_draft_ready(app.engine, app.config, bulletin_id)
+    except MailError as exc:
+        app.errors.print(
+            f"Warning: could not email the editor ({exc}); the next `actwatch draft` tries again.",
+            markup=False,
+            highlight=False,
+        )
+        return
+    if told:
+        app.console.print(
+            f"Told {app.config.bulletin.editor.email} that the draft is ready.",
+            highlight=False,
+            markup=False,
+        )
 
 
 @click.command("bulletins")

@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "actwatch.cli.editors",
     "actwatch.cli.web",
     "actwatch.cli.demo",
+    "actwatch.cli.subscribers",
+    "actwatch.cli.send",
 )
 
 for _module in COMMAND_MODULES:

@@ -60,6 +60,7 @@ class SendReport:
     title: str
     total: int = 0
     already_sent: int = 0
+    to_send: int = 0  # due or waiting when the run began
     sent: int = 0
     deferred: int = 0
     failed: int = 0
@@ -173,6 +174,7 @@ def send_bulletin(
     before = counts(engine, bulletin_id)
     report.already_sent = before["sent"]
     report.total = sum(before.values())
+    report.to_send = sum(before[state] for state in CLAIMABLE)
 
     worker_id = sender_id()
     sqlite = engine.dialect.name == "sqlite"

@@ -1,0 +1,237 @@
+"""`actwatch send BULLETIN`: deliver an approved bulletin (resumable), or write it as files
+(`--dry-run DIR`), or send one copy to one address (`--to`)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from actwatch.cli.base import App, friendly_errors, pass_app
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event, app: App) -> Iterator[None]:
+    """SIGTERM or Ctrl-C: finish the messages in flight, record them, stop, report."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if not stop.is_set():
+            app.errors.print(
+                f"Stopping ({signal.Signals(signum).name}): finishing the messages in flight...",
+                highlight=False,
+            )
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def _send_errors(app: App) -> Iterator[None]:
+    from actwatch.delivery import DeliveryError
+    from actwatch.mail import MailError
+    from actwatch.review import ReviewError
+    from actwatch.subscribers import AddressError, SecretMissing
+
+    try:
+        yield
+    except (DeliveryError, MailError, ReviewError, SecretMissing, AddressError) as exc:
+        app.fail(str(exc))
+
+
+def _when(moment: datetime | None, app: App) -> str:
+    return f"{moment.astimezone(app.config.schedule.zone):%d %b %Y %H:%M:%S %Z}" if moment else "-"
+
+
+@click.command()
+@click.argument("bulletin")
+@click.option(
+    "--dry-run",
+    "dry_run_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write each subscriber's message as an .eml file into this folder; send nothing.",
+)
+@click.option("--to", "test_to", help="Send one copy to this address only (a test send).")
+@click.option(
+    "--strands",
+    help="With --to: the strands to render (slugs, semicolon-separated; default: all, or the "
+    "address's own choice if it subscribes).",
+)
+@click.option(
+    "--connections", type=click.IntRange(1, 64), help="SMTP connections (mail.connections)."
+)
+@click.option("--rate", type=click.FloatRange(min=0.01), help="Messages per second at most.")
+@click.option(
+    "--resend-unconfirmed",
+    is_flag=True,
+    help="Send again the messages a crashed run left in flight (their readers may get two).",
+)
+@click.option(
+    "--wait-retries",
+    is_flag=True,
+    help="Stay until deferred (4xx) messages are retried, instead of leaving them for later.",
+)
+@click.option("--by", "actor", default="actwatch send", show_default=True, help="Who sends.")
+@pass_app
+@friendly_errors
+def send(
+    app: App,
+    bulletin: str,
+    dry_run_dir: Path | None,
+    test_to: str | None,
+    strands: str | None,
+    connections: int | None,
+    rate: float | None,
+    resend_unconfirmed: bool,
+    wait_retries: bool,
+    actor: str,
+) -> None:
+    """Send BULLETIN (id or season) to every confirmed subscriber, each with their strands.
+
+    Safe to run again after a crash, Ctrl-C or SIGTERM: it carries on with whoever is left and
+    sends nobody a second copy. Messages that were in flight when a run was killed are reported
+    as possibly sent and not sent again (see --resend-unconfirmed).
+    """
+    from actwatch.cli.review import _bulletin_id
+    from actwatch.delivery import dry_run, send_bulletin, send_one
+    from actwatch.subscribers.store import SubscriberError, resolve_strands
+
+    config = app.config
+    bulletin_id = _bulletin_id(app, bulletin)
+    if dry_run_dir is not None:
+        with _send_errors(app):
+            written, renders = dry_run(app.engine, config, bulletin_id, dry_run_dir)
+        app.console.print(
+            f"Dry run: wrote {written} message(s) to {dry_run_dir} ({renders} distinct "
+            "rendering(s)); nothing was sent or recorded.",
+            highlight=False,
+            markup=False,
+        )
+        return
+    if test_to is not None:
+        choice = None
+        if strands:
+            try:
+                choice = frozenset(resolve_strands(config, strands.split(";")))
+            except SubscriberError as exc:
+                app.fail(str(exc))
+        with _send_errors(app):
+            message_id = send_one(app.engine, config, bulletin_id, test_to, strands=choice)
+        app.console.print(
+            f"Sent a test copy of bulletin {bulletin_id} to {test_to} ({message_id}); no "
+            "subscriber was mailed.",
+            highlight=False,
+            markup=False,
+        )
+        return
+
+    stop = threading.Event()
+    columns = (
+        TextColumn("[bold]Sending[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>7.0f} msg/s"),
+        TimeRemainingColumn(),
+    )
+    with (
+        _send_errors(app),
+        _stop_on_signals(stop, app),
+        Progress(*columns, console=app.errors, transient=True) as bar,
+    ):
+        task = bar.add_task("send", total=None, rate=0.0)
+
+        def progress(report: object) -> None:
+            from actwatch.delivery import SendReport
+
+            assert isinstance(report, SendReport)
+            bar.update(
+                task, total=report.to_send or None, completed=report.handled, rate=report.rate
+            )
+
+        report = send_bulletin(
+            app.engine,
+            config,
+            bulletin_id,
+            actor=actor,
+            connections=connections,
+            rate_limit=rate,
+            resend_unconfirmed=resend_unconfirmed,
+            wait_retries=wait_retries,
+            stop=stop,
+            progress=progress,
+        )
+    _print_report(app, report)
+    if report.error:
+        app.fail(report.error)
+
+
+def _print_report(app: App, report: object) -> None:
+    from actwatch.delivery import SendReport
+
+    assert isinstance(report, SendReport)
+    out = app.console
+    out.print(f"[bold]{escape(report.title)}[/] (bulletin {report.bulletin_id}, {report.season})")
+    lines = [
+        ("sent now", report.sent),
+        ("sent before", report.already_sent),
+        ("deferred (4xx, retried later)", report.deferred),
+        ("bounced (5xx, address suppressed)", report.bounced),
+        ("failed (tries used up)", report.failed),
+        ("suppressed (left before their turn)", report.remaining.get("suppressed", 0)),
+        ("in doubt (connection broke during DATA)", report.uncertain),
+    ]
+    for label, value in lines:
+        if value or label in ("sent now",):
+            out.print(f"  {label:<42} {value:>8,}", highlight=False, markup=False)
+    out.print(
+        f"  {'duration':<42} {report.seconds:>8.1f}s   ({report.rate:,.0f} msg/s, "
+        f"{report.renders} distinct rendering(s))",
+        highlight=False,
+        markup=False,
+    )
+    if report.possibly_sent:
+        verb = "were put back in the queue" if report.resent else "were NOT sent again"
+        out.print(
+            f"[yellow]{len(report.possibly_sent)} message(s) were in flight when an earlier "
+            f"run stopped and possibly sent; they {verb}[/]"
+            + ("" if report.resent else " (--resend-unconfirmed sends them again):"),
+            highlight=False,
+        )
+        for stale in report.possibly_sent[:20]:
+            out.print(f"    {stale.email}", highlight=False, markup=False)
+    if report.errors:
+        out.print("Errors (first few):", highlight=False)
+        for error in report.errors[:5]:
+            out.print(f"    {error}", highlight=False, markup=False, soft_wrap=True)
+    left = report.left
+    if report.interrupted:
+        out.print(
+            f"[yellow]Stopped before the end: {left:,} message(s) left. Run `actwatch send "
+            f"{report.bulletin_id}` again to carry on (nobody gets a second copy).[/]",
+            highlight=False,
+        )
+    elif report.finished:
+        out.print("[green]Done: the bulletin is sent.[/]", highlight=False)
+    elif left:
+        out.print(
+            f"{left:,} message(s) wait for a retry (next at {_when(report.next_retry, app)}): "
+            f"run `actwatch send {report.bulletin_id}` again then, or use --wait-retries.",
+            highlight=False,
+            markup=False,
+        )
+
+
+def register(group: click.Group) -> None:
+    group.add_command(send)

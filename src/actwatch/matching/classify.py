@@ -75,6 +75,8 @@ def classify(
     strand_cues: dict[tuple[str, str], tuple[float, str]] = {}
     negatives: dict[str, float] = {}
     act_in_title: list[tuple[int, int]] = []
+    # Evidence objects are made once per distinct cue and field, after the scan.
+    matched: dict[tuple[str, str, str, str | None], tuple[str, float]] = {}
 
     for field, text, matches in scanned:
         for match in matches:
@@ -101,9 +103,12 @@ def classify(
                     key = (cue.target, cue.text)
                     if strand_cues.get(key, (0.0, ""))[0] < strand_weight:
                         strand_cues[key] = (strand_weight, field)
-                note(
-                    Evidence(cue.text, cue.kind, field, snippet, cue.target, None, round(weight, 3))
-                )
+                seen = (cue.kind, cue.text, field, cue.target)
+                if seen not in matched or matched[seen][1] < weight:
+                    matched[seen] = (snippet, weight)
+
+    for (kind, cue_text, field, target), (snippet, weight) in matched.items():
+        note(Evidence(cue_text, kind, field, snippet, target, None, round(weight, 3)))
 
     weights = list(relevance.values())
     if weights:

@@ -89,9 +89,9 @@ class Tokens:
         return self._ends[2 * first], self._ends[2 * last + 1]
 
 
-# (one-word cues, cues keyed by their second word, cues whose second word is a prefix);
-# the empty tuple when the word starts no cue.
-_Candidates = tuple[tuple[int, ...], dict[str, tuple[int, ...]], tuple[int, ...]]
+# (one-word cues that match outright, one-word cues to check, cues keyed by their second word,
+# cues whose second word is a prefix); the empty tuple when the word starts no cue.
+_Candidates = tuple[tuple[int, ...], tuple[int, ...], dict[str, tuple[int, ...]], tuple[int, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,18 +138,21 @@ class Lexicon:
             indices.extend(self._prefixes.get(word[:length], ()))
         found: _Candidates = ()  # type: ignore[assignment]
         if indices:
+            sure: list[int] = []  # one plain word, equal to this one: nothing left to check
             single: list[int] = []
             by_next: dict[str, list[int]] = {}
             other: list[int] = []
             for index in indices:
                 steps = self._entries[index][1]
                 if len(steps) == 1:
-                    single.append(index)
+                    plain = not steps[0].prefix and not steps[0].exact_case
+                    (sure if plain else single).append(index)
                 elif not steps[1].prefix:
                     by_next.setdefault(steps[1].word.lower(), []).append(index)
                 else:
                     other.append(index)
             found = (
+                tuple(sure),
                 tuple(single),
                 {key: tuple(value) for key, value in by_next.items()},
                 tuple(other),
@@ -176,7 +179,9 @@ class Lexicon:
         entries = self._entries
         found: list[tuple[int, int, int]] = []  # (first word, last word, entry)
         for position in positions:
-            single, by_next, other = looked_up[position]  # type: ignore[misc]
+            sure, single, by_next, other = looked_up[position]  # type: ignore[misc]
+            for index in sure:
+                found.append((position, position, index))
             for index in single:
                 if entries[index][1][0].accepts(lowered[position], words[position]):
                     found.append((position, position, index))

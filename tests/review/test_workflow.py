@@ -163,9 +163,9 @@ def test_a_tampered_frozen_copy_is_refused(draft: Draft) -> None:
 
 
 def test_sending_only_when_due_once_then_nothing_changes(draft: Draft) -> None:
-    approve(draft.engine, draft.config, draft.bulletin_id, by="Jo Broad", now=NOW)
-    with pytest.raises(StateError, match="cannot start sending"):
+    with pytest.raises(StateError, match="no approved copy"):
         start_sending(draft.engine, draft.bulletin_id, actor="delivery", now=NOW)
+    approve(draft.engine, draft.config, draft.bulletin_id, by="Jo Broad", now=NOW)
     due = NOW + timedelta(hours=2)
     schedule(draft.engine, draft.bulletin_id, actor="Jo Broad", at=due, now=NOW)
     with pytest.raises(StateError, match="not due"):

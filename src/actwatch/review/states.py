@@ -88,11 +88,14 @@ def allowed(action: str, state: str) -> bool:
 
 def actions_from(state: str) -> list[str]:
     """What can be done next from `state` (for the editor's buttons and `actwatch review`)."""
-    return [
+    found = [
         action
         for action, transition in TRANSITIONS.items()
         if state in transition.sources and action != "reset_approval"
     ]
+    if state == DRAFT:
+        found.insert(1, "approve")  # approving a draft submits it for review on the way
+    return found
 
 
 def check(action: str, state: str) -> Transition:

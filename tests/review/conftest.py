@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,3 +46,18 @@ def draft(engine: Engine, config: Config) -> Draft:
 @pytest.fixture
 def sqlite_draft(sqlite_engine: Engine, config: Config) -> Draft:
     return make_draft(sqlite_engine, config)
+
+
+@pytest.fixture
+def write_pinned_config(
+    write_config: Callable[..., Path], repo_config_data: dict[str, Any]
+) -> Callable[..., Path]:
+    """The pinned config written into tmp_path (mail into a maildir there)."""
+    pinned = pinned_data(repo_config_data)
+
+    def write(**sections: Any) -> Path:
+        return write_config(
+            strands=pinned["strands"], bulletin=pinned["bulletin"], web=pinned["web"], **sections
+        )
+
+    return write

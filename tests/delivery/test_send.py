@@ -1,0 +1,211 @@
+"""Sending to a real SMTP server (aiosmtpd): structure and headers, content per choice, outcomes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+
+from actwatch.db.schema import audit_log, bulletins, deliveries, subscribers
+from actwatch.delivery import send_bulletin
+from actwatch.review import frozen_copy
+from actwatch.subscribers import Tokens
+from tests.delivery.conftest import ENV, SECRET, Approved
+from tests.delivery.smtp import Sink
+
+H2 = re.compile(r"<h2[^>]*>(.*?)</h2>", re.S)
+BASE = "https://actwatch.example.org"
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    assert message.get_content_type() == "multipart/alternative"
+    plain, html = list(message.iter_parts())
+    assert plain.get_content_type() == "text/plain"
+    assert html.get_content_type() == "text/html"
+    # Mail has CRLF line ends; the approved copies have LF.
+    return tuple(  # type: ignore[return-value]
+        str(p.get_content()).replace("\r\n", "\n")  # type: ignore[attr-defined]
+        for p in (plain, html)
+    )
+
+
+def by_reader(sink: Sink) -> dict[str, EmailMessage]:
+    received = sink.messages()
+    found = {rcpt: message for rcpt, message in received}
+    assert len(found) == len(received), "someone got two messages"
+    return found
+
+
+def headings(html: str) -> set[str]:
+    return {re.sub(r"<[^>]+>", "", h).replace("&amp;", "&").strip() for h in H2.findall(html)}
+
+
+def test_each_reader_gets_one_message_with_list_headers(
+    approved: Approved, add_readers: Callable[..., None], sink: Sink
+) -> None:
+    add_readers(approved)
+    report = send_bulletin(approved.engine, approved.config, approved.bulletin_id, env=ENV)
+    assert (report.sent, report.bounced, report.failed, report.deferred) == (3, 0, 0, 0)
+    assert report.finished and report.renders == 3
+    messages = by_reader(sink)
+    assert set(messages) == {"all@example.org", "leavers@example.org", "safe@example.org"}
+    tokens = Tokens(SECRET)
+    message_ids = set()
+    for rcpt, message in messages.items():
+        assert message["From"].addresses[0].addr_spec == "bulletin@actwatch.example.org"
+        assert message["To"].addresses[0].addr_spec == rcpt
+        assert message["Subject"] == "Autumn 2017 news: Children & Social Work Act"
+        assert message["Date"].datetime.tzinfo is not None
+        assert message["Message-ID"].endswith("@actwatch.example.org>")
+        message_ids.add(message["Message-ID"])
+        assert message["List-Id"] == (
+            '"Children & Social Work Act news" <bulletin.actwatch.example.org>'
+        )
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        https, mailto = [p.strip(" <>") for p in str(message["List-Unsubscribe"]).split(",")]
+        token = https.removeprefix(f"{BASE}/unsubscribe/")
+        assert https.startswith(f"{BASE}/unsubscribe/") and "=?" not in https
+        assert mailto == f"mailto:unsubscribe@actwatch.example.org?subject=unsubscribe-{token}"
+        claim = tokens.read_link_token(token)
+        with approved.engine.connect() as connection:
+            email = connection.execute(
+                select(subscribers.c.email).where(subscribers.c.id == claim.subscriber_id)
+            ).scalar_one()
+        assert email == rcpt
+        text, html = parts(message)
+        assert f"{BASE}/unsubscribe/{token}" in text and f"{BASE}/unsubscribe/{token}" in html
+        assert f"{BASE}/preferences/{token}" in text and f"{BASE}/preferences/{token}" in html
+    assert len(message_ids) == 3
+    with approved.engine.connect() as connection:
+        rows = connection.execute(select(deliveries)).all()
+        state = connection.execute(select(bulletins.c.state)).scalar_one()
+        actions = [r.action for r in connection.execute(select(audit_log).order_by(audit_log.c.id))]
+    assert {r.state for r in rows} == {"sent"} and all(r.message_id for r in rows)
+    assert state == "sent"
+    assert actions[-2:] == ["start_sending", "finish_sending"]
+
+
+def test_content_follows_each_choice(
+    approved: Approved, add_readers: Callable[..., None], sink: Sink
+) -> None:
+    add_readers(approved)
+    send_bulletin(approved.engine, approved.config, approved.bulletin_id, env=ENV)
+    messages = by_reader(sink)
+    frozen = frozen_copy(approved.engine, approved.bulletin_id)
+    every = headings(frozen.html)
+    names = {s.name for s in approved.config.strands.values()}
+    strand_headings = every & names
+    assert {"Care leavers", "Safeguarding partnerships", "Corporate parenting"} <= strand_headings
+
+    _, html_all = parts(messages["all@example.org"])
+    _, html_leavers = parts(messages["leavers@example.org"])
+    text_safe, html_safe = parts(messages["safe@example.org"])
+    assert headings(html_all) & names == strand_headings
+    assert headings(html_leavers) & names == {"Care leavers", "Corporate parenting"}
+    assert headings(html_safe) & names == {"Safeguarding partnerships"}
+    assert "Lee Leavers" not in text_safe
+    # The common sections (what came into force, the tracker) reach everyone.
+    for html in (html_leavers, html_safe):
+        assert every - names <= headings(html)
+
+    # Every strand: the approved HTML itself, but for the reader's own links.
+    token_url = re.compile(rf"{BASE}/(unsubscribe|preferences)/[A-Za-z0-9_.-]{{71}}")
+    assert token_url.sub(rf"{BASE}/\1", html_all).rstrip("\n") == frozen.html.rstrip("\n")
+    text_all, _ = parts(messages["all@example.org"])
+    assert token_url.sub(rf"{BASE}/\1", text_all) == frozen.text
+
+
+def test_header_values_cannot_carry_line_breaks(
+    approved: Approved, add_readers: Callable[..., None], sink: Sink
+) -> None:
+    add_readers(
+        approved,
+        'email,name,strands\nx@example.org,"Evil\r\nBcc: victim@example.org",\n',
+    )
+    send_bulletin(approved.engine, approved.config, approved.bulletin_id, env=ENV)
+    (rcpt, message), *_ = sink.messages()
+    assert rcpt == "x@example.org"
+    assert message["Bcc"] is None
+    assert message["To"].addresses[0].display_name == "Evil Bcc: victim@example.org"
+
+
+def test_bounce_suppresses_and_4xx_is_retried(
+    approved: Approved, add_readers: Callable[..., None], sink: Sink
+) -> None:
+    add_readers(approved)
+    sink.refuse["safe@example.org"] = "550 5.1.1 no such mailbox"
+    sink.defer_once.add("leavers@example.org")
+    first = send_bulletin(approved.engine, approved.config, approved.bulletin_id, env=ENV)
+    assert (first.sent, first.bounced, first.deferred) == (1, 1, 1)
+    assert not first.finished and first.remaining["retry"] == 1
+    assert first.next_retry is not None
+    # The retry is due after the back-off (1s in the test config): --wait-retries waits for it.
+    second = send_bulletin(
+        approved.engine, approved.config, approved.bulletin_id, env=ENV, wait_retries=True
+    )
+    assert (second.sent, second.bounced) == (1, 0) and second.finished
+    assert sink.counts == {"all@example.org": 1, "leavers@example.org": 1}
+    with approved.engine.connect() as connection:
+        status = dict(connection.execute(select(subscribers.c.email, subscribers.c.status)).all())
+        rows = {r.subscriber_id: r for r in connection.execute(select(deliveries)).all()}
+    assert status["safe@example.org"] == "bounced"
+    assert sorted(r.state for r in rows.values()) == ["bounced", "sent", "sent"]
+    assert max(r.attempts for r in rows.values()) == 2
+
+
+def test_a_reader_who_left_before_their_turn_is_not_mailed(
+    approved: Approved, add_readers: Callable[..., None], sink: Sink
+) -> None:
+    from sqlalchemy import update
+
+    add_readers(approved)
+    from actwatch.delivery import prepare
+    from actwatch.review import start_sending
+
+    start_sending(approved.engine, approved.bulletin_id, actor="test")
+    prepare(approved.engine, approved.bulletin_id)
+    with approved.engine.begin() as connection:
+        connection.execute(
+            update(subscribers)
+            .where(subscribers.c.email == "safe@example.org")
+            .values(status="unsubscribed")
+        )
+    report = send_bulletin(approved.engine, approved.config, approved.bulletin_id, env=ENV)
+    assert report.sent == 2 and report.remaining["suppressed"] == 1 and report.finished
+    assert "safe@example.org" not in sink.counts
+
+
+def test_running_again_sends_nobody_twice(
+    approved: Approved, add_readers: Callable[..., None], sink: Sink
+) -> None:
+    add_readers(approved)
+    send_bulletin(approved.engine, approved.config, approved.bulletin_id, env=ENV)
+    again = send_bulletin(approved.engine, approved.config, approved.bulletin_id, env=ENV)
+    assert again.sent == 0 and again.already_sent == 3 and again.finished
+    assert sink.total() == 3
+
+
+def test_a_bulletin_not_approved_is_refused(
+    approved: Approved, add_readers: Callable[..., None], sink: Sink
+) -> None:
+    from actwatch.review import StateError, withdraw
+
+    withdraw(approved.engine, approved.bulletin_id, actor="Jo Broad")
+    with pytest.raises(StateError):
+        send_bulletin(approved.engine, approved.config, approved.bulletin_id, env=ENV)
+    assert sink.total() == 0
+
+
+def test_connections_are_reused(
+    approved: Approved, add_readers: Callable[..., None], sink: Sink
+) -> None:
+    rows = "".join(f"r{i}@example.org,,\n" for i in range(40))
+    add_readers(approved, "email,name,strands\n" + rows)
+    report = send_bulletin(
+        approved.engine, approved.config, approved.bulletin_id, env=ENV, connections=2
+    )
+    assert report.sent == 40
+    assert sink.sessions <= 2

@@ -109,7 +109,8 @@ def create_app(
     transport_factory: Callable[[], Transport] | None = None,
 ) -> Starlette:
     """The web application. Refuses to build without the secret key in the environment."""
-    from actwatch.web import editor
+    from actwatch.subscribers import Tokens
+    from actwatch.web import editor, public
 
     secret = secret_key(config, env)
     https = str(config.web.base_url).startswith("https://")
@@ -122,6 +123,8 @@ def create_app(
             Route("/", home),
             Mount("/static", StaticFiles(packages=[("actwatch.web", "static")]), name="static"),
             Mount("/editor", routes=editor.routes()),
+            # Public pages: no login; subscribers' pages are authorised by their signed token.
+            *public.routes(),
         ],
         middleware=[
             Middleware(SecurityHeaders),
@@ -138,5 +141,6 @@ def create_app(
     app.state.config = config
     app.state.engine = engine
     app.state.templates = _templates()
+    app.state.tokens = Tokens(secret)
     app.state.transport_factory = transport_factory or (lambda: open_transport(config))
     return app

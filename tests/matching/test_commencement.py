@@ -97,3 +97,50 @@ def test_section_map_prefers_the_narrowest_reference() -> None:
     assert sections.strand(Provision("section", 1)) == "cp"
     assert sections.strand(Provision("section", 9)) == SectionMap.OUTSIDE
     assert sections.strand(Provision("section", 70)) is None
+
+
+ACT_NAMES = ("Children and Social Work Act 2017", "Children and Social Work Act")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # legislation.gov.uk summaries name the Act in full, with a description in brackets.
+        (
+            "These Regulations bring into force on 31st October 2017 sections 8, 9, 33 and 42 of"
+            " the Children and Social Work Act 2017 (permanence provisions in care orders).",
+            {"s.8", "s.9", "s.33", "s.42"},
+        ),
+        (
+            "These Regulations bring into force on 1st September 2018 sections 4 to 7 of the"
+            " Children and Social Work Act 2017 (duties towards previously looked-after children)"
+            " and section 36(3) and Schedule 3 (Social Work England) so far as not already"
+            " in force.",
+            {"s.4", "s.5", "s.6", "s.7", "s.36", "Sch 3"},
+        ),
+        # Another Act named in full is still another Act.
+        (
+            "These Regulations bring into force on 1st May 2018 section 3 of the Children and"
+            " Families Act 2014.",
+            set(),
+        ),
+    ],
+)
+def test_our_act_named_in_full(text: str, expected: set[str]) -> None:
+    assert {entry.provision.label for entry in extract(text, "summary", ACT_NAMES)} == expected
+
+
+def test_a_following_clause_is_not_part_of_the_purpose() -> None:
+    entries = extract(
+        "These Regulations bring into force on 29th June 2018 sections 12 to 28 and 30 to 32 of the"
+        " Children and Social Work Act 2017, so far as not already in force (the Child Safeguarding"
+        " Practice Review Panel, safeguarding partners and child death review partners), and make"
+        " transitional and saving provision so that Local Safeguarding Children Boards continue.",
+        "summary",
+        ACT_NAMES,
+    )
+    assert {entry.provision.label for entry in entries} == {
+        f"s.{number}" for number in (*range(12, 29), 30, 31, 32)
+    }
+    assert {entry.purpose for entry in entries} == {"so far as not already in force"}
+    assert {entry.in_force_on for entry in entries} == {date(2018, 6, 29)}

@@ -137,7 +137,7 @@ def classify(
     if event_type in matcher.legislation_types and (
         instrument or _INSTRUMENT_TITLE.search(item.title)
     ):
-        commencements = _commencements(matcher.sections, item, instrument_text)
+        commencements = _commencements(matcher, item, instrument_text)
         by_section = [entry.strand for entry in commencements if entry.strand is not None]
         if commencements:
             for entry in commencements:
@@ -310,15 +310,19 @@ def _strands(
 
 
 def _commencements(
-    sections: SectionMap, item: ItemText, instrument_text: str | None
+    matcher: Matcher, item: ItemText, instrument_text: str | None
 ) -> tuple[StrandCommencement, ...]:
+    names = matcher.act_names
     found: list[CommencedProvision] = []
     if instrument_text:
-        found = extract(instrument_text, "instrument")
+        found = extract(instrument_text, "instrument", names)
     if not found:
-        found = extract(item.summary, "summary") or extract(item.content[:MAX_CONTENT], "content")
+        found = extract(item.summary, "summary", names) or extract(
+            item.content[:MAX_CONTENT], "content", names
+        )
     return tuple(
-        StrandCommencement(provision, sections.strand(provision.provision)) for provision in found
+        StrandCommencement(provision, matcher.sections.strand(provision.provision))
+        for provision in found
     )
 
 

@@ -139,12 +139,15 @@ def _split_ref(ref: str) -> tuple[int, str]:
 def _purpose(original: str, end: int) -> str | None:
     """A "so far as ..." / "for the purpose of ..." qualification right after a reference."""
     tail = original[end : end + 300]
-    stop = re.search(r";|\u2014|\s\([a-z]\)\s|\.\s", tail)
+    # A new clause (", and make transitional provision") ends the qualification.
+    stop = re.search(r";|\u2014|\s\([a-z]\)\s|\.\s|,\s+and\b", tail)
     clause = tail[: stop.start()] if stop else tail
     match = _PURPOSE.search(clause)
     if not match:
         return None
-    return _clean(match[1])
+    # Asides that describe the provisions ("(the Child Safeguarding Practice Review Panel)")
+    # are not part of the qualification.
+    return _clean(re.sub(r"\s*\([^()]*\)", "", match[1]))
 
 
 def _clean(purpose: str) -> str | None:
@@ -155,8 +158,28 @@ def _join_purposes(own: str | None, shared: str | None) -> str | None:
     return "; ".join(part for part in (own, shared) if part) or None
 
 
-def extract(text: str, source: str) -> list[CommencedProvision]:
-    """Every provision of the Act the text says comes into force, with its date when given."""
+def _names_pattern(act_names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """ "of the Children and Social Work Act 2017": a summary names our Act in full."""
+    names = sorted({name.strip() for name in act_names if name.strip()}, key=len, reverse=True)
+    if not names:
+        return None
+    alternatives = "|".join(r"\s+".join(map(re.escape, name.split())) for name in names)
+    return re.compile(rf"^\s*of\s+(?:the\s+)?(?:{alternatives})\b", re.IGNORECASE)
+
+
+def _of_other_act(after: str, ours: re.Pattern[str] | None) -> bool:
+    if not _OF_OTHER_ACT.match(after) or _OF_OUR_ACT.match(after):
+        return False
+    return not (ours and ours.match(after))
+
+
+def extract(text: str, source: str, act_names: tuple[str, ...] = ()) -> list[CommencedProvision]:
+    """Every provision of the Act the text says comes into force, with its date when given.
+
+    `act_names` are the names the text may use for this Act ("sections 8 and 9 of the Children
+    and Social Work Act 2017"); any other "of the ... Act YYYY" is another Act's provision.
+    """
+    ours = _names_pattern(act_names)
     found: dict[tuple[Provision, date | None], CommencedProvision] = {}
     for chunk in _chunks(text[:MAX_TEXT]):
         if not _FORCE.search(chunk):
@@ -166,12 +189,12 @@ def extract(text: str, source: str) -> list[CommencedProvision]:
         references: list[tuple[int, int, list[Provision]]] = []
         for match in _SECTIONS.finditer(masked):
             after = masked[match.end() :]
-            if _OF_OTHER_ACT.match(after) or _ENABLING.search(masked[: match.start()]):
+            if _of_other_act(after, ours) or _ENABLING.search(masked[: match.start()]):
                 continue
             references.append((match.start(), match.end(), _expand(match[1])))
         for match in _SCHEDULE_OR_PART.finditer(masked):
             after = masked[match.end() :]
-            if _OF_OTHER_ACT.match(after) and not _OF_OUR_ACT.match(after):
+            if _of_other_act(after, ours):
                 continue
             if _CHAPTER_OF.search(masked[: match.start()]):
                 continue  # "Chapter 2 of Part 1": a part of the Part, not all of it

@@ -12,7 +12,7 @@ from actwatch.matching.sections import SectionMap
 
 # Bumped when the classifier's logic changes, so that stored verdicts are redone like after an
 # edit of the rules.
-MATCHER_VERSION = 1
+MATCHER_VERSION = 2
 RULE_SECTIONS = ("act", "strands", "event_types", "matching")
 
 
@@ -30,6 +30,7 @@ class Matcher:
     relevant_threshold: float
     uncertain_threshold: float
     reject_other_acts: bool
+    act_names: tuple[str, ...]  # how commencement prose names this Act
     rules_hash: str
 
 
@@ -78,5 +79,6 @@ def compile_rules(config: Config) -> Matcher:
         relevant_threshold=config.matching.thresholds.relevant,
         uncertain_threshold=config.matching.thresholds.uncertain,
         reject_other_acts=config.matching.reject_other_acts,
+        act_names=(config.act.name, *config.act.aliases),
         rules_hash=rules_hash(config),
     )

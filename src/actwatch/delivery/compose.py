@@ -129,25 +129,42 @@ class MessageTemplate:
         if not self.slots:
             raise DeliveryError("the rendered bulletin has no unsubscribe link in it")
 
-    def fill(self, token: str) -> list[bytes]:
+        # The same pieces with SMTP's dot-stuffing done once (a line that starts with "."
+        # gets another); a token part that starts a line is stuffed as it is filled in.
+        self.stuffed = [_stuff(piece, first=index == 0) for index, piece in enumerate(self.pieces)]
+        self._line_start = [piece.endswith(b"\n") for piece in self.pieces]
+
+    def fill(self, token: str, *, stuffed: bool = False) -> list[bytes]:
         raw = token.encode("ascii")
         if len(raw) != LINK_TOKEN_LENGTH:
             raise ValueError("a token of the wrong length")
-        parts = [self.pieces[0]]
-        for cuts, piece in zip(self.slots, self.pieces[1:], strict=True):
-            if cuts:
-                bounds = [0, *cuts, len(raw)]
-                parts.append(_SOFT_BREAK.join(raw[a:b] for a, b in itertools.pairwise(bounds)))
-            else:
-                parts.append(raw)
+        pieces = self.stuffed if stuffed else self.pieces
+        parts = [pieces[0]]
+        for index, (cuts, piece) in enumerate(zip(self.slots, pieces[1:], strict=True)):
+            bounds = [0, *cuts, len(raw)]
+            chunks = [raw[a:b] for a, b in itertools.pairwise(bounds)]
+            if stuffed:
+                chunks = [
+                    b"." + chunk
+                    if chunk.startswith(b".") and (number or self._line_start[index])
+                    else chunk
+                    for number, chunk in enumerate(chunks)
+                ]
+            parts.append(_SOFT_BREAK.join(chunks))
             parts.append(piece)
         return parts
+
+
+def _stuff(piece: bytes, *, first: bool) -> bytes:
+    stuffed = piece.replace(b"\n.", b"\n..")
+    return b"." + stuffed if first and stuffed.startswith(b".") else stuffed
 
 
 @dataclass(frozen=True)
 class Built:
     message_id: str
     data: bytes
+    stuffed: bool = False  # line-initial dots doubled for SMTP's DATA already
 
 
 class MessageFactory:
@@ -176,15 +193,21 @@ class MessageFactory:
             self._date_second = second
         return self._date
 
-    def build(self, delivery_id: int, email: str, name: str | None, token: str) -> Built:
+    def build(
+        self, delivery_id: int, email: str, name: str | None, token: str, *, for_smtp: bool = False
+    ) -> Built:
+        """The reader's message; `for_smtp` gives it dot-stuffed, ready for DATA."""
         message_id = f"<{self.bulletin_id}.{delivery_id}.{secrets.token_hex(6)}@{self.domain}>"
         head = (
             to_header(email, name) + self._date_header() + f"Message-ID: {message_id}\r\n".encode()
         )
+        if self.dkim is None:
+            return Built(
+                message_id, b"".join([head, *self.template.fill(token, stuffed=for_smtp)]), for_smtp
+            )
+        selector, domain, key = self.dkim
         data = b"".join([head, *self.template.fill(token)])
-        if self.dkim is not None:
-            selector, domain, key = self.dkim
-            data = dkim_signature(data, selector=selector, domain=domain, private_key=key) + data
+        data = dkim_signature(data, selector=selector, domain=domain, private_key=key) + data
         return Built(message_id, data)
 
 

@@ -45,7 +45,9 @@ CONNECT_FAILURES_FATAL = 3
 class RawTransport:
     """What a worker needs from a transport (SMTPTransport has it)."""
 
-    def send_raw(self, sender: str, recipient: str, data: bytes) -> None:
+    def send_raw(
+        self, sender: str, recipient: str, data: bytes, *, dot_stuffed: bool = False
+    ) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -170,7 +172,9 @@ class Worker(threading.Thread):
                     with shared.busy_lock:
                         shared.busy += 1
                     token = shared.tokens.link_token(job.subscriber_id, job.nonce)
-                    built = factory.build(job.delivery_id, job.email, job.name, token)
+                    built = factory.build(
+                        job.delivery_id, job.email, job.name, token, for_smtp=True
+                    )
                     if not shared.limiter.wait(shared.stop):
                         break
                     moment = utc()
@@ -184,7 +188,9 @@ class Worker(threading.Thread):
                             shared.tally.skipped += 1
                         continue
                     try:
-                        transport.send_raw(shared.envelope_from, job.email, built.data)
+                        transport.send_raw(
+                            shared.envelope_from, job.email, built.data, dot_stuffed=built.stuffed
+                        )
                     except MailError as exc:
                         outcome = classify(exc, job, shared, utc())
                         if exc.stage in ("connect", "sender"):

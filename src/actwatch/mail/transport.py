@@ -210,7 +210,9 @@ class SMTPTransport(_Closing):
                 raise MailError(f"recipient refused: {_refused(refused)}", permanent=True)
             return
 
-    def send_raw(self, sender: str, recipient: str, data: bytes) -> None:
+    def send_raw(
+        self, sender: str, recipient: str, data: bytes, *, dot_stuffed: bool = False
+    ) -> None:
         """Hand over a message already serialised (CRLF line ends) to one recipient.
 
         Bulk delivery builds the bytes itself. Errors say which SMTP stage failed and with which
@@ -253,7 +255,10 @@ class SMTPTransport(_Closing):
                 self._drop()
                 raise MailError(f"the SMTP server disconnected: {exc}", stage="recipient") from exc
             try:
-                smtp.data(data)
+                if dot_stuffed:
+                    _data_stuffed(smtp, data)
+                else:
+                    smtp.data(data)
             except smtplib.SMTPDataError as exc:
                 self._reset()
                 raise MailError(
@@ -299,6 +304,19 @@ class SMTPTransport(_Closing):
 def _reply(exc: smtplib.SMTPResponseException) -> str:
     text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else ""
     return f"{exc.smtp_code} {text or exc.smtp_error!s}".strip()
+
+
+def _data_stuffed(smtp: smtplib.SMTP, data: bytes) -> None:
+    """DATA for bytes whose line-initial dots are already doubled (bulk delivery stuffs its
+    template once instead of running smtplib's regex over every copy)."""
+    code, reply = smtp.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    smtp.send(data)
+    smtp.send(b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n")
+    code, reply = smtp.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
 
 
 def _text(reply: bytes) -> str:

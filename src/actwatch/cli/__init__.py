@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "actwatch.cli.demo",
     "actwatch.cli.subscribers",
     "actwatch.cli.send",
+    "actwatch.cli.service",
 )
 
 for _module in COMMAND_MODULES:

@@ -200,6 +200,22 @@ class ScheduleConfig(StrictModel):
     )
     draft_at: time = Field(default=time(9, 0), description="Local time of day for the draft.")
     send_check_interval: Duration = timedelta(minutes=1)
+    housekeeping_at: time = Field(
+        default=time(3, 30), description="Local time of day for the nightly housekeeping."
+    )
+    # Retention (null keeps forever): what the nightly housekeeping deletes or erases.
+    delivery_retention: Duration | None = Field(
+        default=timedelta(days=400),
+        description="Delivery rows of bulletins sent longer ago than this are deleted.",
+    )
+    unsubscribed_retention: Duration | None = Field(
+        default=timedelta(days=30),
+        description="Unsubscribed and bounced subscribers are erased after this long.",
+    )
+    pending_retention: Duration | None = Field(
+        default=timedelta(days=30),
+        description="Sign-ups never confirmed are deleted this long after they were made.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -209,6 +225,13 @@ class ScheduleConfig(StrictModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {name!r}") from None
         return name
+
+    @field_validator("poll_interval", "send_check_interval")
+    @classmethod
+    def _at_least_a_second(cls, interval: timedelta) -> timedelta:
+        if interval < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return interval
 
     @property
     def zone(self) -> ZoneInfo:

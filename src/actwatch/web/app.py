@@ -110,7 +110,7 @@ def create_app(
 ) -> Starlette:
     """The web application. Refuses to build without the secret key in the environment."""
     from actwatch.subscribers import Tokens
-    from actwatch.web import editor, public
+    from actwatch.web import editor, ops, public
 
     secret = secret_key(config, env)
     https = str(config.web.base_url).startswith("https://")
@@ -125,6 +125,8 @@ def create_app(
             Mount("/editor", routes=editor.routes()),
             # Public pages: no login; subscribers' pages are authorised by their signed token.
             *public.routes(),
+            # Probes for the operator: no login, counts and times only (see web/ops.py).
+            *ops.routes(),
         ],
         middleware=[
             Middleware(SecurityHeaders),

@@ -1,0 +1,147 @@
+"""Nightly housekeeping: keep personal data no longer than the config says.
+
+- delivery rows of bulletins sent longer ago than `schedule.delivery_retention` are deleted (the
+  bulletin's counts stay in its `finish_sending` audit entry);
+- subscribers unsubscribed or bounced longer ago than `schedule.unsubscribed_retention` are
+  erased: name, choices and address go, a digest of the address stays so that a later import
+  cannot sign them up again;
+- sign-ups never confirmed are deleted `schedule.pending_retention` after they were made (never
+  before their confirmation link has expired);
+- failed editor logins (names and IP addresses) older than a week are deleted.
+
+Every step is a plain condition on stored times, so running it twice, or after a night missed,
+does exactly what one run on time would have done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, or_, select
+
+from actwatch.config import Config
+from actwatch.db.schema import bulletins, deliveries, login_failures, subscribers
+from actwatch.review.states import SENT
+from actwatch.subscribers.privacy import erase
+from actwatch.subscribers.store import BOUNCED, PENDING, UNSUBSCRIBED
+
+log = logging.getLogger(__name__)
+LOGIN_FAILURE_RETENTION = timedelta(days=7)
+BATCH = 500
+
+
+@dataclass
+class HousekeepingReport:
+    deliveries_deleted: int = 0
+    subscribers_erased: int = 0
+    signups_deleted: int = 0
+    login_failures_deleted: int = 0
+    interrupted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_housekeeping(
+    engine: Engine,
+    config: Config,
+    *,
+    now: datetime | None = None,
+    stop: threading.Event | None = None,
+) -> HousekeepingReport:
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    stop = stop or threading.Event()
+    schedule = config.schedule
+    report = HousekeepingReport()
+
+    if schedule.delivery_retention is not None:
+        report.deliveries_deleted = _old_deliveries(
+            engine, moment - schedule.delivery_retention, stop
+        )
+    if schedule.unsubscribed_retention is not None and not stop.is_set():
+        report.subscribers_erased = _erase_leavers(
+            engine, moment - schedule.unsubscribed_retention, moment, stop
+        )
+    if schedule.pending_retention is not None and not stop.is_set():
+        keep = max(schedule.pending_retention, config.web.confirm_within)
+        with engine.begin() as connection:
+            report.signups_deleted = int(
+                connection.execute(
+                    delete(subscribers).where(
+                        subscribers.c.status == PENDING,
+                        subscribers.c.created_at < moment - keep,
+                        ~select(deliveries.c.id)
+                        .where(deliveries.c.subscriber_id == subscribers.c.id)
+                        .exists(),
+                    )
+                ).rowcount
+            )
+    if not stop.is_set():
+        with engine.begin() as connection:
+            report.login_failures_deleted = int(
+                connection.execute(
+                    delete(login_failures).where(
+                        login_failures.c.at < moment - LOGIN_FAILURE_RETENTION
+                    )
+                ).rowcount
+            )
+    report.interrupted = stop.is_set()
+    return report
+
+
+def _old_deliveries(engine: Engine, before: datetime, stop: threading.Event) -> int:
+    with engine.connect() as connection:
+        old = list(
+            connection.execute(
+                select(bulletins.c.id).where(
+                    bulletins.c.state == SENT, bulletins.c.sent_at < before
+                )
+            ).scalars()
+        )
+    deleted = 0
+    for bulletin_id in old:
+        # In batches: one long delete would hold SQLite's write lock against the web editor.
+        while not stop.is_set():
+            with engine.begin() as connection:
+                ids = list(
+                    connection.execute(
+                        select(deliveries.c.id)
+                        .where(deliveries.c.bulletin_id == bulletin_id)
+                        .limit(BATCH)
+                    ).scalars()
+                )
+                if not ids:
+                    break
+                connection.execute(delete(deliveries).where(deliveries.c.id.in_(ids)))
+                deleted += len(ids)
+    return deleted
+
+
+def _erase_leavers(
+    engine: Engine, before: datetime, moment: datetime, stop: threading.Event
+) -> int:
+    with engine.connect() as connection:
+        ids = list(
+            connection.execute(
+                select(subscribers.c.id).where(
+                    or_(
+                        and_(
+                            subscribers.c.status == UNSUBSCRIBED,
+                            subscribers.c.unsubscribed_at < before,
+                        ),
+                        and_(subscribers.c.status == BOUNCED, subscribers.c.bounced_at < before),
+                    )
+                )
+            ).scalars()
+        )
+    erased = 0
+    for subscriber_id in ids:
+        if stop.is_set():
+            break
+        erase(engine, subscriber_id, now=moment)
+        erased += 1
+    return erased

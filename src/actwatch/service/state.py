@@ -1,0 +1,80 @@
+"""Facts the service keeps about itself in `service_state`: the scheduler's heartbeat, the last
+poll, the last housekeeping. Kept in the database, so the web process, `actwatch status` and a
+standby instance all read the same truth as the scheduler that wrote it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from actwatch.db.schema import service_state
+
+HEARTBEAT = "scheduler"
+LAST_POLL = "last_poll"
+HOUSEKEEPING = "housekeeping"
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    value: dict[str, Any]
+    updated_at: datetime
+
+
+def write_state(
+    engine_or_connection: Engine | Connection,
+    key: str,
+    value: dict[str, Any],
+    now: datetime | None = None,
+) -> None:
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    if isinstance(engine_or_connection, Engine):
+        with engine_or_connection.begin() as connection:
+            _upsert(connection, key, value, moment)
+    else:
+        _upsert(engine_or_connection, key, value, moment)
+
+
+def _upsert(connection: Connection, key: str, value: dict[str, Any], moment: datetime) -> None:
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(service_state).values(key=key, value=value, updated_at=moment)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[service_state.c.key],
+            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+        )
+    )
+
+
+def read_state(connection: Connection, key: str) -> StateEntry | None:
+    row = connection.execute(
+        select(service_state.c.value, service_state.c.updated_at).where(service_state.c.key == key)
+    ).first()
+    if row is None:
+        return None
+    return StateEntry(dict(row.value or {}), row.updated_at)
+
+
+def read_all(connection: Connection) -> dict[str, StateEntry]:
+    return {
+        row.key: StateEntry(dict(row.value or {}), row.updated_at)
+        for row in connection.execute(select(service_state))
+    }
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+def parse_iso(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,255 @@
+"""What the service is doing, read from the database: for `/readyz`, `/metrics` and
+`actwatch status`. Counts and times only: no address, name or other personal data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from actwatch.bulletin.seasons import last_ended_season
+from actwatch.config import Config
+from actwatch.db.schema import (
+    DELIVERY_STATES,
+    FEED_STATUSES,
+    MATCH_STATES,
+    SUBSCRIBER_STATUSES,
+    bulletins,
+    deliveries,
+    feeds,
+    item_matches,
+    items,
+    subscribers,
+)
+from actwatch.service.drafting import draft_due_at
+from actwatch.service.state import HEARTBEAT, HOUSEKEEPING, LAST_POLL, iso, parse_iso, read_all
+
+HEARTBEAT_STALE = timedelta(seconds=45)
+SEND_RATE_WINDOW = timedelta(seconds=60)
+# A poll may finish this long after its interval before the service counts as unwell.
+POLL_GRACE = timedelta(minutes=10)
+POLL_COUNTS = ("feeds", "ok", "not_modified", "failed", "skipped", "new_items")
+ACTIVE_BULLETIN_STATES = ("draft", "in_review", "approved", "scheduled", "sending")
+
+
+@dataclass
+class SchedulerStatus:
+    alive: bool = False
+    host: str | None = None
+    pid: int | None = None
+    mode: str | None = None
+    version: str | None = None
+    started_at: str | None = None
+    heartbeat_at: str | None = None
+    heartbeat_age_seconds: float | None = None
+    stopped_at: str | None = None
+
+
+@dataclass
+class PollStatus:
+    started_at: str | None = None
+    finished_at: str | None = None
+    age_seconds: float | None = None
+    overdue: bool = False
+    feeds: int = 0
+    ok: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    skipped: int = 0
+    new_items: int = 0
+
+
+@dataclass
+class BulletinStatus:
+    id: int
+    season: str
+    state: str
+    scheduled_for: str | None
+    deliveries: dict[str, int]
+
+
+@dataclass
+class Summary:
+    now: str
+    scheduler: SchedulerStatus
+    last_poll: PollStatus
+    feeds: dict[str, int]
+    items: int
+    matches: dict[str, int]
+    bulletins: dict[str, int]
+    active_bulletins: list[BulletinStatus]
+    deliveries: dict[str, int]
+    send_rate: float
+    subscribers: dict[str, int]
+    next_draft: dict[str, Any]
+    housekeeping: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _counts(connection: Connection, column: Any, names: tuple[str, ...]) -> dict[str, int]:
+    found: dict[str, int] = dict(
+        connection.execute(select(column, func.count()).group_by(column)).all()
+    )
+    return {name: int(found.get(name, 0)) for name in names}
+
+
+def _age(now: datetime, moment: datetime | None) -> float | None:
+    return round((now - moment).total_seconds(), 3) if moment else None
+
+
+def collect(engine: Engine, config: Config, now: datetime | None = None) -> Summary:
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    with engine.connect() as connection:
+        state = read_all(connection)
+        feed_rows = connection.execute(
+            select(feeds.c.status, feeds.c.enabled, func.count()).group_by(
+                feeds.c.status, feeds.c.enabled
+            )
+        ).all()
+        item_count = connection.execute(select(func.count()).select_from(items)).scalar_one()
+        matches = _counts(connection, item_matches.c.state, MATCH_STATES)
+        bulletin_counts: dict[str, int] = dict(
+            connection.execute(
+                select(bulletins.c.state, func.count()).group_by(bulletins.c.state)
+            ).all()
+        )
+        active = connection.execute(
+            select(bulletins.c.id, bulletins.c.season, bulletins.c.state, bulletins.c.scheduled_for)
+            .where(bulletins.c.state.in_(ACTIVE_BULLETIN_STATES))
+            .order_by(bulletins.c.id)
+        ).all()
+        per_bulletin: dict[int, dict[str, int]] = {}
+        for bulletin_id, delivery_state, count in connection.execute(
+            select(deliveries.c.bulletin_id, deliveries.c.state, func.count())
+            .where(deliveries.c.bulletin_id.in_([row.id for row in active]))
+            .group_by(deliveries.c.bulletin_id, deliveries.c.state)
+        ):
+            per_bulletin.setdefault(bulletin_id, {})[delivery_state] = int(count)
+        delivery_counts = _counts(connection, deliveries.c.state, DELIVERY_STATES)
+        recent = connection.execute(
+            select(func.count()).where(
+                deliveries.c.state == "sent", deliveries.c.sent_at > moment - SEND_RATE_WINDOW
+            )
+        ).scalar_one()
+        subscriber_counts = _counts(connection, subscribers.c.status, SUBSCRIBER_STATUSES)
+        season = last_ended_season(config, moment)
+        drafted = connection.execute(
+            select(bulletins.c.id, bulletins.c.state).where(bulletins.c.season == season.slug)
+        ).first()
+
+    feed_counts = dict.fromkeys(FEED_STATUSES, 0)
+    for status, enabled, count in feed_rows:
+        key = status if enabled else "disabled"
+        feed_counts[key] = feed_counts.get(key, 0) + int(count)
+
+    scheduler = SchedulerStatus()
+    beat = state.get(HEARTBEAT)
+    if beat is not None:
+        value = beat.value
+        scheduler = SchedulerStatus(
+            host=value.get("host"),
+            pid=value.get("pid"),
+            mode=value.get("mode"),
+            version=value.get("version"),
+            started_at=value.get("started_at"),
+            heartbeat_at=iso(beat.updated_at),
+            heartbeat_age_seconds=_age(moment, beat.updated_at),
+            stopped_at=value.get("stopped_at"),
+        )
+        scheduler.alive = (
+            value.get("stopped_at") is None and moment - beat.updated_at <= HEARTBEAT_STALE
+        )
+
+    poll = PollStatus()
+    last = state.get(LAST_POLL)
+    if last is not None:
+        value = last.value
+        finished = parse_iso(value.get("finished_at"))
+        counts = {key: int(value.get(key, 0)) for key in POLL_COUNTS}
+        poll = PollStatus(
+            started_at=value.get("started_at"),
+            finished_at=iso(finished),
+            age_seconds=_age(moment, finished),
+            feeds=counts["feeds"],
+            ok=counts["ok"],
+            not_modified=counts["not_modified"],
+            failed=counts["failed"],
+            skipped=counts["skipped"],
+            new_items=counts["new_items"],
+        )
+    allowed = config.schedule.poll_interval * 2 + POLL_GRACE
+    started = parse_iso(scheduler.started_at)
+    reference = parse_iso(poll.finished_at) or started
+    poll.overdue = scheduler.alive and reference is not None and moment - reference > allowed
+
+    keeping = state.get(HOUSEKEEPING)
+    return Summary(
+        now=moment.isoformat(),
+        scheduler=scheduler,
+        last_poll=poll,
+        feeds=feed_counts,
+        items=int(item_count),
+        matches=matches,
+        bulletins={name: int(count) for name, count in bulletin_counts.items()},
+        active_bulletins=[
+            BulletinStatus(
+                row.id, row.season, row.state, iso(row.scheduled_for), per_bulletin.get(row.id, {})
+            )
+            for row in active
+        ],
+        deliveries=delivery_counts,
+        send_rate=round(recent / SEND_RATE_WINDOW.total_seconds(), 3),
+        subscribers=subscriber_counts,
+        next_draft={
+            "season": season.slug,
+            "due_at": iso(draft_due_at(config, season)),
+            "bulletin_id": drafted.id if drafted else None,
+            "state": drafted.state if drafted else None,
+        },
+        housekeeping=(
+            {**keeping.value, "at": iso(keeping.updated_at)} if keeping is not None else {}
+        ),
+    )
+
+
+@dataclass
+class Readiness:
+    ready: bool
+    checks: dict[str, dict[str, Any]]
+
+
+def readiness(
+    engine: Engine,
+    config: Config,
+    *,
+    scheduler_here: bool | None = None,
+    now: datetime | None = None,
+) -> Readiness:
+    """Database reachable, a scheduler alive (this process's, or the one the heartbeat names),
+    and the last poll not overdue. `scheduler_here`: None when this process runs no scheduler."""
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        summary = collect(engine, config, now)
+    except Exception as exc:
+        # The driver's message may name hosts and users: it goes to the log, not the probe.
+        return Readiness(
+            False,
+            {"database": {"ok": False, "error": f"unreachable ({type(exc).__name__})"}},
+        )
+    checks["database"] = {"ok": True}
+    beat = summary.scheduler
+    checks["scheduler"] = {
+        "ok": beat.alive and scheduler_here is not False,
+        "running_here": scheduler_here,
+        "heartbeat_age_seconds": beat.heartbeat_age_seconds,
+    }
+    checks["poll"] = {
+        "ok": not summary.last_poll.overdue,
+        "last_poll_age_seconds": summary.last_poll.age_seconds,
+        "failed_feeds": summary.last_poll.failed,
+    }
+    return Readiness(all(check["ok"] for check in checks.values()), checks)

@@ -312,8 +312,8 @@ def _data_stuffed(smtp: smtplib.SMTP, data: bytes) -> None:
     code, reply = smtp.docmd("data")
     if code != 354:
         raise smtplib.SMTPDataError(code, reply)
-    smtp.send(data)
-    smtp.send(b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n")
+    # One write: a separate small write of the final dot waits on Nagle and delayed ACKs.
+    smtp.send(data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"))
     code, reply = smtp.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)

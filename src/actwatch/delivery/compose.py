@@ -22,7 +22,7 @@ from email.utils import format_datetime
 
 from actwatch.bulletin import Bulletin, Links, preview_links, render_html, render_text
 from actwatch.config import Config
-from actwatch.mail import Address, build_message, dkim_signature, list_headers
+from actwatch.mail import Address, build_message, dkim_signature, list_headers, list_id_for
 from actwatch.mail.message import POLICY, clean_header
 from actwatch.review.freeze import FrozenCopy
 from actwatch.subscribers.tokens import LINK_TOKEN_LENGTH
@@ -63,10 +63,7 @@ class SiteLinks:
 
 
 def list_id(config: Config) -> str:
-    if config.mail.list_id:
-        return config.mail.list_id
-    local, _, domain = config.mail.from_.partition("@")
-    return f"{re.sub(r'[^A-Za-z0-9-]+', '-', local).strip('-') or 'bulletin'}.{domain.lower()}"
+    return list_id_for(config.mail.from_, config.mail.list_id)
 
 
 def reader_headers(config: Config, season: str, token: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from actwatch.mail.message import (
     clean_header,
     dkim_signature,
     list_headers,
+    list_id_for,
 )
 from actwatch.mail.transport import (
     MaildirTransport,
@@ -31,5 +32,6 @@ __all__ = [
     "clean_header",
     "dkim_signature",
     "list_headers",
+    "list_id_for",
     "open_transport",
 ]

@@ -107,6 +107,14 @@ def fold_list(name: str, value: str) -> str:
     return "\n".join(lines)[len(name) + 2 :]
 
 
+def list_id_for(sender_email: str, configured: str | None = None) -> str:
+    """The List-Id: the configured one, else the sender's address as `local.domain`."""
+    if configured:
+        return configured
+    local, _, domain = sender_email.partition("@")
+    return f"{re.sub(r'[^A-Za-z0-9-]+', '-', local).strip('-') or 'bulletin'}.{domain.lower()}"
+
+
 def list_headers(
     *,
     list_id: str,

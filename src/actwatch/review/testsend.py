@@ -14,7 +14,14 @@ from sqlalchemy import Engine
 
 from actwatch.bulletin import bulletin_title, parse_season
 from actwatch.config import Config
-from actwatch.mail import Address, Transport, build_message, open_transport
+from actwatch.mail import (
+    Address,
+    Transport,
+    build_message,
+    list_headers,
+    list_id_for,
+    open_transport,
+)
 from actwatch.review.freeze import frozen_copy, render_for_approval
 from actwatch.review.notify import sender
 from actwatch.review.records import clean_actor, load_row, record
@@ -67,7 +74,7 @@ def send_test_copy(
         text=text,
         html=html,
         date=moment,
-        headers={"X-Actwatch-Test": "yes"},
+        headers={"X-Actwatch-Test": "yes", **_list_headers(config)},
     )
     if transport is None:
         with open_transport(config) as opened:
@@ -89,3 +96,16 @@ def send_test_copy(
             message_id=message_id,
         )
     return SentCopy(to, message_id, frozen, digest)
+
+
+def _list_headers(config: Config) -> dict[str, str]:
+    """The list headers subscribers' copies carry; the test copy's links lead to the public
+    unsubscribe page, since the editor's address has no subscriber token."""
+    base = str(config.web.base_url).rstrip("/")
+    return list_headers(
+        list_id=list_id_for(config.mail.from_, config.mail.list_id),
+        list_name=config.mail.from_name or config.act.short_name,
+        unsubscribe_url=f"{base}/unsubscribe",
+        unsubscribe_mailto=config.mail.unsubscribe_mailto,
+        archive_url=f"{base}/archive/",
+    )

@@ -224,6 +224,12 @@ def _print_report(app: App, report: object) -> None:
         )
     elif report.finished:
         out.print("[green]Done: the bulletin is sent.[/]", highlight=False)
+    elif left and report.next_retry is None:
+        out.print(
+            f"{left:,} message(s) not sent yet: run `actwatch send {report.bulletin_id}` again.",
+            highlight=False,
+            markup=False,
+        )
     elif left:
         out.print(
             f"{left:,} message(s) wait for a retry (next at {_when(report.next_retry, app)}): "

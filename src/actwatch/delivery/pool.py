@@ -152,7 +152,12 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         shared = self.shared
-        transport = self.transport_factory()
+        try:
+            transport = self.transport_factory()
+        except Exception as exc:
+            shared.fatal.append(f"cannot open a transport: {exc}")
+            shared.stop.set()
+            return
         unrecorded: Outcome | None = None
         connect_failures = 0
         connection = shared.engine.connect()

@@ -46,7 +46,7 @@ from actwatch.mail import MailError, SMTPTransport, open_transport
 from actwatch.review import finish_sending, frozen_copy, start_sending
 from actwatch.review.freeze import FrozenCopy
 from actwatch.review.records import load_row
-from actwatch.review.states import APPROVED, SCHEDULED, SENT, StateError
+from actwatch.review.states import APPROVED, SCHEDULED, SENT, ConflictError, StateError
 from actwatch.subscribers.store import CONFIRMED, list_subscribers
 from actwatch.subscribers.tokens import Tokens
 
@@ -158,6 +158,7 @@ def send_bulletin(
     tokens = Tokens.from_config(config, env)
     dkim = dkim_settings(config, env)
     make_transport = transport_factory or smtp_factory(config, env)
+    make_transport().close()  # a transport that cannot be made fails before anything changes
     frozen = _open_for_sending(engine, bulletin_id, actor)
     renderer = Renderer(config, frozen, dkim=dkim)
     renderer.verify()
@@ -349,16 +350,21 @@ def _finish_if_done(engine: Engine, bulletin_id: int, actor: str, report: SendRe
         return False
     if remaining.get(SENDING, 0) > len(stale_sending(engine, bulletin_id)):
         return False  # another sender still has messages in flight
-    finish_sending(
-        engine,
-        bulletin_id,
-        actor=actor,
-        sent=remaining.get("sent", 0),
-        failed=remaining.get("failed", 0),
-        bounced=remaining.get("bounced", 0),
-        suppressed=remaining.get("suppressed", 0),
-        possibly_sent=remaining.get(SENDING, 0),
-    )
+    try:
+        finish_sending(
+            engine,
+            bulletin_id,
+            actor=actor,
+            sent=remaining.get("sent", 0),
+            failed=remaining.get("failed", 0),
+            bounced=remaining.get("bounced", 0),
+            suppressed=remaining.get("suppressed", 0),
+            possibly_sent=remaining.get(SENDING, 0),
+        )
+    except (ConflictError, StateError):
+        # Another sender (a send-worker beside us) finished it at the same moment.
+        with engine.connect() as connection:
+            return bool(load_row(connection, bulletin_id).state == SENT)
     return True
 
 

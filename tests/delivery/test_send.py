@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -209,3 +210,59 @@ def test_connections_are_reused(
     )
     assert report.sent == 40
     assert sink.sessions <= 2
+
+
+def test_dry_run_writes_files_and_changes_nothing(
+    approved: Approved, add_readers: Callable[..., None], sink: Sink, tmp_path: Path
+) -> None:
+    from email import message_from_bytes, policy
+
+    from actwatch.delivery import dry_run
+
+    add_readers(approved)
+    written, renders = dry_run(
+        approved.engine, approved.config, approved.bulletin_id, tmp_path / "eml", env=ENV
+    )
+    assert (written, renders) == (3, 3)
+    files = sorted((tmp_path / "eml").iterdir())
+    recipients = set()
+    for file in files:
+        message = message_from_bytes(file.read_bytes(), policy=policy.default)
+        recipients.add(message["To"].addresses[0].addr_spec)
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert recipients == {"all@example.org", "leavers@example.org", "safe@example.org"}
+    assert sink.total() == 0
+    with approved.engine.connect() as connection:
+        assert connection.execute(select(deliveries)).all() == []
+        assert connection.execute(select(bulletins.c.state)).scalar_one() == "approved"
+
+
+def test_a_test_send_goes_only_to_the_given_address(
+    approved: Approved, add_readers: Callable[..., None], sink: Sink
+) -> None:
+    from actwatch.delivery import send_one
+
+    add_readers(approved)
+    send_one(approved.engine, approved.config, approved.bulletin_id, "Leavers@Example.org", env=ENV)
+    send_one(approved.engine, approved.config, approved.bulletin_id, "editor@example.org", env=ENV)
+    messages = by_reader(sink)
+    assert set(messages) == {"leavers@example.org", "editor@example.org"}
+    assert messages["leavers@example.org"]["Subject"].startswith("[Test] ")
+    _, html = parts(messages["leavers@example.org"])
+    names = {s.name for s in approved.config.strands.values()}
+    assert headings(html) & names == {"Care leavers", "Corporate parenting"}
+    with approved.engine.connect() as connection:
+        assert connection.execute(select(deliveries)).all() == []
+        assert connection.execute(select(bulletins.c.state)).scalar_one() == "approved"
+
+
+def test_the_rate_limit_holds(
+    approved: Approved, add_readers: Callable[..., None], sink: Sink
+) -> None:
+    rows = "".join(f"r{i}@example.org,,\n" for i in range(11))
+    add_readers(approved, "email,name,strands\n" + rows)
+    report = send_bulletin(
+        approved.engine, approved.config, approved.bulletin_id, env=ENV, rate_limit=20
+    )
+    assert report.sent == 11
+    assert report.seconds >= 0.5  # 11 messages at 20 a second need at least 10 intervals

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -266,3 +267,36 @@ def test_the_rate_limit_holds(
     )
     assert report.sent == 11
     assert report.seconds >= 0.5  # 11 messages at 20 a second need at least 10 intervals
+
+
+def test_two_senders_share_a_bulletin_without_sending_twice(
+    engine: Any, config: Any, sink: Sink, add_readers: Callable[..., None]
+) -> None:
+    """Claims skip rows another sender holds (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+    import threading
+
+    from actwatch.review import start_sending
+    from tests.delivery.conftest import make_approved
+
+    target = make_approved(engine, config)
+    add_readers(
+        target, "email,name,strands\n" + "".join(f"p{i}@example.org,,\n" for i in range(120))
+    )
+    start_sending(engine, target.bulletin_id, actor="test")
+    sink.delay = 0.002
+    reports = []
+
+    def run() -> None:
+        reports.append(
+            send_bulletin(engine, config, target.bulletin_id, env=ENV, connections=2, batch_size=10)
+        )
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r.sent for r in reports) == 120
+    assert all(r.sent > 0 for r in reports), [r.sent for r in reports]
+    assert len(sink.counts) == 120 and set(sink.counts.values()) == {1}
+    assert any(r.finished for r in reports)

@@ -315,3 +315,10 @@ def test_tokens_are_fixed_length_and_signed() -> None:
     with pytest.raises(TokenError):
         other.read_link_token(token)
     assert len(tokens.link_token(10**12, "ff" * 12)) == len(token)
+
+
+def test_the_front_door_leads_readers_to_the_archive(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/archive/"
+    assert 'href="/subscribe"' in client.get("/archive/").text

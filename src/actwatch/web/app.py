@@ -116,7 +116,8 @@ def create_app(
     https = str(config.web.base_url).startswith("https://")
 
     async def home(request: Request) -> Response:
-        return RedirectResponse("/editor/", status_code=303)
+        # The site's front door is for readers; editors know their way to /editor/.
+        return RedirectResponse("/archive/", status_code=303)
 
     app = Starlette(
         routes=[

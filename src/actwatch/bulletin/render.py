@@ -197,10 +197,7 @@ def render_text(
     config: Config | None = None,
     env: Environment | None = None,
 ) -> str:
-    template = _environment(config, env).get_template("bulletin.txt")
-    text = template.render(_context(bulletin, links, strands))
-    # Templates are easier to read with spare blank lines; the mail should not have them.
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    return _render_plain("bulletin.txt", bulletin, links, strands, config, env)
 
 
 def render_markdown(
@@ -212,6 +209,18 @@ def render_markdown(
     env: Environment | None = None,
 ) -> str:
     """The archive post: YAML front matter (title, date, categories) and a Markdown body."""
-    template = _environment(config, env).get_template("bulletin.md")
+    return _render_plain("bulletin.md", bulletin, links, strands, config, env)
+
+
+def _render_plain(
+    template_name: str,
+    bulletin: Bulletin,
+    links: Links,
+    strands: Collection[str] | None,
+    config: Config | None,
+    env: Environment | None,
+) -> str:
+    template = _environment(config, env).get_template(template_name)
     text = template.render(_context(bulletin, links, strands))
+    # Templates are easier to read with spare blank lines; the mail should not have them.
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"

@@ -197,8 +197,12 @@ def upgrade() -> None:
     op.create_table(
         "login_failures",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=100), nullable=False, comment="The name tried, lower-cased."),
-        sa.Column("address", sa.String(length=64), nullable=False, comment="The client's IP address."),
+        sa.Column(
+            "name", sa.String(length=100), nullable=False, comment="The name tried, lower-cased."
+        ),
+        sa.Column(
+            "address", sa.String(length=64), nullable=False, comment="The client's IP address."
+        ),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )

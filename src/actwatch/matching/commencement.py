@@ -13,6 +13,7 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from actwatch.matching.sections import Provision
 
@@ -83,6 +84,8 @@ def commencement_number(title: str) -> int | None:
 
 def _mask_parentheses(text: str) -> str:
     """The text with bracketed asides blanked (same length), so offsets still line up."""
+    if "(" not in text:
+        return text  # nothing to blank; most summaries have no brackets
     out = list(text)
     depth = 0
     for index, char in enumerate(text):
@@ -158,6 +161,8 @@ def _join_purposes(own: str | None, shared: str | None) -> str | None:
     return "; ".join(part for part in (own, shared) if part) or None
 
 
+# The same few names come with every item: build the pattern once, not per extract().
+@lru_cache(maxsize=32)
 def _names_pattern(act_names: tuple[str, ...]) -> re.Pattern[str] | None:
     """ "of the Children and Social Work Act 2017": a summary names our Act in full."""
     names = sorted({name.strip() for name in act_names if name.strip()}, key=len, reverse=True)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, compress
+from typing import NamedTuple
 
 # Words and single punctuation marks; hyphens, dashes and apostrophes only separate words, so
 # "looked-after" and "looked after", "children's" and "children’s" are the same words.
@@ -84,18 +85,33 @@ class Tokens:
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Character offsets from the start of word `first` to the end of word `last`."""
+        ends = self.ends()
+        return ends[2 * first], ends[2 * last + 1]
+
+    def ends(self) -> list[int]:
+        """Where each part ends: word `i` starts at `ends[2 * i]` and ends at `ends[2 * i + 1]`."""
         if self._ends is None:
             self._ends = list(accumulate(map(len, self._parts)))
-        return self._ends[2 * first], self._ends[2 * last + 1]
+        return self._ends
 
 
-# (one-word cues that match outright, one-word cues to check, cues keyed by their second word,
-# cues whose second word is a prefix); the empty tuple when the word starts no cue.
-_Candidates = tuple[tuple[int, ...], tuple[int, ...], dict[str, tuple[int, ...]], tuple[int, ...]]
+# A cue of several words to look at, as (entry, words after the first, steps still to check or
+# None when matching the first two words was enough).
+_Follow = tuple[int, int, tuple[_Step, ...] | None]
+# (one-word cues that match outright, one-word cues to check with their step, cues keyed by their
+# second word, cues whose second word is a prefix, with that prefix when it can be tried on the
+# lower-case word); the empty tuple when the word starts no cue.
+_Candidates = tuple[
+    tuple[int, ...],
+    tuple[tuple[int, _Step], ...],
+    dict[str, tuple[_Follow, ...]],
+    tuple[tuple[int, int, tuple[_Step, ...], str | None], ...],
+]
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
+    # A named tuple: a few are made for every text, and it is several times cheaper to build
+    # than a frozen dataclass.
     group: str
     roles: tuple[Cue, ...]
     start: int  # character offsets in the text
@@ -139,18 +155,26 @@ class Lexicon:
         found: _Candidates = ()  # type: ignore[assignment]
         if indices:
             sure: list[int] = []  # one plain word, equal to this one: nothing left to check
-            single: list[int] = []
-            by_next: dict[str, list[int]] = {}
-            other: list[int] = []
+            single: list[tuple[int, _Step]] = []
+            by_next: dict[str, list[_Follow]] = {}
+            other: list[tuple[int, int, tuple[_Step, ...], str | None]] = []
             for index in indices:
                 steps = self._entries[index][1]
                 if len(steps) == 1:
-                    plain = not steps[0].prefix and not steps[0].exact_case
-                    (sure if plain else single).append(index)
+                    if not steps[0].prefix and not steps[0].exact_case:
+                        sure.append(index)
+                    else:
+                        single.append((index, steps[0]))
                 elif not steps[1].prefix:
-                    by_next.setdefault(steps[1].word.lower(), []).append(index)
+                    # The first two words matched their keys; only capitals or more words remain.
+                    rest = None if len(steps) == 2 and index not in self._exact_case else steps
+                    by_next.setdefault(steps[1].word.lower(), []).append(
+                        (index, len(steps) - 1, rest)
+                    )
                 else:
-                    other.append(index)
+                    # Most fail on their second word: it is tried first, without a call.
+                    second = None if steps[1].exact_case else steps[1].word
+                    other.append((index, len(steps) - 1, steps, second))
             found = (
                 tuple(sure),
                 tuple(single),
@@ -171,34 +195,39 @@ class Lexicon:
                 self._candidates(word) if found is None else found
                 for word, found in zip(lowered, looked_up, strict=True)
             ]
-        positions = [position for position, found in enumerate(looked_up) if found]
+        # An empty tuple (no cue starts here) is false.
+        positions = list(compress(range(len(looked_up)), looked_up))
         if not positions:
             return []
         words = tokens.words
-        count = len(lowered)
-        entries = self._entries
+        accepts = self._accepts
+        following_exists = len(lowered) - 1
         found: list[tuple[int, int, int]] = []  # (first word, last word, entry)
+        add = found.append
         for position in positions:
             sure, single, by_next, other = looked_up[position]  # type: ignore[misc]
             for index in sure:
-                found.append((position, position, index))
-            for index in single:
-                if entries[index][1][0].accepts(lowered[position], words[position]):
-                    found.append((position, position, index))
-            if by_next and position + 1 < count:
-                for index in by_next.get(lowered[position + 1], ()):
-                    steps = entries[index][1]
-                    # The first two words matched their keys; only capitals or more words remain.
-                    if (len(steps) == 2 and index not in self._exact_case) or self._accepts(
-                        steps, lowered, words, position
-                    ):
-                        found.append((position, position + len(steps) - 1, index))
-            for index in other:
-                if self._accepts(entries[index][1], lowered, words, position):
-                    found.append((position, position + len(entries[index][1]) - 1, index))
+                add((position, position, index))
+            for index, step in single:
+                if step.accepts(lowered[position], words[position]):
+                    add((position, position, index))
+            if position < following_exists:
+                if by_next:
+                    for index, extra, rest in by_next.get(lowered[position + 1], ()):
+                        if rest is None or accepts(rest, lowered, words, position):
+                            add((position, position + extra, index))
+                if other:
+                    following = lowered[position + 1]
+                    for index, extra, steps, second in other:
+                        if (second is None or following.startswith(second)) and accepts(
+                            steps, lowered, words, position
+                        ):
+                            add((position, position + extra, index))
         if not found:
             return []
         found.sort(key=lambda hit: (hit[0], -hit[1]))
+        entries = self._entries
+        ends = tokens.ends()
         taken_until: dict[str, int] = {}
         matches: list[Match] = []
         for first, last, index in found:
@@ -206,8 +235,7 @@ class Lexicon:
             if first <= taken_until.get(group, -1):
                 continue
             taken_until[group] = last
-            start, end = tokens.span(first, last)
-            matches.append(Match(group, roles, start, end))
+            matches.append(Match(group, roles, ends[2 * first], ends[2 * last + 1]))
         return matches
 
     @staticmethod

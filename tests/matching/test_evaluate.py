@@ -43,6 +43,21 @@ def test_own_set_meets_the_bars(matcher: Matcher, rules: Config) -> None:
     assert scores["strands"]["f1"] >= 0.90, result
 
 
+def test_blind_set_stays_above_its_first_scores(matcher: Matcher, rules: Config) -> None:
+    """Written without sight of the rules; its first run scored relevance F1 0.89, strands 0.88.
+
+    The bars sit at the scores after the general vocabulary fixes it prompted, so a rule change
+    that loses ground on announcements the rules were not written for fails here.
+    """
+    result = scores_for("blind.jsonl", matcher, rules)
+    scores = result["scores"]
+    assert isinstance(scores, dict)
+    assert scores["items"] == 60
+    assert scores["relevance"]["f1"] >= 0.92, result
+    assert scores["type"]["accuracy"] >= 0.95, result
+    assert scores["strands"]["f1"] >= 0.90, result
+
+
 def test_metrics_are_computed_as_documented(
     matcher: Matcher, rules: Config, tmp_path: Path
 ) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,6 +44,21 @@ NEGATIVE_TITLE_CAP = 0.1
 OTHER_ACT_CAP = 0.05
 MAX_CONTENT = 20_000
 MAX_EVIDENCE = 60
+
+# The weights above by field, then kind, worked out once rather than for every cue of every item
+# (the same products, so the same floats).
+_RELEVANCE_WEIGHT = {
+    field: {kind: weight * factor for kind, weight in KIND_WEIGHT.items()}
+    for field, factor in FIELD_FACTOR.items()
+}
+_SHOWN_WEIGHT = {
+    field: {kind: round(weight, 3) for kind, weight in weights.items()}
+    for field, weights in _RELEVANCE_WEIGHT.items()
+}
+_STRAND_WEIGHT = {
+    field: {kind: weight * factor for kind, weight in STRAND_KIND_WEIGHT.items()}
+    for field, factor in STRAND_FIELD.items()
+}
 
 _ACT_YEAR = re.compile(r"\b(?:Act|Bill)\s+(?:\[HL\]\s+)?\d{4}\b")
 _INSTRUMENT_TITLE = re.compile(
@@ -79,36 +95,43 @@ def classify(
     matched: dict[tuple[str, str, str, str | None], tuple[str, float]] = {}
 
     for field, text, matches in scanned:
-        for match in matches:
-            if match.group != "relevance":
+        kind_weight = _RELEVANCE_WEIGHT[field]
+        strand_kind_weight = _STRAND_WEIGHT[field]
+        for group, roles, start, end in matches:
+            if group != "relevance":
                 continue
-            start, end = match.start, match.end
             snippet = text[start:end]
-            for cue in match.roles:
-                if cue.kind == "negative":
+            for cue in roles:
+                kind, cue_text, target = cue.kind, cue.text, cue.target
+                if kind == "negative":
                     negatives[field] = 1.0
-                    note(Evidence(cue.text, "negative", field, snippet))
+                    note(Evidence(cue_text, "negative", field, snippet))
                     continue
-                if cue.target is not None and _masked(masks, cue.target, field, start, end):
+                if (
+                    target is not None
+                    and target in masks
+                    and _masked(masks, target, field, start, end)
+                ):
                     continue
-                weight = KIND_WEIGHT[cue.kind] * FIELD_FACTOR[field]
-                if cue.kind == "context":
-                    context[cue.text] = max(context.get(cue.text, 0.0), weight)
+                weight = kind_weight[kind]
+                if kind == "context":
+                    context[cue_text] = max(context.get(cue_text, 0.0), weight)
                 else:
-                    relevance[cue.text] = max(relevance.get(cue.text, 0.0), weight)
-                if cue.kind == "act" and field == "title":
+                    relevance[cue_text] = max(relevance.get(cue_text, 0.0), weight)
+                if kind == "act" and field == "title":
                     act_in_title.append((start, end))
-                if cue.target is not None:
-                    strand_weight = STRAND_KIND_WEIGHT[cue.kind] * STRAND_FIELD[field]
-                    key = (cue.target, cue.text)
+                if target is not None:
+                    strand_weight = strand_kind_weight[kind]
+                    key = (target, cue_text)
                     if strand_cues.get(key, (0.0, ""))[0] < strand_weight:
                         strand_cues[key] = (strand_weight, field)
-                seen = (cue.kind, cue.text, field, cue.target)
+                seen = (kind, cue_text, field, target)
                 if seen not in matched or matched[seen][1] < weight:
                     matched[seen] = (snippet, weight)
 
-    for (kind, cue_text, field, target), (snippet, weight) in matched.items():
-        note(Evidence(cue_text, kind, field, snippet, target, None, round(weight, 3)))
+    for (kind, cue_text, field, target), (snippet, _) in matched.items():
+        shown = _SHOWN_WEIGHT[field][kind]
+        note(Evidence(cue_text, kind, field, snippet, target, None, shown))
 
     weights = list(relevance.values())
     if weights:
@@ -158,7 +181,8 @@ def classify(
         state = "uncertain"
     else:
         state = "rejected"
-    ordered = sorted(evidence.values(), key=lambda entry: -entry.weight)[:MAX_EVIDENCE]
+    # reverse=True keeps entries of equal weight in the order they were noted.
+    ordered = sorted(evidence.values(), key=_weight, reverse=True)[:MAX_EVIDENCE]
     return Classification(
         state=state,
         confidence=round(confidence, 3),
@@ -172,6 +196,9 @@ def classify(
             for entry in commencements
         ),
     )
+
+
+_weight = attrgetter("weight")
 
 
 def _noisy_or(weights: Iterable[float]) -> float:
@@ -268,7 +295,7 @@ def _event_type(
             scores[slug] += LEGISLATION_WEIGHT
             note(Evidence(f"{series}. number", "legislation", "meta", series, None, slug, 5.0))
         candidates = matcher.legislation_types
-        best = max(candidates, key=lambda slug: scores[slug])
+        best = max(candidates, key=scores.__getitem__)
         if scores[best] <= 0:
             best = candidates[-1]
             note(Evidence("instrument of the Act", "legislation", "meta", item.title, None, best))
@@ -276,7 +303,7 @@ def _event_type(
 
     contenders = [slug for slug in matcher.type_order if slug != FALLBACK_TYPE]
     if contenders:
-        best = max(contenders, key=lambda slug: scores[slug])
+        best = max(contenders, key=scores.__getitem__)
         if scores[best] >= TYPE_MIN:
             return best
     return FALLBACK_TYPE if FALLBACK_TYPE in scores else matcher.type_order[-1]
@@ -303,7 +330,7 @@ def _strands(
     chosen = [slug for slug in matcher.strand_order if scores.get(slug, 0.0) >= STRAND_MIN]
     if not chosen and scores:
         # Evidence only in the body: name the strongest strand rather than none.
-        top = max(scores, key=lambda slug: scores[slug])
+        top = max(scores, key=scores.__getitem__)
         if scores[top] >= STRAND_FIELD["content"]:
             chosen = [top]
     return tuple(chosen)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 from urllib.parse import urlsplit
@@ -276,15 +277,15 @@ def _event_type(
             )
     best_cue: dict[tuple[str, str], tuple[float, str, str]] = {}
     for field, text, matches in scanned:
-        for match in matches:
-            if match.group != "type":
+        weight = TYPE_FIELD[field]
+        for group, roles, start, end in matches:
+            if group != "type":
                 continue
-            for cue in match.roles:
+            for cue in roles:
                 assert cue.target is not None
                 key = (cue.target, cue.text)
-                weight = TYPE_FIELD[field]
                 if best_cue.get(key, (0.0, "", ""))[0] < weight:
-                    best_cue[key] = (weight, field, text[match.start : match.end])
+                    best_cue[key] = (weight, field, text[start:end])
     for (slug, cue_text), (weight, field, snippet) in best_cue.items():
         scores[slug] += weight
         note(Evidence(cue_text, "type", field, snippet, None, slug, weight))
@@ -301,12 +302,18 @@ def _event_type(
             note(Evidence("instrument of the Act", "legislation", "meta", item.title, None, best))
         return best
 
-    contenders = [slug for slug in matcher.type_order if slug != FALLBACK_TYPE]
+    contenders = _contenders(matcher.type_order)
     if contenders:
         best = max(contenders, key=scores.__getitem__)
         if scores[best] >= TYPE_MIN:
             return best
     return FALLBACK_TYPE if FALLBACK_TYPE in scores else matcher.type_order[-1]
+
+
+@lru_cache(maxsize=16)
+def _contenders(type_order: tuple[str, ...]) -> tuple[str, ...]:
+    """The types a cue can win (the same for every item of one set of rules)."""
+    return tuple(slug for slug in type_order if slug != FALLBACK_TYPE)
 
 
 def _alternative_number(meta: dict[str, Any]) -> str | None:
@@ -327,7 +334,9 @@ def _strands(
     scores: dict[str, float] = {}
     for (slug, _), (weight, _field) in strand_cues.items():
         scores[slug] = scores.get(slug, 0.0) + weight
-    chosen = [slug for slug in matcher.strand_order if scores.get(slug, 0.0) >= STRAND_MIN]
+    # Most items score a strand or two: order those, rather than look up every strand.
+    strong = {slug for slug, score in scores.items() if score >= STRAND_MIN}
+    chosen = [slug for slug in matcher.strand_order if slug in strong] if strong else []
     if not chosen and scores:
         # Evidence only in the body: name the strongest strand rather than none.
         top = max(scores, key=scores.__getitem__)

@@ -96,8 +96,8 @@ class Tokens:
 
 
 # A cue of several words to look at, as (entry, words after the first, steps still to check or
-# None when matching the first two words was enough).
-_Follow = tuple[int, int, tuple[_Step, ...] | None]
+# None when matching the first two words was enough, the word those steps start at).
+_Follow = tuple[int, int, tuple[_Step, ...] | None, int]
 # (one-word cues that match outright, one-word cues to check with their step, cues keyed by their
 # second word, cues whose second word is a prefix, with that prefix when it can be tried on the
 # lower-case word); the empty tuple when the word starts no cue.
@@ -166,11 +166,16 @@ class Lexicon:
                     else:
                         single.append((index, steps[0]))
                 elif not steps[1].prefix:
-                    # The first two words matched their keys; only capitals or more words remain.
-                    rest = None if len(steps) == 2 and index not in self._exact_case else steps
-                    by_next.setdefault(steps[1].word.lower(), []).append(
-                        (index, len(steps) - 1, rest)
-                    )
+                    # The first two words matched their keys, which is all a cue in any case needs
+                    # of them; a capitals-only cue checks every word.
+                    follow: _Follow
+                    if index in self._exact_case:
+                        follow = (index, len(steps) - 1, steps, 0)
+                    elif len(steps) == 2:
+                        follow = (index, 1, None, 0)
+                    else:
+                        follow = (index, len(steps) - 1, steps[2:], 2)
+                    by_next.setdefault(steps[1].word.lower(), []).append(follow)
                 else:
                     # Most fail on their second word: it is tried first, without a call.
                     second = None if steps[1].exact_case else steps[1].word
@@ -213,8 +218,8 @@ class Lexicon:
                     add((position, position, index))
             if position < following_exists:
                 if by_next:
-                    for index, extra, rest in by_next.get(lowered[position + 1], ()):
-                        if rest is None or accepts(rest, lowered, words, position):
+                    for index, extra, rest, skip in by_next.get(lowered[position + 1], ()):
+                        if rest is None or accepts(rest, lowered, words, position + skip):
                             add((position, position + extra, index))
                 if other:
                     following = lowered[position + 1]

@@ -248,7 +248,9 @@ def _is_instrument(item: ItemText) -> bool:
 
 def _other_acts(title: str, ours: list[tuple[int, int]]) -> list[str]:
     """Acts (or Bills) named in the title that are not this Act."""
-    found = []
+    found: list[str] = []
+    if "Act" not in title and "Bill" not in title:
+        return found  # the pattern is case-sensitive: most titles name no Act at all
     for match in _ACT_YEAR.finditer(title):
         if not any(start <= match.start() <= end for start, end in ours):
             found.append(title[max(0, match.start() - 60) : match.end()].strip())

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, compress
+from operator import itemgetter
 from typing import NamedTuple
 
 # Words and single punctuation marks; hyphens, dashes and apostrophes only separate words, so
@@ -118,6 +119,9 @@ class Match(NamedTuple):
     end: int
 
 
+_LEFTMOST_LONGEST = itemgetter(0, 1)
+
+
 class Lexicon:
     """All cues of all groups (relevance, exclusion, type), scanned in one pass over the words."""
 
@@ -207,35 +211,37 @@ class Lexicon:
         words = tokens.words
         accepts = self._accepts
         following_exists = len(lowered) - 1
-        found: list[tuple[int, int, int]] = []  # (first word, last word, entry)
+        # (first word, minus the last word, entry): longest first once sorted by the first two.
+        found: list[tuple[int, int, int]] = []
         add = found.append
         for position in positions:
             sure, single, by_next, other = looked_up[position]  # type: ignore[misc]
             for index in sure:
-                add((position, position, index))
+                add((position, -position, index))
             for index, step in single:
                 if step.accepts(lowered[position], words[position]):
-                    add((position, position, index))
+                    add((position, -position, index))
             if position < following_exists:
                 if by_next:
                     for index, extra, rest, skip in by_next.get(lowered[position + 1], ()):
                         if rest is None or accepts(rest, lowered, words, position + skip):
-                            add((position, position + extra, index))
+                            add((position, -position - extra, index))
                 if other:
                     following = lowered[position + 1]
                     for index, extra, steps, second in other:
                         if (second is None or following.startswith(second)) and accepts(
                             steps, lowered, words, position
                         ):
-                            add((position, position + extra, index))
+                            add((position, -position - extra, index))
         if not found:
             return []
-        found.sort(key=lambda hit: (hit[0], -hit[1]))
+        found.sort(key=_LEFTMOST_LONGEST)  # stable: equal spans keep the order they were found
         entries = self._entries
         ends = tokens.ends()
         taken_until: dict[str, int] = {}
         matches: list[Match] = []
-        for first, last, index in found:
+        for first, minus_last, index in found:
+            last = -minus_last
             group, _, roles = entries[index]
             if first <= taken_until.get(group, -1):
                 continue

@@ -35,6 +35,7 @@ class _Range:
 
 
 _LEADING_NUMBER = re.compile(r"(\d+)([A-Z]*)")
+_KNOWN_LIMIT = 10_000  # numbers come from untrusted prose: keep the memo bounded
 
 
 def provision(kind: str, reference: str) -> Provision | None:
@@ -67,9 +68,22 @@ class SectionMap:
         for slug, references in strands.items():
             self._ranges.extend((_parse_reference(reference), slug) for reference in references)
         self._ranges.extend((_parse_reference(reference), self.OUTSIDE) for reference in outside)
+        # Every commencement item asks about the same few sections: answer each once.
+        self._known: dict[tuple[str, int], str | None] = {}
 
     def strand(self, provision: Provision) -> str | None:
         """The strand slug, `SectionMap.OUTSIDE`, or None when config says nothing."""
+        key = (provision.kind, provision.number)  # all a range looks at
+        try:
+            return self._known[key]
+        except KeyError:
+            pass
+        if len(self._known) >= _KNOWN_LIMIT:
+            self._known.clear()
+        found = self._known[key] = self._lookup(provision)
+        return found
+
+    def _lookup(self, provision: Provision) -> str | None:
         # A section listed under a strand wins over the Part that contains it.
         best: tuple[int, str] | None = None
         for span, slug in self._ranges:

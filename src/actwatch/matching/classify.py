@@ -130,9 +130,13 @@ def classify(
                 if seen not in matched or matched[seen][1] < weight:
                     matched[seen] = (snippet, weight)
 
-    for (kind, cue_text, field, target), (snippet, _) in matched.items():
-        shown = _SHOWN_WEIGHT[field][kind]
-        note(Evidence(cue_text, kind, field, snippet, target, None, shown))
+    # `matched` is keyed like `evidence`, and nothing noted so far has these kinds (only exclusion
+    # and negative evidence): no need to go through note().
+    for seen, (snippet, _) in matched.items():
+        kind, cue_text, field, target = seen
+        evidence[seen] = Evidence(
+            cue_text, kind, field, snippet, target, None, _SHOWN_WEIGHT[field][kind]
+        )
 
     weights = list(relevance.values())
     if weights:

@@ -26,6 +26,7 @@ from actwatch.subscribers.tokens import (
     SecretMissing,
     TokenError,
     Tokens,
+    secret_from_env,
 )
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "list_subscribers",
     "normalise_email",
     "person_data",
+    "secret_from_env",
     "sign_up",
     "update_preferences",
 ]

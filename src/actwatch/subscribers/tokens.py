@@ -53,8 +53,8 @@ def secret_from_env(config: Config, env: Mapping[str, str] | None = None) -> str
     secret = env.get(name, "")
     if len(secret) < MIN_SECRET:
         raise SecretMissing(
-            f"links to subscribers are signed with a secret key: set the environment variable "
-            f"{name} to at least {MIN_SECRET} random characters (the same as the web service's)"
+            f"set the environment variable {name} to at least {MIN_SECRET} random characters "
+            "(it signs the editors' sessions and the subscribers' links)"
         )
     return secret
 

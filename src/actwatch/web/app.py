@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -24,7 +23,6 @@ from actwatch.review.states import STATE_LABELS
 
 SESSION_COOKIE = "actwatch_session"
 SESSION_HOURS = 12
-MIN_SECRET = 32
 EDITOR_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -89,16 +87,17 @@ def _when(moment: datetime | None, zone: Any, pattern: str = "%d %b %Y, %H:%M") 
 
 
 def secret_key(config: Config, env: Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    name = config.web.secret_key_env
-    secret = env.get(name, "")
-    if len(secret) < MIN_SECRET:
+    """The signing key: the same one the subscribers' links are signed with."""
+    from actwatch.subscribers import SecretMissing, secret_from_env
+
+    try:
+        return secret_from_env(config, env)
+    except SecretMissing as exc:
+        name = config.web.secret_key_env
         raise WebConfigError(
-            f"the web editor needs a secret key: set the environment variable {name} to at least "
-            f"{MIN_SECRET} random characters, e.g. "
+            f"the web editor needs a secret key: {exc}, e.g. "
             "`export " + name + "=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')`"
-        )
-    return secret
+        ) from None
 
 
 def create_app(

@@ -42,44 +42,22 @@ def build_scheduler(config: Config, jobs: Jobs) -> BackgroundScheduler:
     now = datetime.now(zone)
     check = config.schedule.send_check_interval
 
-    def every(interval: timedelta) -> IntervalTrigger:
-        return IntervalTrigger(seconds=interval.total_seconds(), timezone=zone)
-
-    scheduler.add_job(
-        guarded("heartbeat", jobs.heartbeat),
-        every(HEARTBEAT_INTERVAL),
-        id="heartbeat",
-        name="heartbeat",
-        next_run_time=now,
+    # Jobs that run at once on start, then at their interval: (id, job, interval, what it does).
+    periodic = (
+        ("heartbeat", jobs.heartbeat, HEARTBEAT_INTERVAL, "heartbeat"),
+        ("poll", jobs.poll, config.schedule.poll_interval, "poll feeds and classify new items"),
+        ("draft", jobs.draft, check, "draft the last season and tell the editor"),
+        ("send-due", jobs.send_due, check, "send scheduled bulletins that are due"),
+        ("sweep", jobs.sweep, check, "resume bulletins left sending"),
     )
-    scheduler.add_job(
-        guarded("poll", jobs.poll),
-        every(config.schedule.poll_interval),
-        id="poll",
-        name="poll feeds and classify new items",
-        next_run_time=now,
-    )
-    scheduler.add_job(
-        guarded("draft", jobs.draft),
-        every(check),
-        id="draft",
-        name="draft the last season and tell the editor",
-        next_run_time=now,
-    )
-    scheduler.add_job(
-        guarded("send-due", jobs.send_due),
-        every(check),
-        id="send-due",
-        name="send scheduled bulletins that are due",
-        next_run_time=now,
-    )
-    scheduler.add_job(
-        guarded("sweep", jobs.sweep),
-        every(check),
-        id="sweep",
-        name="resume bulletins left sending",
-        next_run_time=now,
-    )
+    for job_id, job, interval, description in periodic:
+        scheduler.add_job(
+            guarded(job_id, job),
+            IntervalTrigger(seconds=interval.total_seconds(), timezone=zone),
+            id=job_id,
+            name=description,
+            next_run_time=now,
+        )
     at = config.schedule.housekeeping_at
     scheduler.add_job(
         guarded("housekeeping", jobs.housekeeping),

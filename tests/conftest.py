@@ -7,6 +7,7 @@ The PostgreSQL server is not optional: when it is unreachable those tests fail, 
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,9 +22,26 @@ from actwatch.db import make_engine, upgrade
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
+# Debian's Chromium, driven by Playwright (which cannot download browsers here); without the
+# background-networking flags it keeps trying to reach Google's hosts on a closed network.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 POSTGRES_URL = os.environ.get(
     "ACTWATCH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now, for a test server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

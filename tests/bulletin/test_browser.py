@@ -21,16 +21,8 @@ from actwatch.bulletin.seasons import parse_season
 from actwatch.config import Config
 from tests.bulletin.fixtures import NOW
 from tests.bulletin.test_render import golden_bulletin
-from tests.conftest import REPO
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, REPO
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = REPO / "test-artifacts" / "bulletin"
 WIDTHS = (375, 700)
 

@@ -8,7 +8,6 @@ Behaviour per recipient: `refuse` maps an address to an SMTP reply (`"550 5.1.1 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.conftest import free_port
 
 
 @dataclass
@@ -81,12 +82,6 @@ class Sink:
                 if self.keep:
                     self.received.append((rcpt, bytes(envelope.content)))
         return "250 2.0.0 accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

@@ -121,7 +121,7 @@ def test_smtp_reconnects_after_the_server_drops_the_connection(
 
 
 def test_nothing_listening_is_a_mail_error() -> None:
-    from tests.mail.conftest import free_port
+    from tests.conftest import free_port
 
     with (
         SMTPTransport("127.0.0.1", free_port(), security="none", timeout=2) as transport,

@@ -34,8 +34,8 @@ from actwatch.feeds.samples import (
     sample_documents,
     sample_feed_configs,
 )
-from tests.conftest import DATA
-from tests.delivery.smtp import Sink, free_port
+from tests.conftest import DATA, free_port
+from tests.delivery.smtp import Sink
 from tests.delivery.smtp import running as smtp_running
 
 SECRET = "service-test-secret-" + "s" * 40

@@ -3,7 +3,6 @@ introduction, preview at desktop and phone widths, approve. Screenshots go to te
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,27 +15,12 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from actwatch.db.schema import bulletins, items
-from tests.conftest import REPO
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, free_port
 from tests.review.conftest import Draft
 from tests.web.conftest import EDITOR, PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = REPO / "test-artifacts" / "editor"
 INTRO = "Autumn brought the **first provisions** into force.\n\n- Care leavers\n- Safeguarding"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from actwatch.bulletin import load_bulletin, parse_season
@@ -349,6 +349,23 @@ def _season_bounds(config: Config, connection: Connection, bulletin_id: int) -> 
     return window(config, parse_season(config, row.season))
 
 
+def uncertain_items() -> Select[Any]:
+    """Items whose verdict (the editor's, else the matcher's) is uncertain, for the queues."""
+    return (
+        select(
+            items.c.id,
+            items.c.title,
+            items.c.canonical_link,
+            items.c.summary,
+            items.c.published_at,
+            item_matches.c.confidence,
+            item_matches.c.event_type,
+        )
+        .join(item_matches, item_matches.c.item_id == items.c.id)
+        .where(effective_state == "uncertain")
+    )
+
+
 def uncertain_in_season(
     connection: Connection, config: Config, bulletin_id: int, limit: int = 200
 ) -> list[Any]:
@@ -359,18 +376,8 @@ def uncertain_in_season(
     )
     return list(
         connection.execute(
-            select(
-                items.c.id,
-                items.c.title,
-                items.c.canonical_link,
-                items.c.summary,
-                items.c.published_at,
-                item_matches.c.confidence,
-                item_matches.c.event_type,
-            )
-            .join(item_matches, item_matches.c.item_id == items.c.id)
+            uncertain_items()
             .where(
-                effective_state == "uncertain",
                 items.c.published_at >= start.astimezone(UTC),
                 items.c.published_at < end.astimezone(UTC),
                 items.c.id.not_in(in_bulletin),

@@ -14,7 +14,7 @@ from actwatch.bulletin import HTML_BUDGET, Bulletin, load_bulletin, parse_season
 from actwatch.bulletin.model import Entry
 from actwatch.bulletin.seasons import bulletin_title
 from actwatch.config import Config
-from actwatch.db.schema import bulletin_items, feeds, item_matches, items
+from actwatch.db.schema import bulletin_items, feeds, items
 from actwatch.review.editing import uncertain_in_season
 from actwatch.review.freeze import Rendered
 from actwatch.review.records import load_row
@@ -326,24 +326,12 @@ def audit_trail(engine: Engine, bulletin_id: int | None = None, limit: int = 500
 
 def uncertain_everywhere(engine: Engine, config: Config, limit: int = 50) -> list[QueueItem]:
     """The newest uncertain items across all seasons (the dashboard's queue)."""
-    from actwatch.review.editing import effective_state
+    from actwatch.review.editing import uncertain_items
 
     zone = config.schedule.zone
     with engine.connect() as connection:
         rows = connection.execute(
-            select(
-                items.c.id,
-                items.c.title,
-                items.c.canonical_link,
-                items.c.summary,
-                items.c.published_at,
-                item_matches.c.confidence,
-                item_matches.c.event_type,
-            )
-            .join(item_matches, item_matches.c.item_id == items.c.id)
-            .where(effective_state == "uncertain")
-            .order_by(items.c.published_at.desc())
-            .limit(limit)
+            uncertain_items().order_by(items.c.published_at.desc()).limit(limit)
         ).all()
     return [
         QueueItem(

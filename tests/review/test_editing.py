@@ -23,7 +23,7 @@ from actwatch.review import (
     set_intro,
     set_summary,
 )
-from actwatch.review.view import build_review
+from actwatch.review.view import build_review, uncertain_everywhere
 from tests.bulletin.fixtures import insert_item
 from tests.review.conftest import Draft
 
@@ -110,6 +110,8 @@ def test_the_uncertain_queue(draft: Draft) -> None:
     view = build_review(draft.engine, draft.config, draft.bulletin_id, now=NOW)
     assert {q.item_id for q in view.uncertain} == {unsure, other}
     assert any("2 uncertain item(s)" in warning for warning in view.warnings)
+    # The dashboard's queue spans every season; an editor's verdict takes items out of it.
+    assert {q.item_id for q in uncertain_everywhere(draft.engine, draft.config)} == {unsure, other}
 
     pick_uncertain(draft.engine, draft.config, draft.bulletin_id, unsure, actor="Jo")
     assert unsure in section_ids(draft, "care-leavers")
@@ -123,6 +125,7 @@ def test_the_uncertain_queue(draft: Draft) -> None:
         ).scalar_one()
     assert verdict == "rejected"
     assert build_review(draft.engine, draft.config, draft.bulletin_id, now=NOW).uncertain == ()
+    assert other not in {q.item_id for q in uncertain_everywhere(draft.engine, draft.config)}
 
 
 def test_a_manual_item(draft: Draft) -> None:

@@ -153,7 +153,7 @@ def _ago(seconds: float | None) -> str:
 
 
 def _local(app: App, text: Any) -> str:
-    from actwatch.service.state import parse_iso
+    from actwatch.monitor.state import parse_iso
 
     moment = parse_iso(text)
     if moment is None:
@@ -170,7 +170,7 @@ def status(app: App, as_json: bool) -> None:
 
     Exits 0 when the service looks well (scheduler alive, polls on time), 1 otherwise.
     """
-    from actwatch.service.status import collect, readiness
+    from actwatch.monitor.status import collect, readiness
 
     summary = collect(app.engine, app.config, datetime.now(UTC))
     ready = readiness(app.engine, app.config).ready

@@ -21,12 +21,9 @@ from sqlalchemy import Engine
 
 from actwatch import __version__
 from actwatch.config import Config
+from actwatch.db.lock import SchedulerLock
 from actwatch.feeds.poll import Poller, PollReport
-from actwatch.service.drafting import check_draft
-from actwatch.service.housekeeping import run_housekeeping
-from actwatch.service.lock import SchedulerLock
-from actwatch.service.sending import due_scheduled, needs_sender, run_send, sending_bulletins
-from actwatch.service.state import (
+from actwatch.monitor.state import (
     HEARTBEAT,
     HOUSEKEEPING,
     LAST_POLL,
@@ -35,6 +32,9 @@ from actwatch.service.state import (
     read_state,
     write_state,
 )
+from actwatch.service.drafting import check_draft
+from actwatch.service.housekeeping import run_housekeeping
+from actwatch.service.sending import due_scheduled, needs_sender, run_send, sending_bulletins
 
 log = logging.getLogger("actwatch.service")
 ACTOR = "actwatch serve"

@@ -26,8 +26,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
 from actwatch.config import Config
+from actwatch.db.lock import SchedulerLock, scheduler_lock
 from actwatch.service.jobs import Jobs
-from actwatch.service.lock import SchedulerLock, scheduler_lock
 from actwatch.service.scheduler import build_scheduler
 
 log = logging.getLogger("actwatch.service")
@@ -139,7 +139,7 @@ class Service:
                 )
 
     def _busy_message(self) -> str:
-        from actwatch.service.lock import FileLock
+        from actwatch.db.lock import FileLock
 
         holder = self.lock.holder() if isinstance(self.lock, FileLock) else None
         who = f" (held by {holder})" if holder else ""

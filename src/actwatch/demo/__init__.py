@@ -3,6 +3,9 @@
 `run_demo(folder)` writes a config beside an SQLite database and a maildir, serves the sample
 feeds on 127.0.0.1, polls them, classifies the items, compiles the season with the most news,
 and writes its three renderings. Run again, it reuses the folder: every step is idempotent.
+
+The sample feeds and the little HTTP server that serves them live in `actwatch.demo.samples`
+(the tests and benchmarks serve feeds with it too); both ship in the wheel.
 """
 
 from __future__ import annotations
@@ -69,14 +72,14 @@ def default_config_path() -> Path:
     bundled = files("actwatch") / "default-config.yaml"
     if bundled.is_file():
         return Path(str(bundled))
-    checkout = Path(__file__).resolve().parents[2] / "config.yaml"
+    checkout = Path(__file__).resolve().parents[3] / "config.yaml"
     if checkout.is_file():
         return checkout
     raise DemoError(f"the default config is missing (looked for {checkout})")
 
 
 def demo_config_data(base_url: str, rules: dict[str, Any]) -> dict[str, Any]:
-    from actwatch.feeds.samples import sample_feed_configs
+    from actwatch.demo.samples import sample_feed_configs
 
     data = dict(rules)
     data["feeds"] = sample_feed_configs(base_url)
@@ -137,8 +140,8 @@ def _counts(engine: Engine) -> tuple[int, int, int, dict[str, int]]:
 def run_demo(
     folder: Path, *, progress: Progress | None = None, now: datetime | None = None
 ) -> DemoReport:
+    from actwatch.demo.samples import serve_samples
     from actwatch.feeds import poll_feeds, sync_feeds
-    from actwatch.feeds.samples import serve_samples
     from actwatch.matching.store import classify_pending
 
     say = progress or (lambda _message: None)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from actwatch.bulletin.seasons import last_ended_season
+from actwatch.bulletin.seasons import draft_due_at, last_ended_season
 from actwatch.config import Config
 from actwatch.db.schema import (
     DELIVERY_STATES,
@@ -23,8 +23,7 @@ from actwatch.db.schema import (
     items,
     subscribers,
 )
-from actwatch.service.drafting import draft_due_at
-from actwatch.service.state import HEARTBEAT, HOUSEKEEPING, LAST_POLL, iso, parse_iso, read_all
+from actwatch.monitor.state import HEARTBEAT, HOUSEKEEPING, LAST_POLL, iso, parse_iso, read_all
 
 HEARTBEAT_STALE = timedelta(seconds=45)
 SEND_RATE_WINDOW = timedelta(seconds=60)

@@ -1,5 +1,8 @@
 """Editor accounts: scrypt password hashes, and a login rate limit kept in the database.
 
+The one owner of the `editors` and `login_failures` tables: the web editor (log in, sessions)
+and `actwatch editors` both go through this module.
+
 There is no default account: `actwatch editors add NAME` makes the first one. A hash is stored
 as `scrypt$n$r$p$salt$key` (base64), so the cost can be raised later and old hashes still verify.
 """

@@ -13,7 +13,7 @@ from __future__ import annotations
 import mailbox
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from actwatch.bulletin import (
 from actwatch.bulletin.seasons import Season
 from actwatch.bulletin.store import draft_bulletin, effective_state, seasons_with_news
 from actwatch.config import Config, load_config
+from actwatch.core import clock
 from actwatch.db import open_database
 from actwatch.db.schema import item_matches, item_strands, items
 
@@ -145,7 +146,7 @@ def run_demo(
     from actwatch.matching.store import classify_pending
 
     say = progress or (lambda _message: None)
-    started = datetime.now(UTC)
+    started = clock.now()
     now = now or started
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
@@ -206,5 +207,5 @@ def run_demo(
         bulletin_id=bulletin_id,
         bulletin_items=bulletin_items,
         files=files_written,
-        seconds=(datetime.now(UTC) - started).total_seconds(),
+        seconds=(clock.now() - started).total_seconds(),
     )

@@ -61,16 +61,20 @@ def test_draft_list_and_show(write_pinned_config: Callable[..., Path], tmp_path:
     assert code == 0 and output.startswith("---\ntitle: ")
 
 
-def test_draft_without_a_season_takes_the_last_one_that_ended(
+def test_no_draft_for_a_season_with_no_news_or_one_to_come(
     write_pinned_config: Callable[..., Path],
 ) -> None:
     config_file = write_pinned_config()
+    # Without a season: the last one that ended, which has no news here.
     code, output = run(config_file, "draft")
-    assert code == 0, output
-    assert "No relevant announcements in this season yet" in output
+    assert code == 1
+    assert "has no relevant announcements yet: there is nothing to draft" in output
+    code, output = run(config_file, "draft", "spring-2099")
+    assert code == 1
+    assert "spring-2099 has not started yet (it starts on 1 March 2099)" in output
+    assert "Told" not in output
     code, output = run(config_file, "bulletins", "--json")
-    [bulletin] = json.loads(output)
-    assert bulletin["items"] == 0 and bulletin["state"] == "draft"
+    assert json.loads(output) == []
 
 
 def test_mistakes_are_one_clear_line(write_pinned_config: Callable[..., Path]) -> None:

@@ -65,7 +65,7 @@ def test_each_item_appears_once_in_the_right_section(config: Config) -> None:
     assert len(shown) == len(set(shown)) == 10
 
 
-def test_coming_up_lists_future_dates_known_by_the_seasons_end(config: Config) -> None:
+def test_coming_up_lists_future_dates_known_on_the_issue_date(config: Config) -> None:
     bulletin = autumn(config)
     first, regulations = bulletin.coming_up.entries
     assert first.in_force_on == regulations.in_force_on == date(2018, 4, 1)
@@ -75,15 +75,24 @@ def test_coming_up_lists_future_dates_known_by_the_seasons_end(config: Config) -
     assert regulations.purpose == "for the purpose of making regulations"
     assert regulations.strands == ("Relationships and sex education",)
     assert first.instrument == regulations.instrument
-    # Composed for summer 2017, the instrument made in November is unknown.
+    # Composed for summer 2017 and issued in September, the instrument made in November is
+    # unknown; issued in December, its dates are coming up.
     summer = compose(
+        config,
+        parse_season(config, "summer-2017"),
+        items=stored_items(),
+        commencements=stored_commencements(),
+        issued_on=date(2017, 9, 2),
+    )
+    assert summer.coming_up.entries == () and summer.commenced.entries == ()
+    late = compose(
         config,
         parse_season(config, "summer-2017"),
         items=stored_items(),
         commencements=stored_commencements(),
         issued_on=NOW.date(),
     )
-    assert summer.coming_up.entries == () and summer.commenced.entries == ()
+    assert [c.in_force_on for c in late.coming_up.entries] == [date(2018, 4, 1)] * 2
 
 
 def test_tracker_status_per_strand(config: Config) -> None:

@@ -3,7 +3,7 @@ the editor's choices, listed and composed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select, update
@@ -12,6 +12,7 @@ from actwatch.bulletin.model import StoredItem
 from actwatch.bulletin.seasons import parse_season
 from actwatch.bulletin.store import (
     BulletinError,
+    NothingToDraft,
     draft_bulletin,
     list_bulletins,
     load_bulletin,
@@ -162,7 +163,6 @@ def test_list_bulletins(engine: Engine, config: Config) -> None:
             update(bulletin_items).where(bulletin_items.c.item_id == ids[4]).values(included=False)
         )
         connection.execute(update(bulletins).values(headline="a land of challenge"))
-    draft_bulletin(engine, config, parse_season(config, "winter-2017"), NOW)
     listed = [summary.as_dict() for summary in list_bulletins(engine, config)]
     assert listed == [
         {
@@ -172,21 +172,43 @@ def test_list_bulletins(engine: Engine, config: Config) -> None:
             "title": "Autumn 2017 news: Children & Social Work Act - a land of challenge",
             "items": 9,
         },
-        {
-            "id": listed[1]["id"],
-            "season": "winter-2017",
-            "state": "draft",
-            "title": "Winter 2017 news: Children & Social Work Act",
-            "items": 0,
-        },
     ]
 
 
-def test_the_issue_date_of_a_draft_is_when_it_falls_due(engine: Engine, config: Config) -> None:
+def test_no_draft_for_a_season_without_news_or_not_begun(engine: Engine, config: Config) -> None:
+    insert_fixture(engine)  # summer and autumn 2017
+    with pytest.raises(NothingToDraft, match="winter-2017 has no relevant announcements yet"):
+        draft_bulletin(engine, config, parse_season(config, "winter-2017"), NOW)
+    with pytest.raises(NothingToDraft, match="spring-2018 has not started yet"):
+        draft_bulletin(engine, config, parse_season(config, "spring-2018"), NOW)
+    # A season under way with news may be drafted early (it is refreshed until approved).
+    assert draft_bulletin(engine, config, parse_season(config, "autumn-2017"), LATER).created
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(bulletins)).scalar_one() == 1
+
+
+def test_one_issue_date_until_approval_then_the_approval_day(
+    engine: Engine, config: Config
+) -> None:
     insert_fixture(engine)
     draft_bulletin(engine, config, parse_season(config, "autumn-2017"), NOW)
-    composed = load_bulletin(engine, config, "autumn-2017")
-    assert composed.issued_on.isoformat() == "2017-12-02"  # draft_after (1 day) past the end
+    # Until it is approved, a draft is issued on the day approving it would issue it.
+    today = date(2017, 12, 5)
+    assert load_bulletin(engine, config, "autumn-2017", today=today).issued_on == today
+    approved_at = datetime(2017, 12, 6, 23, 30, tzinfo=UTC)  # 6 December in London
+    with engine.begin() as connection:
+        connection.execute(update(bulletins).values(state="approved", approved_at=approved_at))
+    assert load_bulletin(engine, config, "autumn-2017", today=today).issued_on == date(2017, 12, 6)
+
+
+def test_an_issue_date_set_ahead_dates_every_rendering(engine: Engine, config: Config) -> None:
+    insert_fixture(engine)
+    season = parse_season(config, "autumn-2017")
+    draft_bulletin(engine, config, season, LATER, issued_on=date(2017, 12, 2))
+    composed = load_bulletin(engine, config, "autumn-2017", today=date(2020, 1, 1))
+    assert composed.issued_on == date(2017, 12, 2)
+    # As of 2 December 2017, 1 April 2018 is still to come (known in 2020, it would not be).
+    assert [c.in_force_on for c in composed.coming_up.entries] == [date(2018, 4, 1)] * 2
 
 
 def test_unknown_bulletins(engine: Engine, config: Config) -> None:

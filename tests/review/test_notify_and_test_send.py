@@ -23,7 +23,7 @@ NOW = datetime(2017, 12, 2, 9, 5, tzinfo=UTC)
 def test_the_editor_hears_once(sqlite_draft: Draft, tmp_path: Path, caplog: Any) -> None:
     draft = sqlite_draft
     box = MaildirTransport(tmp_path / "box")
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("INFO"):
         assert notify_draft_ready(
             draft.engine, draft.config, draft.bulletin_id, transport=box, now=NOW
         )
@@ -38,6 +38,9 @@ def test_the_editor_hears_once(sqlite_draft: Draft, tmp_path: Path, caplog: Any)
     assert link in text and "10 announcement(s)" in text and "No introduction yet." in text
     assert f'href="{link}"' in message.get_body(("html",)).get_content()
     assert link in caplog.text
+    # A draft being ready is the normal course of things, not a warning.
+    [record] = [r for r in caplog.records if link in r.getMessage()]
+    assert record.levelname == "INFO"
     with draft.engine.connect() as connection:
         assert connection.execute(select(bulletins.c.editor_notified_at)).scalar_one() == NOW
 

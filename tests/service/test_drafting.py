@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from actwatch.bulletin.seasons import draft_due_at, parse_season
 from actwatch.config import parse_config
 from actwatch.db.schema import bulletins
 from actwatch.service.drafting import check_draft
+from tests.bulletin.fixtures import insert_fixture, insert_item, stored_items
 
 
 def _config(tmp_path: Path, repo_config_data: dict[str, Any], **schedule: Any) -> Any:
@@ -38,6 +40,7 @@ def test_drafts_once_after_a_poll_that_finished_after_the_due_time(
 ) -> None:
     config = _config(tmp_path, repo_config_data, draft_after="1d", draft_at="09:00")
     due = datetime(2017, 12, 2, 9, 0, tzinfo=UTC)
+    insert_fixture(sqlite_engine)
 
     early = check_draft(sqlite_engine, config, due - timedelta(minutes=1), due)
     assert early.season.slug == "autumn-2017"
@@ -68,7 +71,26 @@ def test_a_service_down_for_the_due_time_catches_up_with_the_latest_season(
     tmp_path: Path, repo_config_data: dict[str, Any], sqlite_engine: Engine
 ) -> None:
     config = _config(tmp_path, repo_config_data)
+    winter_news = dataclasses.replace(
+        stored_items()[3],
+        link="https://example.org/winter",
+        published_at=datetime(2018, 1, 9, tzinfo=UTC),
+    )
+    insert_item(sqlite_engine, winter_news)
     # Down from November to mid-March: autumn is over and winter has ended too.
     now = datetime(2018, 3, 15, 12, 0, tzinfo=UTC)
     checked = check_draft(sqlite_engine, config, now, now)
     assert checked.created and checked.season.slug == "winter-2017"
+
+
+def test_a_season_without_news_gets_no_draft_and_no_email(
+    tmp_path: Path, repo_config_data: dict[str, Any], sqlite_engine: Engine
+) -> None:
+    config = _config(tmp_path, repo_config_data)
+    now = datetime(2018, 3, 15, 12, 0, tzinfo=UTC)
+    checked = check_draft(sqlite_engine, config, now, now)
+    assert checked.season.slug == "winter-2017"
+    assert checked.bulletin_id is None and not checked.created and not checked.notify
+    assert checked.waiting_for == "relevant news (the season has none)"
+    with sqlite_engine.connect() as connection:
+        assert connection.execute(select(bulletins.c.id)).all() == []

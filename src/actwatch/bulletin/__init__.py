@@ -31,6 +31,7 @@ from actwatch.bulletin.seasons import (
 )
 from actwatch.bulletin.store import (
     BulletinError,
+    NothingToDraft,
     draft_bulletin,
     list_bulletins,
     load_bulletin,
@@ -43,6 +44,7 @@ __all__ = [
     "BulletinError",
     "EditorChoice",
     "Links",
+    "NothingToDraft",
     "RenderError",
     "Season",
     "SeasonError",

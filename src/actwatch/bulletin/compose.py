@@ -1,14 +1,25 @@
 """Compose a season's bulletin from stored announcements and the editor's choices (no I/O).
 
+Everything a bulletin says about the state of the Act is as of its issue date: "Coming up" lists
+the dates after it, the tracker shows each strand on that day, and what was published up to the
+end of that day is known (an instrument made later is not "coming up" yet).
+
 Where each announcement goes, so that none is shown twice:
-- a commencement instrument's provisions go to "What came into force" (dates in the season) or
-  "Coming up" (later dates); news of a commencement with no parsed provisions is listed in
-  "What came into force" under its own date;
+- a commencement instrument's provisions go to "What came into force" (dates from the season's
+  start up to the issue date) or "Coming up" (dates after the issue date);
+- only an instrument or an official notice (an announcement from `bulletin.official_hosts`)
+  makes a "came into force" row: an official notice of a commencement with no instrument behind
+  it is listed under its own date. News of a commencement is listed beside the row it reports
+  (`Commencement.coverage`: the nearest date within COVERAGE_DAYS, on a strand they share);
+  press news of a commencement no row matches is ordinary news in its strand's section;
 - pilots and early adopters go to "Pilots and early adopters";
-- everything else goes to the section of its first strand (config order) or the editor's chosen
-  strand, and news about the Act that belongs to no strand to "Other news about the Act".
-The tracker and "Coming up" describe the Act as of the season's end, from every stored
-announcement, whatever the editor chose to show.
+- everything else goes to the section of its home strand (or the editor's chosen strand), and
+  news about the Act that belongs to no strand to "Other news about the Act". The home strand of
+  an item on several strands is the most specific one: a strand tied to provisions of the Act
+  (corporate parenting, care leavers) before a strand that is a policy programme with no
+  provisions of its own (mixed economy, sector-led improvement); then the config's order. So
+  the Care Leaver Covenant, news for care leavers and for the mixed economy alike, is filed
+  under care leavers.
 """
 
 from __future__ import annotations
@@ -17,7 +28,8 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
 
 from actwatch.bulletin import provisions
 from actwatch.bulletin.model import (
@@ -33,10 +45,20 @@ from actwatch.bulletin.model import (
     StrandActivity,
     TrackerRow,
 )
-from actwatch.bulletin.seasons import Season, bulletin_title, window
+from actwatch.bulletin.seasons import (
+    Season,
+    bulletin_subject,
+    bulletin_title,
+    local_midnight,
+    subject_frame,
+    window,
+)
 from actwatch.config import Config
 
 OTHER_SLUG = "other-news"
+# News of a commencement is matched to a row dated at most this far from its publication.
+COVERAGE_DAYS = 31
+_GroupKey = tuple[date | None, int, str]  # in force on, instrument, purpose
 # Short enough for a phone screen, long enough for the gist of a GOV.UK summary.
 SUMMARY_CHARS = 320
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9£])")
@@ -82,6 +104,7 @@ class _Placed:
     item: StoredItem
     choice: EditorChoice | None
     order: int
+    as_news: bool = False  # news of a commencement filed as news: its label says so
 
 
 def strand_activity(items: Iterable[StoredItem], until: datetime) -> dict[str, StrandActivity]:
@@ -112,6 +135,9 @@ class _Composer:
         self.cap: int | None = None if full else config.bulletin.section_cap
         self.strand_order = {slug: index for index, slug in enumerate(config.strands)}
         self.strand_sections = _claimed_provisions(config)
+        self.official_hosts = tuple(
+            host.lower().strip(".") for host in config.bulletin.official_hosts
+        )
 
     def strand_name(self, slug: str) -> str:
         strand = self.config.strands.get(slug)
@@ -122,15 +148,33 @@ class _Composer:
             {s for s in slugs if s in self.strand_order}, key=lambda slug: self.strand_order[slug]
         )
 
+    def home_first(self, slugs: Iterable[str]) -> list[str]:
+        """The item's strands, the most specific first: those with provisions of the Act before
+        policy programmes with none, then in the config's order."""
+        return sorted(self.known_strands(slugs), key=self._specificity)
+
+    def _specificity(self, slug: str) -> tuple[int, int]:
+        return (0 if self.strand_sections.get(slug) else 1, self.strand_order[slug])
+
+    def is_official(self, item: StoredItem) -> bool:
+        host = (urlsplit(item.link).hostname or "").lower().rstrip(".")
+        return any(
+            host == official or host.endswith("." + official) for official in self.official_hosts
+        )
+
     def local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
 
-    def entry(self, item: StoredItem, choice: EditorChoice | None = None) -> Entry:
-        strands = self.known_strands(item.strands)
+    def entry(
+        self, item: StoredItem, choice: EditorChoice | None = None, *, as_news: bool = False
+    ) -> Entry:
+        strands = self.home_first(item.strands)
         if choice and choice.strand in self.strand_order:
             strands = [choice.strand, *(s for s in strands if s != choice.strand)]
         # The section already says an item is a pilot or a commencement; "other" says nothing.
-        shown_type = item.event_type not in (None, "other", "pilot", "commencement")
+        # News of a commencement filed in a strand's section (`as_news`) says what it is.
+        hidden = ("other", "pilot") if as_news else ("other", "pilot", "commencement")
+        shown_type = item.event_type is not None and item.event_type not in hidden
         event = self.config.event_types.get(item.event_type or "") if shown_type else None
         summary = choice.summary if choice and choice.summary else summarise(item.summary)
         return Entry(
@@ -175,15 +219,12 @@ class _Composer:
         self,
         slug: str,
         title: str,
-        rows: Sequence[StoredCommencement],
+        groups: Mapping[_GroupKey, Sequence[StoredCommencement]],
         instruments: Mapping[int, Entry],
         extra: Sequence[Commencement] = (),
+        coverage: Mapping[_GroupKey, Sequence[Entry]] | None = None,
     ) -> CommencementList:
-        # One entry per day, instrument and purpose: "for the purpose of making regulations"
-        # must not be read as applying to provisions commenced for all purposes.
-        groups: dict[tuple[date | None, int, str], list[StoredCommencement]] = defaultdict(list)
-        for row in rows:
-            groups[(row.in_force_on, row.item_id, _purpose(row))].append(row)
+        coverage = coverage or {}
         entries = [
             Commencement(
                 in_force_on=day,
@@ -191,6 +232,7 @@ class _Composer:
                 strands=self.strand_labels(group),
                 purpose=purpose or None,
                 instrument=instruments.get(item_id),
+                coverage=tuple(coverage.get((day, item_id, purpose), ())),
             )
             for (day, item_id, purpose), group in groups.items()
         ]
@@ -198,17 +240,42 @@ class _Composer:
         entries.sort(key=lambda c: (c.in_force_on or date.max, c.provisions))
         return CommencementList(slug, title, tuple(entries[: self.cap]), len(entries))
 
+    def reported_row(
+        self, item: StoredItem, groups: Mapping[_GroupKey, Sequence[StoredCommencement]]
+    ) -> _GroupKey | None:
+        """The commencement row that news of a commencement reports, if any: one on a strand
+        the news is about (or, for news on no strand, one on no strand), dated nearest to the
+        news (within COVERAGE_DAYS; an earlier date wins a tie)."""
+        published = self.local_date(item.published_at)
+        about = set(self.known_strands(item.strands))
+        best: tuple[int, int] | None = None
+        found: _GroupKey | None = None
+        for key, rows in groups.items():
+            day = key[0]
+            if day is None:
+                continue
+            gap = abs((day - published).days)
+            if gap > COVERAGE_DAYS:
+                continue
+            row_strands = set(self.strands_of_provisions(rows))
+            if not (about & row_strands if about else not row_strands):
+                continue
+            rank = (gap, 0 if day <= published else 1)
+            if best is None or rank < best:
+                best, found = rank, key
+        return found
+
     def section(self, slug: str, title: str, description: str, placed: list[_Placed]) -> Section:
         placed.sort(key=_reading_order)
-        entries = tuple(self.entry(p.item, p.choice) for p in placed[: self.cap])
+        entries = tuple(self.entry(p.item, p.choice, as_news=p.as_news) for p in placed[: self.cap])
         return Section(slug, title, description, entries, len(placed))
 
     def tracker(
         self,
         commencements: Sequence[StoredCommencement],
         activity: Mapping[str, StrandActivity],
+        as_of: date,
     ) -> tuple[TrackerRow, ...]:
-        end_day = self.season.end
         in_force: dict[str, set[str]] = defaultdict(set)  # strand -> provisions fully in force
         touched: set[str] = set()  # strands with any provision in force
         upcoming: dict[str, date] = {}
@@ -216,7 +283,7 @@ class _Composer:
             if row.in_force_on is None:
                 continue
             for slug in self.strands_of_provisions([row]):
-                if row.in_force_on < end_day:
+                if row.in_force_on <= as_of:
                     touched.add(slug)
                     if not _is_limited(row.purpose):
                         in_force[slug] |= provisions.expand(row.section)
@@ -247,6 +314,15 @@ class _Composer:
                 )
             )
         return tuple(rows)
+
+
+def _group(rows: Iterable[StoredCommencement]) -> dict[_GroupKey, list[StoredCommencement]]:
+    """One row per day, instrument and purpose: "for the purpose of making regulations" must
+    not be read as applying to provisions commenced for all purposes."""
+    groups: dict[_GroupKey, list[StoredCommencement]] = defaultdict(list)
+    for row in rows:
+        groups[(row.in_force_on, row.item_id, _purpose(row))].append(row)
+    return groups
 
 
 def _claimed_provisions(config: Config) -> dict[str, set[str]]:
@@ -313,25 +389,26 @@ def compose(
     revision: int = 1,
     full: bool = False,
 ) -> Bulletin:
-    """Build the bulletin of `season`.
+    """Build the bulletin of `season`, issued on `issued_on`.
 
     `items`: the relevant announcements published in the season, plus the instruments behind
     `commencements` (any date). `commencements`: stored commencements of relevant instruments;
-    those of instruments made after the season are ignored.
-    `activity`: per strand, the latest news and pilots up to the season's end (computed from
+    those of instruments published after the issue date are ignored.
+    `activity`: per strand, the latest news and pilots up to the issue date (computed from
     `items` when not given). `choices`: the editor's rows; when given, only items with a row
     that is included appear. `full`: no section caps (for the archive post).
     """
     composer = _Composer(config, season, full=full)
-    known = {item.id: item for item in items if item.published_at < composer.end}
-    # What was known at the season's end: an instrument made later is not "coming up" yet.
+    # What was known on the issue date (to its last moment, and never less than the season).
+    cutoff = max(composer.end, local_midnight(issued_on + timedelta(days=1), composer.zone))
+    known = {item.id: item for item in items if item.published_at < cutoff}
     commencements = [row for row in commencements if row.item_id in known]
     in_season = [item for item in items if composer.start <= item.published_at < composer.end]
     if choices is not None:
         in_season = [item for item in in_season if item.id in choices and choices[item.id].included]
     shown_ids = {item.id for item in in_season}
     if activity is None:
-        activity = strand_activity(items, composer.end)
+        activity = strand_activity(items, cutoff)
 
     rows_by_item: dict[int, list[StoredCommencement]] = defaultdict(list)
     for row in commencements:
@@ -342,20 +419,24 @@ def compose(
     for row in commencements:
         if row.in_force_on is None:
             continue
-        if row.in_force_on >= season.end:
+        if row.in_force_on > issued_on:
             coming_rows.append(row)
         elif row.in_force_on >= season.start and (
-            # An instrument made in an earlier season (in its "Coming up" then) counts too;
-            # one made in this season only if the editor kept it.
-            row.item_id in shown_ids or known[row.item_id].published_at < composer.start
+            # An instrument made in another season (in its "Coming up" then) counts too; one
+            # made in this season only if the editor kept it.
+            row.item_id in shown_ids
+            or not composer.start <= known[row.item_id].published_at < composer.end
         ):
             commenced_rows.append(row)
+    commenced_groups = _group(commenced_rows)
+    coming_groups = _group(coming_rows)
 
     placed_ids = {row.item_id for row in (*commenced_rows, *coming_rows)}
     pilots: list[_Placed] = []
     by_strand: dict[str, list[_Placed]] = defaultdict(list)
     other: list[_Placed] = []
     news_of_commencement: list[Commencement] = []
+    coverage: dict[_GroupKey, list[Entry]] = defaultdict(list)
     instruments: dict[int, Entry] = {}
     for order, item in enumerate(in_season):
         choice = choices.get(item.id) if choices else None
@@ -363,7 +444,15 @@ def compose(
         if item.id in placed_ids:
             instruments[item.id] = composer.entry(item, choice)
             continue
-        if item.event_type == "commencement" or item.id in rows_by_item:
+        if item.event_type == "commencement" and item.id not in rows_by_item:
+            # News of a commencement: beside the row it reports, if there is one.
+            reported = composer.reported_row(item, {**commenced_groups, **coming_groups})
+            if reported is not None:
+                coverage[reported].append(composer.entry(item, choice))
+                continue
+        if item.id in rows_by_item or (
+            item.event_type == "commencement" and composer.is_official(item)
+        ):
             entry = composer.entry(item, choice)
             news_of_commencement.append(
                 Commencement(
@@ -379,18 +468,29 @@ def compose(
             pilots.append(placed)
             continue
         strand = choice.strand if choice and choice.strand in composer.strand_order else None
-        strands = composer.known_strands(item.strands)
+        strands = composer.home_first(item.strands)
         strand = strand or (strands[0] if strands else None)
+        if item.event_type == "commencement":
+            placed = _Placed(item, choice, order, as_news=True)
         (by_strand[strand] if strand else other).append(placed)
+    for reports in coverage.values():
+        reports.sort(key=lambda entry: (entry.published_on, entry.item_id))
 
     # An instrument made in an earlier season still links its dates.
     for row in (*commenced_rows, *coming_rows):
         if row.item_id not in instruments:
             instruments[row.item_id] = composer.entry(known[row.item_id])
     commenced = composer.commencement_list(
-        "in-force", "What came into force", commenced_rows, instruments, news_of_commencement
+        "in-force",
+        "What came into force",
+        commenced_groups,
+        instruments,
+        news_of_commencement,
+        coverage,
     )
-    coming_up = composer.commencement_list("coming-up", "Coming up", coming_rows, instruments)
+    coming_up = composer.commencement_list(
+        "coming-up", "Coming up", coming_groups, instruments, coverage=coverage
+    )
     strand_sections = tuple(
         composer.section(slug, strand.name, strand.description, by_strand[slug])
         for slug, strand in config.strands.items()
@@ -426,7 +526,7 @@ def compose(
         pilots=pilot_section,
         strand_sections=strand_sections,
         other=other_section,
-        tracker=composer.tracker(commencements, activity),
+        tracker=composer.tracker(commencements, activity, issued_on),
         coming_up=coming_up,
         caveat=config.bulletin.caveat,
         item_count=len(in_season),
@@ -434,4 +534,11 @@ def compose(
         state=state,
         revision=revision,
         strand_names={slug: strand.name for slug, strand in config.strands.items()},
+        subject=bulletin_subject(config, season, headline),
+        season_title=bulletin_title(config, season),
+        subject_frame=subject_frame(config, season),
+        strand_terms={
+            slug: tuple(dict.fromkeys([strand.name, *strand.cues, *strand.programmes]))
+            for slug, strand in config.strands.items()
+        },
     )

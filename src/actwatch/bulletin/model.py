@@ -107,6 +107,7 @@ class Commencement:
     strands: tuple[str, ...]  # strand names
     purpose: str | None
     instrument: Entry | None
+    coverage: tuple[Entry, ...] = ()  # news reporting this commencement, listed beside it
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,14 @@ class Bulletin:
     state: str = "draft"
     revision: int = 1
     strand_names: dict[str, str] = field(default_factory=dict)
+    # The email's subject; the title without a headline; the subject pattern around
+    # `{headline}`: what a reader's own copy is built from (see `bulletin.copies`).
+    subject: str = ""
+    season_title: str = ""
+    subject_frame: str = ""
+    # Per strand, the words that name it (its name, cues and programmes): which parts of the
+    # introduction and headline are about which strands.
+    strand_terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:

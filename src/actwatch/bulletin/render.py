@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment
 from mjml import mjml2html
 
+from actwatch.bulletin.copies import reader_copy, subject_of
 from actwatch.bulletin.model import STATUS_LABELS, Bulletin, CommencementList, Section
 from actwatch.bulletin.templates import environment
 from actwatch.config import Config
@@ -62,8 +63,19 @@ def _only_strands(bulletin: Bulletin, strands: Collection[str] | None) -> Bullet
     return dataclasses.replace(bulletin, strand_sections=kept)
 
 
+def copy_for(bulletin: Bulletin, strands: Collection[str] | None) -> Bulletin:
+    """The copy of a reader who chose `strands` (slugs; None: every strand): their news, and
+    the headline, subject and introduction that fit it (`bulletin.copies`)."""
+    return reader_copy(_only_strands(bulletin, strands), strands)
+
+
+def subject(bulletin: Bulletin, strands: Collection[str] | None = None) -> str:
+    """The subject line of the email, for a reader who chose `strands` (None: every strand)."""
+    return subject_of(copy_for(bulletin, strands))
+
+
 def _context(bulletin: Bulletin, links: Links, strands: Collection[str] | None) -> dict[str, Any]:
-    bulletin = _only_strands(bulletin, strands)
+    bulletin = copy_for(bulletin, strands)
     return {
         "bulletin": bulletin,
         "links": links,

@@ -133,14 +133,42 @@ def season_window(config: Config, season: str | Season) -> tuple[datetime, datet
     return window(config, parse_season(config, season) if isinstance(season, str) else season)
 
 
+def _season_fields(config: Config, season: Season) -> dict[str, object]:
+    return {
+        "season": season.name,
+        "Season": season.name.replace("-", " ").capitalize(),
+        "year": season.year,
+        "years": season.years,
+        "label": season.label,
+        "act": config.act.short_name,
+    }
+
+
 def bulletin_title(config: Config, season: Season, headline: str = "") -> str:
     """'Autumn 2017 news: Children & Social Work Act - a land of challenge and opportunity'."""
-    title = config.bulletin.title_pattern.format(
-        season=season.name,
-        Season=season.name.replace("-", " ").capitalize(),
-        year=season.year,
-        years=season.years,
-        act=config.act.short_name,
-    )
+    title = config.bulletin.title_pattern.format(**_season_fields(config, season))
     headline = " ".join(headline.split())
     return f"{title}{config.bulletin.headline_separator}{headline}" if headline else title
+
+
+def bulletin_subject(config: Config, season: Season, headline: str = "") -> str:
+    """The email's subject: the headline first ('A land of challenge and opportunity – Autumn
+    2017 news'), or the title when there is no headline."""
+    headline = " ".join(headline.split())
+    if not headline:
+        return bulletin_title(config, season)
+    fields = _season_fields(config, season)
+    return config.bulletin.subject_pattern.format(**fields, headline=upper_first(headline))
+
+
+def subject_frame(config: Config, season: Season) -> str:
+    """The subject pattern with everything but `{headline}` filled in (a reader's own copy puts
+    another headline in it)."""
+    return config.bulletin.subject_pattern.format(
+        **_season_fields(config, season), headline="{headline}"
+    )
+
+
+def upper_first(text: str) -> str:
+    """'the first provisions' -> 'The first provisions' (unlike capitalize, the rest stays)."""
+    return text[:1].upper() + text[1:]

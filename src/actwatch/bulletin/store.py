@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,11 +39,13 @@ from actwatch.bulletin.model import (
 from actwatch.bulletin.seasons import (
     Season,
     bulletin_title,
+    local_midnight,
     parse_season,
     season_containing,
     window,
 )
 from actwatch.config import Config
+from actwatch.core import clock
 from actwatch.db.schema import (
     audit_log,
     bulletin_items,
@@ -63,6 +65,10 @@ REFRESHABLE_STATES = ("draft",)
 
 class BulletinError(Exception):
     """A bulletin command that cannot go ahead, with a reason an editor can act on."""
+
+
+class NothingToDraft(BulletinError):
+    """No draft is made for a season that has not started or has no relevant news yet."""
 
 
 @dataclass(frozen=True)
@@ -234,13 +240,43 @@ def _bulletin_row(connection: Connection, reference: int | str | Season) -> Any:
     return connection.execute(query).first()
 
 
-def draft_bulletin(engine: Engine, config: Config, season: Season, now: datetime) -> DraftResult:
-    """Create the season's draft, or add the season's newly relevant items to it."""
+def draft_bulletin(
+    engine: Engine,
+    config: Config,
+    season: Season,
+    now: datetime,
+    *,
+    issued_on: date | None = None,
+) -> DraftResult:
+    """Create the season's draft, or add the season's newly relevant items to it.
+
+    Raises NothingToDraft, creating nothing, for a season that has not started by `now` or has
+    no relevant news yet (an existing draft is still refreshed). `issued_on`: the date a new
+    draft is to be issued on, set ahead (a season drafted after the fact); by default it is
+    issued on the day it is approved.
+    """
     start, end = window(config, season)
     created = False
     with engine.begin() as connection:
         row = _bulletin_row(connection, season)
         if row is None:
+            today = now.astimezone(config.schedule.zone).date()
+            if season.start > today:
+                raise NothingToDraft(
+                    f"{season.slug} has not started yet (it starts on {_long_date(season.start)})"
+                    ": there is nothing to draft"
+                )
+            news = connection.execute(
+                select(func.count())
+                .select_from(items)
+                .join(item_matches, item_matches.c.item_id == items.c.id)
+                .where(_relevant_in(start, end))
+            ).scalar_one()
+            if not news:
+                raise NothingToDraft(
+                    f"{season.slug} has no relevant announcements yet: there is nothing to "
+                    "draft (poll and match first; a draft is made once there is news)"
+                )
             try:
                 with connection.begin_nested():
                     connection.execute(
@@ -252,6 +288,7 @@ def draft_bulletin(engine: Engine, config: Config, season: Season, now: datetime
                             created_at=now,
                             updated_at=now,
                             revision=1,
+                            issue_date=issued_on,
                         )
                     )
                 created = True
@@ -304,6 +341,10 @@ def draft_bulletin(engine: Engine, config: Config, season: Season, now: datetime
     return DraftResult(row.id, season, created, added, total)
 
 
+def _long_date(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
 def list_bulletins(engine: Engine, config: Config) -> list[BulletinSummary]:
     counts = (
         select(bulletin_items.c.bulletin_id, func.count().label("item_count"))
@@ -327,24 +368,34 @@ def list_bulletins(engine: Engine, config: Config) -> list[BulletinSummary]:
     return summaries
 
 
-def issue_date(config: Config, season: Season, row: Any) -> date:
-    """When the bulletin goes (or went) out: sent, else scheduled, else the draft's due date."""
-    for moment in (row.sent_at, row.scheduled_for, row.approved_at):
-        if moment is not None:
-            return moment.astimezone(config.schedule.zone).date()  # type: ignore[no-any-return]
-    _, end = window(config, season)
-    return (end + config.schedule.draft_after).date()
+def issue_date(config: Config, row: Any, today: date | None = None) -> date:
+    """The date a stored bulletin is issued on, one rule for the preview, `show`, the approved
+    copy and the archive: the date set ahead (`issue_date`) if any; else, once approved, the
+    day of the approval (the approved copy is frozen with it); else today, the day approving it
+    would issue it."""
+    if row.issue_date is not None:
+        return row.issue_date  # type: ignore[no-any-return]
+    if row.approved_at is not None:
+        return row.approved_at.astimezone(config.schedule.zone).date()  # type: ignore[no-any-return]
+    return today or clock.now().astimezone(config.schedule.zone).date()
 
 
 def load_bulletin(
-    engine: Engine, config: Config, reference: int | str, *, full: bool = False
+    engine: Engine,
+    config: Config,
+    reference: int | str,
+    *,
+    full: bool = False,
+    today: date | None = None,
 ) -> Bulletin:
-    """Compose a stored bulletin (by id or season name) with the editor's choices."""
+    """Compose a stored bulletin (by id or season name) with the editor's choices, as of its
+    issue date (`issue_date`; `today` stands for the current date)."""
     with engine.connect() as connection:
         row = _bulletin_row(connection, reference)
         if row is None:
             raise BulletinError(f"no bulletin {reference!r} (see `actwatch bulletins`)")
         season = parse_season(config, row.season)
+        issued_on = issue_date(config, row, today)
         choices = {
             choice.item_id: EditorChoice(
                 item_id=choice.item_id,
@@ -357,7 +408,7 @@ def load_bulletin(
                 select(bulletin_items).where(bulletin_items.c.bulletin_id == row.id)
             )
         }
-        stored = compose_inputs(connection, config, season)
+        stored = compose_inputs(connection, config, season, issued_on)
         return compose(
             config,
             season,
@@ -367,7 +418,7 @@ def load_bulletin(
             choices=choices,
             headline=row.headline,
             intro_md=row.intro_md,
-            issued_on=issue_date(config, season, row),
+            issued_on=issued_on,
             bulletin_id=row.id,
             state=row.state,
             revision=row.revision,
@@ -382,15 +433,28 @@ class SeasonInputs:
     activity: dict[str, StrandActivity]
 
 
-def compose_inputs(connection: Connection, config: Config, season: Season) -> SeasonInputs:
-    """What `compose` needs for a season: its items, the commencements known by its end."""
+def known_until(config: Config, season: Season, issued_on: date | None = None) -> datetime:
+    """The end of what a bulletin issued on `issued_on` knows: the end of that day, and never
+    before the end of its season."""
+    _, end = window(config, season)
+    if issued_on is None:
+        return end
+    return max(end, local_midnight(issued_on + timedelta(days=1), config.schedule.zone))
+
+
+def compose_inputs(
+    connection: Connection, config: Config, season: Season, issued_on: date | None = None
+) -> SeasonInputs:
+    """What `compose` needs for a season: its items, and the commencements and strand activity
+    known on its issue date (by the season's end when no date is given)."""
     start, end = window(config, season)
-    known = load_commencements(connection, end)
+    until = known_until(config, season, issued_on)
+    known = load_commencements(connection, until)
     season_items = load_items(connection, config, _relevant_in(start, end))
     have = {item.id for item in season_items}
     missing = sorted({row.item_id for row in known} - have)
     instruments = load_items(connection, config, items.c.id.in_(missing)) if missing else []
-    return SeasonInputs(season_items + instruments, known, load_activity(connection, end))
+    return SeasonInputs(season_items + instruments, known, load_activity(connection, until))
 
 
 def seasons_with_news(engine: Engine, config: Config) -> list[tuple[Season, int]]:

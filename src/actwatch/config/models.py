@@ -14,7 +14,7 @@ from typing import Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -86,8 +86,22 @@ class BulletinConfig(StrictModel):
         "autumn": [9, 10, 11],
         "winter": [12, 1, 2],
     }
-    title_pattern: str = "{Season} {year} news: {act}"
+    title_pattern: str = Field(
+        default="{label} news: {act}",
+        description="The bulletin's title, before the headline. {label} is the season as the"
+        " bulletin names it everywhere ('Winter 2017-18').",
+    )
     headline_separator: str = " - "
+    subject_pattern: str = Field(
+        default="{headline} \u2013 {label} news",
+        description="The email's subject when there is a headline ({headline}); without one the"
+        " subject is the title.",
+    )
+    official_hosts: list[str] = Field(
+        default=["legislation.gov.uk", "gov.uk", "parliament.uk"],
+        description="Web hosts (with their subdomains) whose announcements are official"
+        " notices: only an instrument or an official notice makes a 'came into force' row.",
+    )
     editor: EditorConfig
     templates: Path | None = Field(
         default=None, description="Folder whose templates override the built-in ones."
@@ -113,10 +127,12 @@ class BulletinConfig(StrictModel):
             raise ValueError("seasons must cover each month 1-12 exactly once")
         return seasons
 
-    @field_validator("title_pattern")
+    @field_validator("title_pattern", "subject_pattern")
     @classmethod
-    def _known_placeholders(cls, pattern: str) -> str:
-        allowed = {"season", "Season", "year", "years", "act"}
+    def _known_placeholders(cls, pattern: str, info: ValidationInfo) -> str:
+        allowed = {"season", "Season", "year", "years", "label", "act"}
+        if info.field_name == "subject_pattern":
+            allowed.add("headline")
         try:
             fields = [f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None]
         except ValueError as exc:

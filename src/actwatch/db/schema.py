@@ -231,6 +231,11 @@ bulletins = Table(
     Column("send_started_at", UTCDateTime),
     Column("sent_at", UTCDateTime),
     Column("editor_notified_at", UTCDateTime),
+    Column(
+        "issue_date",
+        Date,
+        comment="The date the bulletin is issued on, when set ahead (else the approval day).",
+    ),
     _one_of("state", BulletinState),
 )
 

@@ -21,6 +21,7 @@ from email.headerregistry import Address as HeaderAddress
 from email.utils import format_datetime
 
 from actwatch.bulletin import Bulletin, Links, preview_links, render_html, render_text
+from actwatch.bulletin.render import subject
 from actwatch.config import Config
 from actwatch.mail import Address, build_message, dkim_signature, list_headers, list_id_for
 from actwatch.mail.message import POLICY, clean_header
@@ -294,7 +295,7 @@ class Renderer:
             sender=sender(config),
             to=Address("reader@invalid.example"),
             reply_to=Address(config.mail.reply_to) if config.mail.reply_to else None,
-            subject=self.subject_prefix + self.bulletin.title,
+            subject=self.subject_prefix + subject(self.bulletin, self.strands_of(choice)),
             text=text,
             html=html,
             headers=reader_headers(config, self.bulletin.season.slug, self.placeholder),

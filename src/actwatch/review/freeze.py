@@ -93,16 +93,17 @@ def bulletin_from_context(data: dict[str, Any]) -> Bulletin:
 def render_for_approval(
     engine: Engine, config: Config, bulletin_id: int, *, today: date | None = None
 ) -> Rendered:
-    """The bulletin as approving it now would freeze it: marked approved, issued today."""
+    """The bulletin as approving it `today` would freeze it: marked approved, and issued on its
+    issue date (the one set ahead, else `today`; see `actwatch.bulletin.store.issue_date`)."""
     with engine.connect() as connection:
         revision = load_row(connection, bulletin_id).revision
     today = today or datetime.now(config.schedule.zone).date()
-    email = load_bulletin(engine, config, bulletin_id)
-    archive = load_bulletin(engine, config, bulletin_id, full=True)
+    email = load_bulletin(engine, config, bulletin_id, today=today)
+    archive = load_bulletin(engine, config, bulletin_id, full=True, today=today)
     if email.revision != revision or archive.revision != revision:
         raise ReviewError("the bulletin changed while it was being rendered: try again")
-    email = dataclasses.replace(email, state=APPROVED, issued_on=today)
-    archive = dataclasses.replace(archive, state=APPROVED, issued_on=today)
+    email = dataclasses.replace(email, state=APPROVED)
+    archive = dataclasses.replace(archive, state=APPROVED)
     links = preview_links(config, email.season.slug)
     html = render_html(email, links, config=config)
     text = render_text(email, links, config=config)

@@ -95,7 +95,7 @@ def notify_draft_ready(
                 .values(editor_notified_at=None)
             )
         raise
-    log.warning(
+    log.info(
         "Draft bulletin %s (%s) is ready for review; told %s: %s",
         bulletin_id,
         review.season,

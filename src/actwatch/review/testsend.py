@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from actwatch.bulletin import bulletin_title, parse_season
+from actwatch.bulletin import parse_season
+from actwatch.bulletin.copies import subject_of
+from actwatch.bulletin.seasons import bulletin_subject
 from actwatch.config import Config
 from actwatch.mail import (
     Address,
@@ -61,11 +63,11 @@ def send_test_copy(
     if frozen:
         copy = frozen_copy(engine, bulletin_id)
         html, text, digest = copy.html, copy.text, copy.content_hash
-        title = copy.email_bulletin.title
+        title = subject_of(copy.email_bulletin)
     else:
         rendered = render_for_approval(engine, config, bulletin_id)
         html, text, digest = rendered.html, rendered.text, rendered.content_hash
-        title = bulletin_title(config, parse_season(config, row.season), row.headline)
+        title = bulletin_subject(config, parse_season(config, row.season), row.headline)
     message = build_message(
         sender=sender(config),
         to=Address(to),

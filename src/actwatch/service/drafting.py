@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 
 from actwatch.bulletin.seasons import Season, draft_due_at, last_ended_season
-from actwatch.bulletin.store import draft_bulletin
+from actwatch.bulletin.store import NothingToDraft, draft_bulletin
 from actwatch.config import Config
 from actwatch.db.schema import bulletins
 from actwatch.review.states import DRAFT
@@ -56,7 +56,11 @@ def check_draft(
         return DraftCheck(season, due, waiting_for="not due yet")
     if last_poll_finished is None or last_poll_finished < due:
         return DraftCheck(season, due, waiting_for="a poll that finishes after the due time")
-    result = draft_bulletin(engine, config, season, now)
+    try:
+        result = draft_bulletin(engine, config, season, now)
+    except NothingToDraft:
+        # Nothing is made and nobody is told; news that arrives late makes the draft then.
+        return DraftCheck(season, due, waiting_for="relevant news (the season has none)")
     return DraftCheck(
         season,
         due,

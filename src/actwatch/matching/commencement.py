@@ -141,22 +141,44 @@ def _split_ref(ref: str) -> tuple[int, str]:
     return int(match[1]), match[2]
 
 
+# Where a qualification ends: a new clause ("; ...", "— (a) ...", ". The ...", ", and make
+# transitional provision"). But in "consultation on, and the parliamentary procedure for,
+# regulations" the words before ", and" end with a preposition: the phrase goes on.
+_CLAUSE_END = re.compile(r";|\u2014|\s\([a-z]\)\s|\.\s|,\s+and\b")
+_UNFINISHED = re.compile(
+    r"\b(?:on|for|to|of|in|into|with|by|from|under|about|as|at|the|a|an|or|and)\s*$",
+    re.IGNORECASE,
+)
+PURPOSE_CHARS = 600
+
+
+def _clause_end(tail: str) -> int | None:
+    for stop in _CLAUSE_END.finditer(tail):
+        if stop.group().startswith(",") and _UNFINISHED.search(tail, 0, stop.start()):
+            continue
+        return stop.start()
+    return None
+
+
 def _purpose(original: str, end: int) -> str | None:
     """A "so far as ..." / "for the purpose of ..." qualification right after a reference."""
-    tail = original[end : end + 300]
-    # A new clause (", and make transitional provision") ends the qualification.
-    stop = re.search(r";|\u2014|\s\([a-z]\)\s|\.\s|,\s+and\b", tail)
-    clause = tail[: stop.start()] if stop else tail
+    tail = original[end : end + PURPOSE_CHARS]
+    stop = _clause_end(tail)
+    clause = tail[:stop] if stop is not None else tail
     match = _PURPOSE.search(clause)
     if not match:
         return None
     # Asides that describe the provisions ("(the Child Safeguarding Practice Review Panel)")
     # are not part of the qualification.
-    return _clean(re.sub(r"\s*\([^()]*\)", "", match[1]))
+    purpose = _clean(re.sub(r"\s*\([^()]*\)", "", match[1]))
+    if purpose and stop is None and len(tail) == PURPOSE_CHARS:
+        # Longer than we read: end at a word, and say so, rather than mid-phrase.
+        purpose = purpose.rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+    return purpose
 
 
 def _clean(purpose: str) -> str | None:
-    return " ".join(purpose.split()).rstrip(" ,.)")[:200] or None
+    return " ".join(purpose.split()).rstrip(" ,.)") or None
 
 
 def _join_purposes(own: str | None, shared: str | None) -> str | None:

@@ -114,5 +114,5 @@ def test_a_copy_with_no_news_item_has_the_seasons_title(config: Config) -> None:
 
 def test_a_heading_left_with_nothing_under_it_goes(config: Config) -> None:
     terms = golden_bulletin(config).strand_terms
-    intro = "## In brief\n\n- New safeguarding partners in every area.\n\n## Next time\n\nMore soon."
+    intro = "## In brief\n\n- New safeguarding partners everywhere.\n\n## Next time\n\nMore soon."
     assert intro_for(intro, {"care-leavers"}, terms) == "## Next time\n\nMore soon."

@@ -71,7 +71,7 @@ def pinned_data(repo_config_data: dict[str, Any]) -> dict[str, Any]:
     data["bulletin"] = {
         **data["bulletin"],
         "section_cap": 8,
-        "title_pattern": "{Season} {year} news: {act}",
+        "title_pattern": "{label} news: {act}",
         "headline_separator": " - ",
         "editor": {"name": "Jo Broad", "email": "editor@actwatch.example.org"},
         "templates": "templates",

@@ -110,3 +110,20 @@ def test_custom_seasons_from_config(config: Config) -> None:
         "second-half-2018",
         "first-half-2019",
     ]
+
+
+def test_a_season_is_named_one_way_in_title_banner_and_subject(config: Config) -> None:
+    from actwatch.bulletin.compose import compose
+    from actwatch.bulletin.render import preview_links, render_html, render_text, subject
+
+    winter = parse_season(config, "winter-2017")
+    bulletin = compose(config, winter, items=[], headline="a quiet season", issued_on=winter.end)
+    assert bulletin.title == "Winter 2017-18 news: Children & Social Work Act - a quiet season"
+    assert subject(bulletin) == "A quiet season – Winter 2017-18 news"
+    html = render_html(bulletin, preview_links(config, winter.slug))
+    # The banner (upper-cased by its style), the preview text and the title agree.
+    assert "Winter 2017-18 &middot; 2017 c. 16" in html
+    assert "Winter 2017-18: what came into force" in html
+    assert "Winter 2017 " not in html.replace("Winter 2017-18", "")
+    text = render_text(bulletin, preview_links(config, winter.slug))
+    assert text.startswith("Winter 2017-18 news: Children & Social Work Act - a quiet season")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -415,6 +415,17 @@ def markdown_page(markdown: str) -> Markup:
     return Markup(html)  # noqa: S704 - markdown-it with raw HTML off escapes everything
 
 
+_FRONT_MATTER_DATE = re.compile(r"\A---\n(?:.*\n)*?date: (\d{4}-\d{2}-\d{2})\n", re.M)
+
+
+def _issue_date(markdown: str) -> date | None:
+    found = _FRONT_MATTER_DATE.match(markdown or "")
+    try:
+        return date.fromisoformat(found.group(1)) if found else None
+    except ValueError:
+        return None
+
+
 def load_issues(request: Request, season: str | None = None) -> list[Issue]:
     query = (
         select(
@@ -436,11 +447,13 @@ def load_issues(request: Request, season: str | None = None) -> list[Issue]:
     issues = []
     for row in rows:
         moment: datetime = row.send_started_at or row.sent_at or row.approved_at
+        # The bulletin's own issue date (as its text has it), not the day sending began.
+        issued = _issue_date(row.frozen_markdown) or moment.astimezone(zone).date()
         issues.append(
             Issue(
                 season=row.season,
                 title=_title(row.frozen_markdown, row.season),
-                date=f"{moment.astimezone(zone):%-d %B %Y}",
+                date=f"{issued.day} {issued:%B %Y}",
                 published=moment.astimezone(UTC).isoformat(),
                 markdown=row.frozen_markdown,
                 html_email=row.frozen_html,

@@ -53,9 +53,10 @@ def test_each_unit_documents_itself_with_an_installed_file(
     assert documentation.removeprefix(PREFIX + "/") in data_files(wheel)
     [exec_start] = re.findall(r"^ExecStart=(\S+)", text, re.M)
     assert exec_start == f"{PREFIX}/bin/actwatch"
-    assert "actwatch = actwatch.cli:main" in wheel.read(
-        next(n for n in wheel.namelist() if n.endswith("entry_points.txt"))
-    ).decode()
+    assert (
+        "actwatch = actwatch.cli:main"
+        in wheel.read(next(n for n in wheel.namelist() if n.endswith("entry_points.txt"))).decode()
+    )
 
 
 def test_the_proxies_serve_https_and_pass_to_where_actwatch_listens() -> None:

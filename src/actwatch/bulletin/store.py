@@ -57,9 +57,8 @@ from actwatch.db.schema import (
     item_strands,
     items,
 )
+from actwatch.matching.store import effective_state
 
-# The editor's verdict on an item wins over the matcher's.
-effective_state = func.coalesce(item_matches.c.editor_state, item_matches.c.state)
 REFRESHABLE_STATES = ("draft",)
 
 
@@ -381,15 +380,11 @@ def issue_date(config: Config, row: Any, today: date | None = None) -> date:
 
 
 def load_bulletin(
-    engine: Engine,
-    config: Config,
-    reference: int | str,
-    *,
-    full: bool = False,
-    today: date | None = None,
+    engine: Engine, config: Config, reference: int | str, *, today: date | None = None
 ) -> Bulletin:
     """Compose a stored bulletin (by id or season name) with the editor's choices, as of its
-    issue date (`issue_date`; `today` stands for the current date)."""
+    issue date (`issue_date`; `today` stands for the current date): every section whole
+    (rendering the email caps them)."""
     with engine.connect() as connection:
         row = _bulletin_row(connection, reference)
         if row is None:
@@ -422,7 +417,6 @@ def load_bulletin(
             bulletin_id=row.id,
             state=row.state,
             revision=row.revision,
-            full=full,
         )
 
 

@@ -16,7 +16,7 @@ import asyncio
 import threading
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -161,16 +161,19 @@ def draft_and_notify(
     *,
     now: datetime | None = None,
     notify: bool = True,
+    issued_on: date | None = None,
 ) -> Drafted:
     """Create the season's draft (default: the season that ended last) or refresh it with newly
     relevant items, then email the editor a link to it, once per draft.
 
     A failed email does not undo the draft: it is reported in `notified.error` and the next call
-    tries again. Raises BulletinError when the season's bulletin is past drafting.
+    tries again. Raises BulletinError when the season's bulletin is past drafting, and its
+    NothingToDraft (creating nothing, telling nobody) for a season not begun or without news.
+    `issued_on`: a new draft's issue date, set ahead (by default, the day it is approved).
     """
     moment = clock.utc(now)
     season = season or last_ended_season(config, moment)
-    draft = draft_bulletin(engine, config, season, moment)
+    draft = draft_bulletin(engine, config, season, moment, issued_on=issued_on)
     if not notify:
         return Drafted(draft)
     return Drafted(draft, notify_editor(engine, config, draft.bulletin_id, now=moment))

@@ -73,7 +73,7 @@ def pinned_data(repo_config_data: dict[str, Any]) -> dict[str, Any]:
         "section_cap": 8,
         "title_pattern": "{label} news: {act}",
         "headline_separator": " - ",
-        "editor": {"name": "Jo Broad", "email": "editor@actwatch.example.org"},
+        "editor": {"name": "Robin Hale", "email": "editor@actwatch.example.org"},
         "templates": "templates",
     }
     data["bulletin"].pop("caveat", None)

@@ -29,7 +29,7 @@ def test_the_editor_hears_once(sqlite_draft: Draft, tmp_path: Path, caplog: Any)
         )
     assert not notify_draft_ready(draft.engine, draft.config, draft.bulletin_id, transport=box)
     [message] = box.messages()
-    assert message["To"] == "Jo Broad <editor@actwatch.example.org>"
+    assert message["To"] == "Robin Hale <editor@actwatch.example.org>"
     assert (
         message["Subject"] == "Draft ready for review: Autumn 2017 news: Children & Social Work Act"
     )

@@ -77,6 +77,7 @@ class DraftResult:
     created: bool
     added: int
     total: int
+    issued_on: date | None = None  # the issue date set ahead, if any
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,7 @@ def draft_bulletin(
                 detail={"season": season.slug, "added": added, "items": total},
             )
         )
-    return DraftResult(row.id, season, created, added, total)
+    return DraftResult(row.id, season, created, added, total, row.issue_date)
 
 
 def _long_date(day: date) -> str:

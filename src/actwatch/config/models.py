@@ -206,6 +206,11 @@ class WebConfig(StrictModel):
     confirm_within: Duration = Field(
         default=timedelta(days=7), description="How long a subscription's confirmation link works."
     )
+    feed_files: Path | None = Field(
+        default=None,
+        description="A folder whose files the web app serves at /feed-files/ (feeds written by"
+        " hand, or the demo's sample feeds, which `serve` then polls from itself).",
+    )
 
 
 class ScheduleConfig(StrictModel):
@@ -348,6 +353,10 @@ class Config(StrictModel):
     @property
     def archive_dir(self) -> Path:
         return self.resolve(self.bulletin.archive_dir)
+
+    @property
+    def feed_files_dir(self) -> Path | None:
+        return self.resolve(self.web.feed_files) if self.web.feed_files else None
 
     def feed(self, name: str) -> FeedConfig:
         for feed in self.feeds:

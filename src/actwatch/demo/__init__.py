@@ -4,6 +4,12 @@
 feeds on 127.0.0.1, polls them, classifies the items, compiles the season with the most news,
 and writes its three renderings. Run again, it reuses the folder: every step is idempotent.
 
+The folder is ready for what a new user does next. The sample feeds are copied into `feeds/`,
+which the demo config's web app serves at `/feed-files/`, and the config's feeds point there: so
+`actwatch serve` on the demo config (the web editor and the scheduler) polls them from itself,
+with no dead address and no failure. The bulletin is dated as the service would have issued it,
+the day its draft fell due, so the files, `show` and the web editor's preview all agree.
+
 The sample feeds and the little HTTP server that serves them live in `actwatch.demo.samples`
 (the tests and benchmarks serve feeds with it too); both ship in the wheel.
 """
@@ -13,27 +19,29 @@ from __future__ import annotations
 import mailbox
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from actwatch.bulletin.seasons import Season
+from actwatch.bulletin.seasons import Season, draft_due_at
 from actwatch.bulletin.store import seasons_with_news
 from actwatch.config import Config, load_config
 from actwatch.core import clock
 from actwatch.db import Engine, open_database
-from actwatch.feeds.store import count_items
+from actwatch.feeds.store import count_items, sync_feeds
 from actwatch.matching.store import count_decided
 from actwatch.pipeline import draft_and_notify, poll_and_match, render
 
-DEMO_BASE_URL = "http://127.0.0.1:8080"
+DEMO_PORT = 8080
+FEED_FILES = "feeds"  # the folder, beside the config, that the web app serves at /feed-files/
 CONFIG_HEADER = """\
 # Written by `actwatch demo`: the real rules for the Act, with the bundled sample feeds as the
-# feeds. Their URLs point at the sample server that ran during the demo (it has stopped; run
-# `actwatch demo` again to poll them once more). Paths are relative to this folder.
+# feeds. The sample feeds are the files in ./feeds, which the web app serves at /feed-files/
+# (web.feed_files): `actwatch --config THIS_FILE serve` polls them from itself. To watch the real
+# sources, use the feeds of the default config.yaml instead. Paths are relative to this folder.
 """
 
 Progress = Callable[[str], None]
@@ -60,6 +68,10 @@ class DemoReport:
     bulletin_items: int
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    issued_on: date | None = None  # the date the demo's bulletin is issued on
+    editor_name: str = ""  # the demo config's editor
+    secret_key_env: str = "ACTWATCH_SECRET_KEY"  # noqa: S105 - the variable's name, not a key
+    web_url: str = ""  # where `serve` (or `web`) on the demo config answers
 
 
 def default_config_path() -> Path:
@@ -73,14 +85,30 @@ def default_config_path() -> Path:
     raise DemoError(f"the default config is missing (looked for {checkout})")
 
 
-def demo_config_data(base_url: str, rules: dict[str, Any]) -> dict[str, Any]:
+def web_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def demo_config_data(
+    rules: dict[str, Any], *, port: int = DEMO_PORT, feeds_at: str | None = None
+) -> dict[str, Any]:
+    """The demo config: the real rules, the sample feeds, state in the demo folder, and the web
+    app on 127.0.0.1:`port` serving the sample feeds. `feeds_at`: where the feeds are read from
+    instead (the demo's own sample server, while it runs)."""
     from actwatch.demo.samples import sample_feed_configs
 
     data = dict(rules)
-    data["feeds"] = sample_feed_configs(base_url)
+    base = web_url(port)
+    data["feeds"] = sample_feed_configs(feeds_at or f"{base}/feed-files")
     data["database"] = {"url": "sqlite:///actwatch.db"}
     data["mail"] = {**data.get("mail", {}), "url": "maildir:mail"}
-    data["web"] = {**data.get("web", {}), "base_url": DEMO_BASE_URL}
+    data["web"] = {
+        **data.get("web", {}),
+        "host": "127.0.0.1",
+        "port": port,
+        "base_url": base,
+        "feed_files": FEED_FILES,
+    }
     # Offline: the matcher reads commencement dates from the instruments' titles and summaries
     # instead of fetching their text from legislation.gov.uk.
     data["matching"] = {**data.get("matching", {}), "fetch_instruments": False}
@@ -91,14 +119,25 @@ def demo_config_data(base_url: str, rules: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def write_config(folder: Path, base_url: str) -> Path:
+def write_config(folder: Path, *, port: int = DEMO_PORT, feeds_at: str | None = None) -> Path:
     source = default_config_path()
     rules = yaml.safe_load(source.read_text(encoding="utf-8"))
-    data = demo_config_data(base_url, rules)
+    data = demo_config_data(rules, port=port, feeds_at=feeds_at)
     path = folder / "config.yaml"
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     path.write_text(CONFIG_HEADER + text, encoding="utf-8")
     return path
+
+
+def copy_feed_files(folder: Path) -> Path:
+    """The sample feeds, as files the demo config's web app serves."""
+    from actwatch.demo.samples import sample_files
+
+    target = folder / FEED_FILES
+    target.mkdir(exist_ok=True)
+    for entry in sample_files():
+        (target / entry.name).write_bytes(entry.read_bytes())
+    return target
 
 
 def richest_season(engine: Engine, config: Config) -> Season | None:
@@ -110,7 +149,11 @@ def richest_season(engine: Engine, config: Config) -> Season | None:
 
 
 def run_demo(
-    folder: Path, *, progress: Progress | None = None, now: datetime | None = None
+    folder: Path,
+    *,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+    port: int = DEMO_PORT,
 ) -> DemoReport:
     from actwatch.demo.samples import serve_samples
 
@@ -120,10 +163,12 @@ def run_demo(
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     mailbox.Maildir(folder / "mail", create=True)
+    copy_feed_files(folder)
 
     with serve_samples() as base_url:
         say(f"Serving the sample feeds at {base_url}")
-        config_path = write_config(folder, base_url)
+        # Polled from the sample server now; the config left behind reads them from the web app.
+        config_path = write_config(folder, port=port, feeds_at=base_url)
         config = load_config(config_path)
         engine = open_database(config)
         try:
@@ -133,21 +178,31 @@ def run_demo(
             polled = poll_and_match(engine, config, force=True, now=now)
             assert polled is not None  # nothing can stop it here
             report = polled.poll
+            config_path = write_config(folder, port=port)
+            config = load_config(config_path)
+            sync_feeds(engine, config, now=now)
             decided = count_decided(engine)
             total = count_items(engine)
             season = richest_season(engine, config)
             files_written: list[Path] = []
             bulletin_id = None
             bulletin_items = 0
+            issued_on = None
             if season is not None:
                 say(f"Compiling the {season.slug} bulletin")
-                drafted = draft_and_notify(engine, config, season, now=now, notify=False)
+                # Dated the day the service would have drafted it, not today: the sample news
+                # is years old, and what was "coming up" then is what the bulletin shows.
+                due = draft_due_at(config, season).astimezone(config.schedule.zone).date()
+                drafted = draft_and_notify(
+                    engine, config, season, now=now, notify=False, issued_on=due
+                )
                 bulletin_id, bulletin_items = drafted.draft.bulletin_id, drafted.draft.total
                 renderings = render(engine, config, bulletin_id)
                 for kind, suffix in (("html", "html"), ("text", "txt"), ("markdown", "md")):
                     path = folder / f"bulletin-{season.slug}.{suffix}"
                     path.write_text(renderings[kind], encoding="utf-8")
                     files_written.append(path)
+                issued_on = drafted.draft.issued_on
         finally:
             engine.dispose()
 
@@ -169,4 +224,8 @@ def run_demo(
         bulletin_items=bulletin_items,
         files=files_written,
         seconds=(clock.now() - started).total_seconds(),
+        issued_on=issued_on,
+        editor_name=config.bulletin.editor.name,
+        secret_key_env=config.web.secret_key_env,
+        web_url=web_url(port),
     )

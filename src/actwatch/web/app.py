@@ -100,6 +100,13 @@ def secret_key(config: Config, env: Mapping[str, str] | None = None) -> str:
         ) from None
 
 
+def _feed_files(config: Config) -> list[Mount]:
+    folder = config.feed_files_dir
+    if folder is None:
+        return []
+    return [Mount("/feed-files", StaticFiles(directory=folder, check_dir=False), name="feeds")]
+
+
 def create_app(
     config: Config,
     engine: Engine,
@@ -127,6 +134,8 @@ def create_app(
             *public.routes(),
             # Probes for the operator: no login, counts and times only (see web/ops.py).
             *ops.routes(),
+            # Feed files the operator (or the demo) publishes here, for the feeds to poll.
+            *_feed_files(config),
         ],
         middleware=[
             Middleware(SecurityHeaders),

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, delete, insert, update
 
 from actwatch.db.schema import bulletins, deliveries, subscribers
-from actwatch.service.sending import due_scheduled, needs_sender, sending_bulletins
+from actwatch.delivery.ledger import needs_sender
+from actwatch.review.records import due_scheduled, sending_bulletins
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ALIVE = f"{socket.gethostname()}:{os.getpid()}:abc123"

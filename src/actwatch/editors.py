@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from actwatch.core.clock import utc
 from actwatch.core.text import one_line
+from actwatch.core.words import count
 from actwatch.db.schema import editors, login_failures
 
 SCRYPT_N = 2**15
@@ -187,7 +188,7 @@ def list_editors(engine: Engine) -> list[Editor]:
 class RateLimited(AccountError):
     def __init__(self, retry_after: timedelta) -> None:
         minutes = max(1, -(-int(retry_after.total_seconds()) // 60))
-        super().__init__(f"too many failed logins: try again in {minutes} minute(s)")
+        super().__init__(f"too many failed logins: try again in {count(minutes, 'minute')}")
         self.retry_after = retry_after
 
 

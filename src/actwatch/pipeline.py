@@ -34,6 +34,7 @@ from actwatch.bulletin import (
 from actwatch.bulletin.store import DraftResult, draft_bulletin
 from actwatch.config import Config
 from actwatch.core import clock
+from actwatch.core.words import plural
 from actwatch.delivery import SendReport, send_bulletin
 from actwatch.feeds.poll import Poller, PollReport, ProgressCallback
 from actwatch.mail import MailError
@@ -246,5 +247,7 @@ def render(
     wanted = list(formats)
     unknown = set(wanted) - set(renderers)
     if unknown:
-        raise BulletinError(f"unknown format(s): {', '.join(sorted(unknown))}")
+        raise BulletinError(
+            f"unknown {plural(len(unknown), 'format')}: {', '.join(sorted(unknown))}"
+        )
     return {kind: renderers[kind](composed, links, config=config) for kind in wanted}

@@ -27,10 +27,10 @@ def test_draft_list_and_show(write_pinned_config: Callable[..., Path], tmp_path:
 
     code, output = run(config_file, "draft", "autumn-2017")
     assert code == 0, output
-    assert "Created the autumn-2017 draft (bulletin 1) with 10 item(s)." in output
+    assert "Created the autumn-2017 draft (bulletin 1) with 10 items." in output
     code, output = run(config_file, "draft", "autumn-2017")
     assert code == 0, output
-    assert "0 new item(s), 10 in all; the editor's choices are kept" in output
+    assert "0 new items, 10 in all; the editor's choices are kept" in output
 
     code, output = run(config_file, "bulletins", "--json")
     assert code == 0, output

@@ -110,7 +110,8 @@ def test_sigkill_mid_run_then_resume(
     # Only in-flight messages may be missing, and the second run names them.
     assert missing <= in_doubt <= CONNECTIONS
     if in_doubt:
-        assert f"{in_doubt} message(s) were in flight" in out
+        were = "message was" if in_doubt == 1 else "messages were"
+        assert f"{in_doubt} {were} in flight" in out
         assert "NOT sent again" in out
     final = states(engine)
     assert final.get("sent", 0) + final.get("sending", 0) == READERS

@@ -64,7 +64,7 @@ def test_poll_json_then_all_304(config_file: Path) -> None:
 def test_poll_names_failing_feeds_and_exits_0(config_file: Path) -> None:
     result = run(config_file, "poll")
     assert result.exit_code == 0, result.output
-    assert "7 feed(s)" in result.output and "5 ok" in result.output and "2 failed" in result.output
+    assert "7 feeds" in result.output and "5 ok" in result.output and "2 failed" in result.output
     assert "broken: HTTP 500 Internal Server Error" in result.output
     assert "webpage: the server sent an HTML page" in result.output
 

@@ -109,7 +109,7 @@ def test_the_uncertain_queue(draft: Draft) -> None:
     other = extra(draft, 6, "care-leavers", state="uncertain")
     view = build_review(draft.engine, draft.config, draft.bulletin_id, now=NOW)
     assert {q.item_id for q in view.uncertain} == {unsure, other}
-    assert any("2 uncertain item(s)" in warning for warning in view.warnings)
+    assert any("2 uncertain items" in warning for warning in view.warnings)
     # The dashboard's queue spans every season; an editor's verdict takes items out of it.
     assert {q.item_id for q in uncertain_everywhere(draft.engine, draft.config)} == {unsure, other}
 

@@ -42,7 +42,7 @@ def test_the_editor_hears_once(sqlite_draft: Draft, tmp_path: Path, caplog: Any)
     )
     link = "https://actwatch.example.org/editor/bulletins/1"
     text = body(message, "plain")
-    assert link in text and "10 announcement(s)" in text and "No introduction yet." in text
+    assert link in text and "10 announcements" in text and "No introduction yet." in text
     assert f'href="{link}"' in body(message, "html")
     assert link in caplog.text
     # A draft being ready is the normal course of things, not a warning.

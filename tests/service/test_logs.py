@@ -28,7 +28,7 @@ def test_json_lines(restore_logging: None) -> None:
     out = io.StringIO()
     configure_logging("json", logging.INFO, out)
     log = logging.getLogger("actwatch.service")
-    log.info("polled %s feed(s)", 7, extra={"event": "poll", "new_items": 3})
+    log.info("polled %s feeds", 7, extra={"event": "poll", "new_items": 3})
     log.debug("not shown")
     try:
         raise ValueError("bad\nthing")
@@ -37,7 +37,7 @@ def test_json_lines(restore_logging: None) -> None:
     lines = out.getvalue().splitlines()
     assert len(lines) == 2
     first, second = (json.loads(line) for line in lines)
-    assert first["message"] == "polled 7 feed(s)"
+    assert first["message"] == "polled 7 feeds"
     assert (first["level"], first["logger"], first["event"], first["new_items"]) == (
         "info",
         "actwatch.service",

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from actwatch import __version__
 from actwatch.config import Config, ConfigError, config_path, load_config
+from actwatch.core.words import count
 from actwatch.db import Engine
 
 CONFIG_INVALID = 2
@@ -35,7 +36,7 @@ class App:
             for problem in exc.problems:
                 self.errors.print(problem, markup=False, highlight=False, soft_wrap=True)
             self.errors.print(
-                f"{exc.path}: {len(exc.problems)} problem(s); nothing was done.",
+                f"{exc.path}: {count(len(exc.problems), 'problem')}; nothing was done.",
                 markup=False,
                 highlight=False,
             )

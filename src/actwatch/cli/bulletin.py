@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from actwatch.cli.base import App, friendly_errors, pass_app
+from actwatch.core.words import count
 
 FORMATS = ("html", "text", "markdown")
 
@@ -39,12 +40,14 @@ def draft(app: App, season: str | None) -> None:
     slug = result.season.slug
     if result.created:
         message = (
-            f"Created the {slug} draft (bulletin {result.bulletin_id}) with {result.total} item(s)."
+            f"Created the {slug} draft (bulletin {result.bulletin_id}) "
+            f"with {count(result.total, 'item')}."
         )
     else:
         message = (
             f"Refreshed the {slug} draft (bulletin {result.bulletin_id}): "
-            f"{result.added} new item(s), {result.total} in all; the editor's choices are kept."
+            f"{count(result.added, 'new item')}, {result.total} in all; the editor's choices "
+            "are kept."
         )
     app.console.print(message, highlight=False, markup=False, soft_wrap=True)
     if not result.total:
@@ -91,7 +94,7 @@ def list_command(app: App, as_json: bool) -> None:
     if not summaries:
         app.console.print("No bulletins yet: `actwatch draft` creates one.", highlight=False)
         return
-    table = Table(title=f"{len(summaries)} bulletin(s)", title_justify="left")
+    table = Table(title=f"{count(len(summaries), 'bulletin')}", title_justify="left")
     table.add_column("id", justify="right")
     table.add_column("season", no_wrap=True)
     table.add_column("state")

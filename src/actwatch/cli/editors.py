@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from actwatch.cli.base import App, friendly_errors, pass_app
+from actwatch.core.words import count
 
 
 def _read_password(app: App, from_stdin: bool) -> str:
@@ -106,7 +107,7 @@ def list_command(app: App) -> None:
     if not found:
         app.console.print("No editors yet: `actwatch editors add NAME` creates one.")
         return
-    table = Table(title=f"{len(found)} editor(s)", title_justify="left")
+    table = Table(title=f"{count(len(found), 'editor')}", title_justify="left")
     for column in ("name", "email", "created", "last login"):
         table.add_column(column)
     zone = app.config.schedule.zone

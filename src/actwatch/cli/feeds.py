@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from actwatch.cli.base import App, friendly_errors, pass_app
+from actwatch.core.words import count
 
 if TYPE_CHECKING:
     from actwatch.feeds import FeedOutcome, ProgressCallback
@@ -53,21 +54,21 @@ def poll(app: App, feed_names: tuple[str, ...], force: bool, as_json: bool) -> N
         return
     console = app.console
     console.print(
-        f"Polled {report.feeds} feed(s) in {report.seconds:.1f}s: {report.ok} ok, "
+        f"Polled {count(report.feeds, 'feed')} in {report.seconds:.1f}s: {report.ok} ok, "
         f"{report.not_modified} not modified, {report.failed} failed"
         + (f", {report.skipped} not due" if report.skipped else "")
-        + f". {report.new_items} new item(s), {report.updated_items} updated.",
+        + f". {count(report.new_items, 'new item')}, {report.updated_items} updated.",
         highlight=False,
     )
     if matched.classified:
         console.print(
-            f"Classified {matched.classified} item(s): {matched.relevant} relevant, "
+            f"Classified {count(matched.classified, 'item')}: {matched.relevant} relevant, "
             f"{matched.uncertain} uncertain (for the editor), {matched.rejected} rejected.",
             highlight=False,
         )
     if report.skipped and not force:
         console.print(
-            f"  {report.skipped} feed(s) not due yet (back-off, Retry-After, max-age or "
+            f"  {count(report.skipped, 'feed')} not due yet (back-off, Retry-After, max-age or "
             "fetch.min_interval); --force fetches them now.",
             highlight=False,
         )

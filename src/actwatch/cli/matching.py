@@ -9,6 +9,7 @@ import click
 from rich.markup import escape
 
 from actwatch.cli.base import App, friendly_errors, pass_app
+from actwatch.core.words import count
 
 
 @click.command()
@@ -28,7 +29,7 @@ def reclassify(app: App, as_json: bool, offline: bool) -> None:
         click.echo(json.dumps(report.as_dict()))
         return
     app.console.print(
-        f"Reclassified {report.classified} item(s): {report.relevant} relevant, "
+        f"Reclassified {count(report.classified, 'item')}: {report.relevant} relevant, "
         f"{report.uncertain} uncertain (for the editor), {report.rejected} rejected."
         + (
             f" Instruments fetched: {report.instruments_fetched}"
@@ -63,7 +64,9 @@ def evaluate(app: App, file: Path, as_json: bool) -> None:
         return
     console = app.console
     rel, strands = scores.relevance, scores.strands
-    console.print(f"{scores.items} labelled item(s) from {escape(str(file))}", highlight=False)
+    console.print(
+        f"{count(scores.items, 'labelled item')} from {escape(str(file))}", highlight=False
+    )
     console.print(
         f"Relevance: precision {rel['precision']:.3f}  recall {rel['recall']:.3f}  "
         f"F1 {rel['f1']:.3f}",
@@ -80,7 +83,7 @@ def evaluate(app: App, file: Path, as_json: bool) -> None:
     if not scores.misses:
         console.print("[green]No misses.[/]")
         return
-    console.print(f"\n{len(scores.misses)} miss(es):", highlight=False)
+    console.print(f"\n{count(len(scores.misses), 'miss', 'misses')}:", highlight=False)
     for miss in scores.misses:
         result = miss.classification
         console.print(

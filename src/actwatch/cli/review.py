@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from actwatch.cli.base import App, friendly_errors, pass_app
+from actwatch.core.words import count
 
 
 def _default_actor() -> str:
@@ -88,7 +89,7 @@ def review(app: App, bulletin: str, as_json: bool) -> None:
     if view.scheduled_for:
         out.print(f"Scheduled for {_when(view.scheduled_for, app)}.")
     out.print(f"Editor: {editor_link(app.config, view.id)}", highlight=False)
-    table = Table(title=f"{view.item_count} item(s)", title_justify="left", show_lines=False)
+    table = Table(title=f"{count(view.item_count, 'item')}", title_justify="left", show_lines=False)
     table.add_column("item", justify="right")
     table.add_column("section")
     table.add_column("date", no_wrap=True)

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from actwatch.cli.base import App, friendly_errors, pass_app
+from actwatch.core.words import count
 
 
 @contextmanager
@@ -114,8 +115,8 @@ def send(
         with _send_errors(app):
             written, renders = dry_run(app.engine, config, bulletin_id, dry_run_dir)
         app.console.print(
-            f"Dry run: wrote {written} message(s) to {dry_run_dir} ({renders} distinct "
-            "rendering(s)); nothing was sent or recorded.",
+            f"Dry run: wrote {count(written, 'message')} to {dry_run_dir} "
+            f"({count(renders, 'distinct rendering')}); nothing was sent or recorded.",
             highlight=False,
             markup=False,
         )
@@ -197,15 +198,17 @@ def _print_report(app: App, report: object) -> None:
             out.print(f"  {label:<42} {value:>8,}", highlight=False, markup=False)
     out.print(
         f"  {'duration':<42} {report.seconds:>8.1f}s   ({report.rate:,.0f} msg/s, "
-        f"{report.renders} distinct rendering(s))",
+        f"{count(report.renders, 'distinct rendering')})",
         highlight=False,
         markup=False,
     )
     if report.possibly_sent:
-        verb = "were put back in the queue" if report.resent else "were NOT sent again"
+        doubtful = len(report.possibly_sent)
+        were, they = ("was", "it") if doubtful == 1 else ("were", "they")
+        verb = f"{were} put back in the queue" if report.resent else f"{were} NOT sent again"
         out.print(
-            f"[yellow]{len(report.possibly_sent)} message(s) were in flight when an earlier "
-            f"run stopped and possibly sent; they {verb}[/]"
+            f"[yellow]{count(doubtful, 'message')} {were} in flight when an earlier "
+            f"run stopped and possibly sent; {they} {verb}[/]"
             + ("" if report.resent else " (--resend-unconfirmed sends them again):"),
             highlight=False,
         )
@@ -218,7 +221,7 @@ def _print_report(app: App, report: object) -> None:
     left = report.left
     if report.interrupted:
         out.print(
-            f"[yellow]Stopped before the end: {left:,} message(s) left. Run `actwatch send "
+            f"[yellow]Stopped before the end: {count(left, 'message')} left. Run `actwatch send "
             f"{report.bulletin_id}` again to carry on (nobody gets a second copy).[/]",
             highlight=False,
         )
@@ -226,13 +229,14 @@ def _print_report(app: App, report: object) -> None:
         out.print("[green]Done: the bulletin is sent.[/]", highlight=False)
     elif left and report.next_retry is None:
         out.print(
-            f"{left:,} message(s) not sent yet: run `actwatch send {report.bulletin_id}` again.",
+            f"{count(left, 'message')} not sent yet: run "
+            f"`actwatch send {report.bulletin_id}` again.",
             highlight=False,
             markup=False,
         )
     elif left:
         out.print(
-            f"{left:,} message(s) wait for a retry (next at {_when(report.next_retry, app)}): "
+            f"{count(left, 'message')} wait for a retry (next at {_when(report.next_retry, app)}): "
             f"run `actwatch send {report.bulletin_id}` again then, or use --wait-retries.",
             highlight=False,
             markup=False,

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from actwatch.cli.base import App, friendly_errors, pass_app
+from actwatch.core.words import count
 from actwatch.logs import LOG_FORMATS
 
 log_format_option = click.option(
@@ -134,7 +135,7 @@ def send_worker(app: App, once: bool, interval: float | None, log_format: str) -
         for sig, old in previous.items():
             signal.signal(sig, old)
     logging.getLogger("actwatch.service.worker").info(
-        "send-worker done: %s message(s) sent", report.sent, extra={"sent": report.sent}
+        "send-worker done: %s sent", count(report.sent, "message"), extra={"sent": report.sent}
     )
 
 
@@ -203,7 +204,7 @@ def status(app: App, as_json: bool) -> None:
         out.print(
             f"Last poll: {_ago(poll.age_seconds)} ({_local(app, poll.finished_at)}): {poll.feeds} "
             f"fetched, {poll.ok} ok, {poll.not_modified} not modified, {poll.failed} failed, "
-            f"{poll.skipped} not due; {poll.new_items} new item(s)"
+            f"{poll.skipped} not due; {count(poll.new_items, 'new item')}"
             + (" [red](overdue)[/]" if poll.overdue else ""),
             highlight=False,
         )
@@ -254,7 +255,7 @@ def status(app: App, as_json: bool) -> None:
             )
         out.print(table)
     if summary.send_rate:
-        out.print(f"Sending: {summary.send_rate:.1f} message(s)/s", highlight=False)
+        out.print(f"Sending: {summary.send_rate:.1f} messages a second", highlight=False)
     if summary.housekeeping:
         out.print(f"Housekeeping: last run {_local(app, summary.housekeeping.get('at'))}")
     sys.exit(0 if ready else 1)

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from actwatch.cli.base import App, friendly_errors, pass_app
+from actwatch.core.words import count
 
 STATUSES = ("pending", "confirmed", "unsubscribed", "bounced", "erased")
 
@@ -39,8 +40,9 @@ def import_(app: App, files: tuple[Path, ...]) -> None:
             failed = True
             continue
         app.console.print(
-            f"{path}: {report.rows} row(s); {report.added} added, {report.confirmed} confirmed "
-            f"(had signed up on the web), {report.unchanged} already subscribed, "
+            f"{path}: {count(report.rows, 'row')}; {report.added} added, "
+            f"{report.confirmed} confirmed (had signed up on the web), "
+            f"{report.unchanged} already subscribed, "
             f"{len(report.rejected)} rejected. Consent recorded as '{report.evidence}'.",
             highlight=False,
             markup=False,
@@ -84,7 +86,7 @@ def list_(app: App, status: str | None, strand: str | None, as_json: bool) -> No
                 )
             )
         return
-    table = Table(title=f"{len(found)} subscriber(s)", title_justify="left")
+    table = Table(title=f"{count(len(found), 'subscriber')}", title_justify="left")
     for column in ("email", "name", "status", "strands", "since"):
         table.add_column(column, overflow="fold")
     for s in found:

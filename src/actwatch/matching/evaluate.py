@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from actwatch.core.words import plural
 from actwatch.feeds.normalize import split_display_type
 from actwatch.matching.classify import classify
 from actwatch.matching.matcher import Matcher
@@ -108,7 +109,9 @@ def load_labelled(
             if event_type is not None and event_type not in types_known:
                 raise LabelError(f"{where}: unknown type {event_type!r}")
             if unknown := sorted(strands - strands_known):
-                raise LabelError(f"{where}: unknown strand(s) {', '.join(unknown)}")
+                raise LabelError(
+                    f"{where}: unknown {plural(len(unknown), 'strand')} {', '.join(unknown)}"
+                )
             labelled.append(
                 LabelledItem(
                     id=str(record.get("id") or number),

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from actwatch.bulletin import Bulletin, load_bulletin, preview_links
 from actwatch.bulletin.render import render_html, render_markdown, render_text
 from actwatch.config import Config
+from actwatch.core.words import count
 from actwatch.review.records import bulletin_state, load_row
 from actwatch.review.states import APPROVAL_HELD, APPROVED, StateError
 
@@ -88,7 +89,7 @@ def bulletin_from_context(data: Mapping[str, Any]) -> Bulletin:
         return _BULLETIN.validate_python(data)
     except ValidationError as exc:
         raise FrozenCopyError(
-            f"the approved copy cannot be read back ({exc.error_count()} problem(s), first: "
+            f"the approved copy cannot be read back ({count(exc.error_count(), 'problem')}, first: "
             f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}): approve the bulletin again"
         ) from None
 

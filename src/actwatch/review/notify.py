@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from actwatch.config import Config
 from actwatch.core.clock import utc
+from actwatch.core.words import count
 from actwatch.mail import Address, Transport, build_message, open_transport
 from actwatch.review.records import claim_notification, release_notification
 from actwatch.review.view import build_review
@@ -50,7 +51,7 @@ def notify_draft_ready(
             f"Hello {editor.name},",
             "",
             f"The {review.season_label} bulletin is drafted and ready for your review: "
-            f"{review.item_count} announcement(s).",
+            f"{count(review.item_count, 'announcement')}.",
             "",
             "Review, edit and approve it here:",
             link,
@@ -63,7 +64,7 @@ def notify_draft_ready(
         html = (
             f"<p>Hello {escape(editor.name)},</p>"
             f"<p>The {escape(review.season_label)} bulletin is drafted and ready for your review: "
-            f"{review.item_count} announcement(s).</p>"
+            f"{count(review.item_count, 'announcement')}.</p>"
             f'<p><a href="{escape(link)}">Review, edit and approve it</a></p>'
             + (f"<p>Before you approve it:</p><ul>{warnings}</ul>" if warnings else "")
             + "<p>Nothing is sent to subscribers until you approve it.</p>"

@@ -17,6 +17,7 @@ from actwatch.bulletin.seasons import bulletin_title
 from actwatch.config import Config
 from actwatch.core.clock import utc
 from actwatch.core.text import one_line
+from actwatch.core.words import count
 from actwatch.db.schema import bulletin_items, items
 from actwatch.feeds.store import failing_feeds
 from actwatch.review.editing import uncertain_in_season
@@ -314,7 +315,7 @@ def _warnings(
         warnings.append("No introduction yet.")
     no_summary = sum(1 for s in sections for item in s.items if not item.summary)
     if no_summary:
-        warnings.append(f"{no_summary} item(s) have no summary.")
+        warnings.append(f"{count(no_summary, 'item')} have no summary.")
     for section in sections:
         hidden = len(section.items) - section.in_email
         if section.in_email and hidden > 0:
@@ -323,10 +324,13 @@ def _warnings(
                 f"archive (the email shows {config.bulletin.section_cap} per section)."
             )
     if uncertain:
-        warnings.append(f"{len(uncertain)} uncertain item(s) from this season wait for a decision.")
+        waits = "waits" if len(uncertain) == 1 else "wait"
+        warnings.append(
+            f"{count(len(uncertain), 'uncertain item')} from this season {waits} for a decision."
+        )
     if problems:
         names = ", ".join(problem.name for problem in problems)
-        warnings.append(f"{len(problems)} feed(s) failing, news may be missing: {names}.")
+        warnings.append(f"{count(len(problems), 'feed')} failing, news may be missing: {names}.")
     if rendered is not None:
         size = len(rendered.html.encode("utf-8"))
         if size > HTML_BUDGET * 0.8:

@@ -20,6 +20,7 @@ from actwatch import __version__
 from actwatch.config import Config
 from actwatch.core import clock
 from actwatch.core.clock import iso, parse_iso
+from actwatch.core.words import count
 from actwatch.db import Engine
 from actwatch.db.lock import SchedulerLock
 from actwatch.delivery.ledger import needs_sender
@@ -126,13 +127,13 @@ class Jobs:
             now=finished,
         )
         log.info(
-            "polled %s feed(s): %s ok, %s not modified, %s failed, %s not due; %s new item(s)",
-            report.feeds,
+            "polled %s: %s ok, %s not modified, %s failed, %s not due; %s",
+            count(report.feeds, "feed"),
             report.ok,
             report.not_modified,
             report.failed,
             report.skipped,
-            report.new_items,
+            count(report.new_items, "new item"),
             extra={"event": "poll", **report.as_dict(), "classified": classified},
         )
         for outcome in report.outcomes:
@@ -158,10 +159,10 @@ class Jobs:
         extra = {"event": "draft", "season": checked.season.slug}
         if checked.created:
             log.info(
-                "drafted the %s bulletin (bulletin %s, %s item(s))",
+                "drafted the %s bulletin (bulletin %s, %s)",
                 checked.season.slug,
                 checked.bulletin_id,
-                checked.items,
+                count(checked.items, "item"),
                 extra={**extra, "bulletin_id": checked.bulletin_id, "items": checked.items},
             )
         if checked.notify_error is not None:
@@ -238,11 +239,10 @@ class Jobs:
             {**report.as_dict(), "seconds": round(time.monotonic() - started, 3)},
         )
         log.info(
-            "housekeeping: %s delivery row(s) deleted, %s subscriber(s) erased, %s unconfirmed "
-            "sign-up(s) deleted",
-            report.deliveries_deleted,
-            report.subscribers_erased,
-            report.signups_deleted,
+            "housekeeping: %s deleted, %s erased, %s deleted",
+            count(report.deliveries_deleted, "delivery row"),
+            count(report.subscribers_erased, "subscriber"),
+            count(report.signups_deleted, "unconfirmed sign-up"),
             extra={"event": "housekeeping", **report.as_dict()},
         )
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping
 
 from actwatch.config import Config
+from actwatch.core.words import count
 from actwatch.db import Engine
 from actwatch.delivery import DeliveryError, SendReport
 from actwatch.mail import MailError
@@ -79,10 +80,10 @@ def run_send(
         )
     if report.possibly_sent:
         log.warning(
-            "bulletin %s: %s message(s) were in flight when a sender stopped and are possibly "
-            "sent; they are not sent again (`actwatch send %s --resend-unconfirmed` would)",
+            "bulletin %s: %s in flight when a sender stopped, possibly sent; not sent again "
+            "(`actwatch send %s --resend-unconfirmed` would)",
             bulletin_id,
-            len(report.possibly_sent),
+            count(len(report.possibly_sent), "message"),
             bulletin_id,
             extra=extra,
         )

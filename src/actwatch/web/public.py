@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from actwatch.config import Config
+from actwatch.core.words import count
 from actwatch.db.schema import bulletins
 from actwatch.delivery.compose import SiteLinks, reader_headers, sender
 from actwatch.mail import Address, MailError, build_message
@@ -194,7 +195,8 @@ async def subscribe(request: Request) -> Response:
         days = config.web.confirm_within.days or 1
         text = (
             f"Someone (we hope you) asked for the {config.act.short_name} seasonal bulletin to be "
-            f"sent to {subscriber.email}.\n\nTo confirm, open this link within {days} day(s):\n"
+            f"sent to {subscriber.email}.\n\nTo confirm, open this link within "
+            f"{count(days, 'day')}:\n"
             f"{link}\n\nIf it was not you, ignore this message: nothing more will be sent.\n"
         )
         try:

@@ -158,3 +158,30 @@ def test_an_item_is_filed_under_its_most_specific_strand(config: Config) -> None
     assert placed[COVENANT.id] == "care-leavers"
     [section] = [s for s in bulletin.strand_sections if s.slug == "care-leavers"]
     assert section.entries[0].strands == ("Care leavers", "Mixed economy of providers")
+
+
+def test_a_commencements_qualification_is_shown_whole(config: Config) -> None:
+    purpose = (
+        "so far as they relate to consultation on, and the parliamentary procedure for,"
+        " regulations about the regulation of social workers"
+    )
+    rows = [
+        StoredCommencement(
+            item_id=1, section=str(n), in_force_on=date(2018, 8, 25), purpose=purpose
+        )
+        for n in (58, 59)
+    ]
+    bulletin = compose(
+        config,
+        parse_season(config, "summer-2018"),
+        items=[INSTRUMENT],
+        commencements=rows,
+        issued_on=date(2018, 9, 2),
+    )
+    [row] = bulletin.commenced.entries
+    assert row.provisions == "sections 58 and 59" and row.purpose == purpose
+    links = preview_links(config, "summer-2018")
+    for text in (render_text(bulletin, links), render_markdown(bulletin, links)):
+        assert f"Sections 58 and 59 ({purpose})" in " ".join(text.split()) or (
+            f"sections 58 and 59 ({purpose})" in " ".join(text.split())
+        )

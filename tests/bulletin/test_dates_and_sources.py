@@ -185,3 +185,28 @@ def test_a_commencements_qualification_is_shown_whole(config: Config) -> None:
         assert f"Sections 58 and 59 ({purpose})" in " ".join(text.split()) or (
             f"sections 58 and 59 ({purpose})" in " ".join(text.split())
         )
+
+
+def test_an_instrument_made_after_the_season_is_the_next_bulletins_news(config: Config) -> None:
+    later = StoredItem(
+        id=9,
+        title="The Children and Social Work Act 2017 (Commencement No. 6) Regulations 2019",
+        link="https://www.legislation.gov.uk/uksi/2019/1078/contents/made",
+        source="legislation.gov.uk",
+        published_at=datetime(2019, 6, 20, 10, tzinfo=UTC),
+        event_type="commencement",
+    )
+    rows = [*ROWS, StoredCommencement(item_id=9, section="Part 2", in_force_on=date(2019, 7, 1))]
+    # Drafted long after the fact and issued today: what came into force since the season
+    # began, of what was known by its end; the tracker is as of today.
+    bulletin = compose(
+        config,
+        parse_season(config, "summer-2018"),
+        items=[INSTRUMENT, later],
+        commencements=rows,
+        issued_on=date(2026, 12, 1),
+    )
+    assert [row.in_force_on for row in bulletin.commenced.entries] == [date(2018, 9, 1)]
+    assert bulletin.coming_up.entries == ()
+    row = {row.slug: row for row in bulletin.tracker}["social-work-england"]
+    assert row.status in ("in-force", "partly-in-force")

@@ -6,7 +6,8 @@ end of that day is known (an instrument made later is not "coming up" yet).
 
 Where each announcement goes, so that none is shown twice:
 - a commencement instrument's provisions go to "What came into force" (dates from the season's
-  start up to the issue date) or "Coming up" (dates after the issue date);
+  start up to the issue date, of instruments made by the season's end) or "Coming up" (dates
+  after the issue date);
 - only an instrument or an official notice (an announcement from `bulletin.official_hosts`)
   makes a "came into force" row: an official notice of a commencement with no instrument behind
   it is listed under its own date. News of a commencement is listed beside the row it reports
@@ -420,13 +421,14 @@ def compose(
             continue
         if row.in_force_on > issued_on:
             coming_rows.append(row)
-        elif row.in_force_on >= season.start and (
-            # An instrument made in another season (in its "Coming up" then) counts too; one
+        elif row.in_force_on >= season.start:
+            published = known[row.item_id].published_at
+            if published >= composer.end:
+                continue  # made after the season: news for the next bulletin, not this one
+            # An instrument made in an earlier season (in its "Coming up" then) counts too; one
             # made in this season only if the editor kept it.
-            row.item_id in shown_ids
-            or not composer.start <= known[row.item_id].published_at < composer.end
-        ):
-            commenced_rows.append(row)
+            if row.item_id in shown_ids or published < composer.start:
+                commenced_rows.append(row)
     commenced_groups = _group(commenced_rows)
     coming_groups = _group(coming_rows)
 

@@ -50,6 +50,9 @@ class FeedOutcome:
     entries: int = 0
     new_items: int = 0
     updated_items: int = 0
+    merged: dict[str, int] = field(default_factory=dict)
+    """Entries recognised as already stored although their ids differ (or repeated), by why."""
+    undated: int = 0
     seconds: float = 0.0
     parse_cpu_seconds: float = 0.0
 
@@ -290,7 +293,7 @@ class _Pass:
         assert result.body is not None
         body, result.body = result.body, None
         parsed = await self.poller.parse_pool.parse(
-            body, result.url, result.content_type, self.now, deadline
+            body, result.url, result.content_type, self.now, deadline, feed.format
         )
         del body
         if parsed.error is not None:
@@ -301,10 +304,12 @@ class _Pass:
         return FeedOutcome(
             feed.name,
             "ok",
-            warning=parsed.warning,
+            warning="; ".join([*parsed.warnings, *stored.warnings]) or None,
             entries=len(parsed.entries),
             new_items=len(stored.new_ids),
             updated_items=len(stored.changed_ids),
+            merged=dict(stored.merged),
+            undated=parsed.undated_entries,
             parse_cpu_seconds=parsed.cpu_seconds,
         )
 
@@ -413,8 +418,11 @@ class _Pass:
             last_modified=job.result.last_modified,
             fetch_url=job.result.permanent_url,
             title=job.parsed.title,
-            warning=job.parsed.warning,
+            warnings=[*job.parsed.warnings, *stored.warnings],
             items_seen=stored.items_seen,
+            stored=stored,
+            entries=len(job.parsed.entries),
+            undated=job.parsed.undated_entries,
         )
         return stored
 

@@ -136,6 +136,11 @@ def feeds_command(app: App, as_json: bool, enable: str | None) -> None:
         problem = row["error"] or row["warning"] or ""
         if row["status"] == "error" and row["failures"] > 1:
             problem = f"{problem} ({row['failures']} failures in a row)"
+        if not problem:
+            earlier = row["last_error"] or row["last_warning"]
+            if earlier:
+                kind = "error" if row["last_error"] else "warning"
+                problem = f"last {kind} {_short_time(earlier['at'])}: {earlier['message']}"
         table.add_row(
             escape(row["name"]),
             f"[{style}]{status}[/]",
@@ -166,6 +171,10 @@ def feed_listing(app: App) -> list[dict[str, Any]]:
             "status": row.status if row.enabled else "disabled",
             "error": row.error or (row.disabled_reason if not row.enabled else None),
             "warning": row.warning,
+            # Kept when later fetches are clean: what went wrong last, and when.
+            "last_error": _event(row.last_error, row.last_error_at),
+            "last_warning": _event(row.last_warning, row.last_warning_at),
+            "identity": row.identity or {},
             "items": row.items_seen,
             "last_fetched": _iso(row.last_fetched_at),
             "last_ok": _iso(row.last_ok_at),
@@ -204,8 +213,11 @@ def items(app: App, since: datetime | None, limit: int | None, as_json: bool) ->
         match = row["state"] or "-"
         if row["strands"]:
             match += ": " + ", ".join(row["strands"])
+        published = (row["published"] or "")[:10]
+        if row["date_source"] == "first_seen":
+            published += " (undated: first seen)"
         table.add_row(
-            (row["published"] or "")[:10],
+            published,
             escape(row["title"]),
             escape(row["type_hint"] or ""),
             escape(", ".join(row["sources"])),
@@ -224,10 +236,11 @@ def item_listing(app: App, since: datetime | None, limit: int | None) -> list[di
         select(
             items_table.c.id,
             items_table.c.title,
-            items_table.c.canonical_link,
+            items_table.c.link,
             items_table.c.type_hint,
             items_table.c.summary,
             items_table.c.published_at,
+            items_table.c.date_source,
             items_table.c.updated_at,
             items_table.c.first_seen_at,
             items_table.c.source_meta,
@@ -271,10 +284,12 @@ def item_listing(app: App, since: datetime | None, limit: int | None) -> list[di
         {
             "id": row.id,
             "title": row.title,
-            "link": row.canonical_link,
+            "link": row.link,
             "type_hint": row.type_hint,
             "summary": row.summary,
             "published": _iso(row.published_at),
+            # first_seen: the feed gave no usable date, so `published` is when it was first seen.
+            "date_source": row.date_source,
             "updated": _iso(row.updated_at),
             "first_seen": _iso(row.first_seen_at),
             "sources": sources.get(row.id, []),
@@ -289,6 +304,10 @@ def item_listing(app: App, since: datetime | None, limit: int | None) -> list[di
         }
         for row in rows
     ]
+
+
+def _event(message: str | None, at: datetime | None) -> dict[str, str | None] | None:
+    return {"message": message, "at": _iso(at)} if message else None
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import nh3
 
-from actwatch.core.links import canonical_link, published_link
+from actwatch.core.links import canonical_link, link_forms
 from actwatch.feeds.normalize import (
     SUMMARY_MAX_CHARS,
     TITLE_MAX_CHARS,
@@ -105,10 +105,10 @@ def build_entry(
 ) -> ParsedEntry | None:
     """A format-neutral entry, or None when the entry has neither a usable link nor an id."""
     guid = clean_line(raw.guid or "") or None
-    link = published_link(raw.link, feed_url) if raw.link else None
-    if link is None and guid is not None:
-        link = published_link(guid)  # an id that is a URL (RSS permalinks, GOV.UK's Atom ids)
-    canonical = canonical_link(link) if link is not None else None
+    forms = link_forms(raw.link, feed_url) if raw.link else None
+    if forms is None and guid is not None:
+        forms = link_forms(guid)  # an id that is a URL (RSS permalinks, GOV.UK's Atom ids)
+    link, canonical = forms if forms is not None else (None, None)
     if canonical is None:
         if guid is None:
             return None
@@ -129,7 +129,7 @@ def build_entry(
         summary = html_to_text(content_html)
     summary = truncate(summary, SUMMARY_MAX_CHARS)
 
-    meta = dict(raw.meta)
+    meta = raw.meta
     if type_hint:
         meta["display_type"] = type_hint
     if not title:
@@ -173,7 +173,8 @@ def plausible(moment: datetime | None, now: datetime) -> tuple[datetime | None, 
         return None, None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
+    elif moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
     if moment > now + FUTURE_TOLERANCE:
         return None, f"date in the future ({moment:%Y-%m-%d})"
     if moment < EARLIEST_PLAUSIBLE:

@@ -208,6 +208,10 @@ def split_display_type(title: str, link: str | None) -> tuple[str, str | None]:
 
 
 def _is_govuk(link: str) -> bool:
+    if link.startswith(("https://www.gov.uk/", "https://gov.uk/")):
+        return True  # a canonical link: the common case, without parsing it
+    if "gov.uk" not in link[:40].lower():
+        return False
     host = urlsplit(link).hostname or ""
     return host == "www.gov.uk" or host == "gov.uk"
 

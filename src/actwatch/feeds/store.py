@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 
 from actwatch.config import Config
 from actwatch.core.links import canonical_link
@@ -45,6 +45,7 @@ class FeedRow:
     consecutive_failures: int
     next_fetch_at: datetime | None
     items_seen: int
+    identity: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -157,6 +158,13 @@ def enable_feed(connection: Connection, name: str) -> bool:
     return bool(changed.rowcount)
 
 
+def load_feed_row(connection: Connection, feed_id: int) -> FeedRow:
+    columns = [feeds.c[name] for name in FeedRow.__slots__]
+    return FeedRow(
+        **connection.execute(select(*columns).where(feeds.c.id == feed_id)).one()._mapping
+    )
+
+
 def load_feed_rows(connection: Connection) -> dict[str, FeedRow]:
     columns = [feeds.c[name] for name in FeedRow.__slots__]
     return {
@@ -224,7 +232,7 @@ def record_failure(
     if disable_reason:
         values.update(enabled=False, disabled_reason=disable_reason, status="disabled")
     connection.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
-    record_fetch(connection, feed_id, now=now, outcome="error", error=error)
+    record_fetches(connection, [fetch_row(feed_id, now=now, outcome="error", error=error)])
 
 
 def record_success(
@@ -239,11 +247,8 @@ def record_success(
     title: str | None,
     warnings: Sequence[str],
     items_seen: int,
-    stored: StoreResult | None = None,
-    entries: int = 0,
-    undated: int = 0,
 ) -> None:
-    """A fetch that parsed: the feed's state, and the fetch with its own warnings."""
+    """A fetch that parsed: the feed's state (its fetch is kept by `record_fetches`)."""
     warning = "; ".join(warnings) or None
     values: dict[str, Any] = {
         "status": "ok",
@@ -264,20 +269,9 @@ def record_success(
     if warning:
         values.update(last_warning=warning, last_warning_at=now)
     connection.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
-    record_fetch(
-        connection,
-        feed_id,
-        now=now,
-        outcome="ok",
-        warnings=warnings,
-        entries=entries,
-        stored=stored,
-        undated=undated,
-    )
 
 
-def record_fetch(
-    connection: Connection,
+def fetch_row(
     feed_id: int,
     *,
     now: datetime,
@@ -287,33 +281,42 @@ def record_fetch(
     entries: int = 0,
     stored: StoreResult | None = None,
     undated: int = 0,
-) -> None:
-    """Keep this fetch (not a 304) in the feed's history, and only the newest FETCH_HISTORY."""
-    connection.execute(
-        feed_fetches.insert().values(
-            feed_id=feed_id,
-            fetched_at=now,
-            outcome=outcome,
-            error=error,
-            warnings=list(warnings),
-            entries=entries,
-            new_items=len(stored.new_ids) if stored else 0,
-            updated_items=len(stored.changed_ids) if stored else 0,
-            merged=dict(stored.merged) if stored else {},
-            undated=undated,
+) -> dict[str, Any]:
+    """One fetch (not a 304) as `record_fetches` keeps it."""
+    return {
+        "feed_id": feed_id,
+        "fetched_at": now,
+        "outcome": outcome,
+        "error": error,
+        "warnings": list(warnings),
+        "entries": entries,
+        "new_items": len(stored.new_ids) if stored else 0,
+        "updated_items": len(stored.changed_ids) if stored else 0,
+        "merged": dict(stored.merged) if stored else {},
+        "undated": undated,
+    }
+
+
+def record_fetches(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Keep these fetches in their feeds' histories (one statement), and only the newest
+    FETCH_HISTORY of each of those feeds (one more)."""
+    if not rows:
+        return
+    connection.execute(feed_fetches.insert(), list(rows))
+    feed_ids = sorted({row["feed_id"] for row in rows})
+    ranked = (
+        select(
+            feed_fetches.c.id,
+            func.row_number()
+            .over(partition_by=feed_fetches.c.feed_id, order_by=feed_fetches.c.id.desc())
+            .label("newness"),
         )
-    )
-    oldest_kept = (
-        select(feed_fetches.c.id)
-        .where(feed_fetches.c.feed_id == feed_id)
-        .order_by(feed_fetches.c.id.desc())
-        .offset(FETCH_HISTORY - 1)
-        .limit(1)
-        .scalar_subquery()
+        .where(feed_fetches.c.feed_id.in_(feed_ids))
+        .subquery()
     )
     connection.execute(
-        feed_fetches.delete().where(
-            feed_fetches.c.feed_id == feed_id, feed_fetches.c.id < oldest_kept
+        delete(feed_fetches).where(
+            feed_fetches.c.id.in_(select(ranked.c.id).where(ranked.c.newness > FETCH_HISTORY))
         )
     )
 
@@ -374,7 +377,12 @@ class _Match:
 
 
 def store_entries(
-    connection: Connection, feed_id: int, entries: Iterable[ParsedEntry], now: datetime
+    connection: Connection,
+    feed_id: int,
+    entries: Iterable[ParsedEntry],
+    now: datetime,
+    *,
+    feed: FeedRow | None = None,
 ) -> StoreResult:
     """Store one feed's entries: new stories inserted, sightings recorded, changes applied.
 
@@ -391,9 +399,8 @@ def store_entries(
     Merges are counted by reason in the result and in the feed's `identity` record.
     """
     result = StoreResult()
-    feed = connection.execute(
-        select(feeds.c.url, feeds.c.identity).where(feeds.c.id == feed_id)
-    ).one()
+    if feed is None:
+        feed = load_feed_row(connection, feed_id)
     identity: dict[str, Any] = dict(feed.identity or {})
     learned = dict(identity)
     unique = _unique_entries(entries, result)
@@ -513,6 +520,7 @@ def store_entries(
     _learn(identity, result)
     if identity != learned:
         connection.execute(update(feeds).where(feeds.c.id == feed_id).values(identity=identity))
+        feed.identity = identity
     return result
 
 

@@ -23,9 +23,9 @@ from sqlalchemy import Engine, select
 from actwatch.config import Config
 from actwatch.core.links import canonical_link, is_tracking_param
 from actwatch.db.schema import feeds, item_sources, items
+from actwatch.demo.samples.server import FeedServer
 from actwatch.feeds import poll_feeds
 from actwatch.feeds.normalize import TITLE_MAX_CHARS, clean_line
-from actwatch.feeds.samples.server import FeedServer
 from tests.feeds.conftest import FEEDS
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)

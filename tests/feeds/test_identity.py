@@ -13,8 +13,8 @@ from sqlalchemy import Engine, func, select
 
 from actwatch.config import Config
 from actwatch.db.schema import feed_fetches, feeds, item_changes, item_sources, items
+from actwatch.demo.samples.server import FeedServer
 from actwatch.feeds import poll_feeds
-from actwatch.feeds.samples.server import FeedServer
 from actwatch.feeds.store import ID_CHANGED, REPEATED
 from tests.feeds.conftest import FEEDS
 

@@ -8,6 +8,7 @@ Timestamps are stored in UTC (`UTCDateTime` refuses naive values so a local time
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +29,16 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+)
+
+from actwatch.core.states import (
+    BulletinState,
+    DateSource,
+    DeliveryState,
+    FeedStatus,
+    FetchOutcome,
+    MatchState,
+    SubscriberStatus,
 )
 
 
@@ -64,28 +75,9 @@ metadata = MetaData(
     }
 )
 
-FEED_STATUSES = ("new", "ok", "not_modified", "error", "disabled")
-FETCH_OUTCOMES = ("ok", "error")
-# Where an item's date came from: the entry's published date, its updated date, or (the entry
-# gave no usable date) the time actwatch first saw it.
-DATE_SOURCES = ("published", "updated", "first_seen")
-MATCH_STATES = ("relevant", "uncertain", "rejected")
-BULLETIN_STATES = (
-    "draft",
-    "in_review",
-    "approved",
-    "scheduled",
-    "sending",
-    "sent",
-    "rejected",
-    "withdrawn",
-)
-SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bounced", "erased")
-DELIVERY_STATES = ("pending", "sending", "sent", "retry", "failed", "bounced", "suppressed")
 
-
-def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
-    allowed = ", ".join(f"'{value}'" for value in values)
+def _one_of(column: str, values: type[StrEnum]) -> CheckConstraint:
+    allowed = ", ".join(f"'{member.value}'" for member in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_allowed")
 
 
@@ -102,7 +94,7 @@ feeds = Table(
     Column("disabled_reason", Text),
     Column("etag", Text),
     Column("last_modified", Text),
-    Column("status", String(20), nullable=False, default="new"),
+    Column("status", String(20), nullable=False, default=FeedStatus.NEW),
     Column("error", Text),
     Column("warning", Text, comment="Warnings of the latest fetch that parsed; null if none."),
     Column("last_warning", Text, comment="The latest warning, kept when later fetches are clean."),
@@ -124,7 +116,7 @@ feeds = Table(
     Column("items_seen", Integer, nullable=False, default=0),
     Column("feed_title", Text),
     Column("created_at", UTCDateTime, nullable=False),
-    _one_of("status", FEED_STATUSES),
+    _one_of("status", FeedStatus),
 )
 
 # One row per announcement (a story): the same canonical link from two feeds is one item.
@@ -156,8 +148,8 @@ items = Table(
         "date_source",
         String(20),
         nullable=False,
-        default="published",
-        server_default="published",
+        default=DateSource.PUBLISHED,
+        server_default=DateSource.PUBLISHED.value,
         comment="first_seen: the feed gave no usable date, so published_at is first_seen_at.",
     ),
     Column("updated_at", UTCDateTime),
@@ -168,7 +160,7 @@ items = Table(
     Column("last_changed_at", UTCDateTime),
     Column("manual", Boolean, nullable=False, default=False, comment="Added by an editor."),
     Index("ix_items_published_at", "published_at"),
-    _one_of("date_source", DATE_SOURCES),
+    _one_of("date_source", DateSource),
 )
 
 # Where an item was seen: one row per feed and item (so per feed and canonical link).
@@ -206,7 +198,7 @@ feed_fetches = Table(
     Column("merged", JSON, nullable=False, default=dict, comment="reason -> entries merged"),
     Column("undated", Integer, nullable=False, default=0),
     Index("ix_feed_fetches_feed_id", "feed_id", "id"),
-    _one_of("outcome", FETCH_OUTCOMES),
+    _one_of("outcome", FetchOutcome),
 )
 
 item_changes = Table(
@@ -233,7 +225,7 @@ item_matches = Table(
     Column("rules_hash", String(64), nullable=False),
     Column("classified_at", UTCDateTime, nullable=False),
     Column("editor_state", String(20), comment="An editor's decision overrides the matcher's."),
-    _one_of("state", MATCH_STATES),
+    _one_of("state", MatchState),
     Index("ix_item_matches_state", "state"),
 )
 
@@ -275,7 +267,7 @@ bulletins = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("season", String(30), nullable=False, unique=True),
-    Column("state", String(20), nullable=False, default="draft"),
+    Column("state", String(20), nullable=False, default=BulletinState.DRAFT),
     Column("headline", Text, nullable=False, default=""),
     Column("intro_md", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
@@ -294,7 +286,7 @@ bulletins = Table(
     Column("send_started_at", UTCDateTime),
     Column("sent_at", UTCDateTime),
     Column("editor_notified_at", UTCDateTime),
-    _one_of("state", BULLETIN_STATES),
+    _one_of("state", BulletinState),
 )
 
 bulletin_items = Table(
@@ -363,7 +355,7 @@ subscribers = Table(
     Column("bounced_at", UTCDateTime),
     Column("token_nonce", String(64), nullable=False, comment="Rotating it voids old links."),
     Column("created_at", UTCDateTime, nullable=False),
-    _one_of("status", SUBSCRIBER_STATUSES),
+    _one_of("status", SubscriberStatus),
 )
 
 subscriber_strands = Table(
@@ -379,7 +371,7 @@ deliveries = Table(
     Column("id", Integer, primary_key=True),
     Column("bulletin_id", ForeignKey("bulletins.id", ondelete="CASCADE"), nullable=False),
     Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
-    Column("state", String(20), nullable=False, default="pending"),
+    Column("state", String(20), nullable=False, default=DeliveryState.PENDING),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime),
     Column("claimed_by", Text),
@@ -389,7 +381,7 @@ deliveries = Table(
     Column("last_error", Text),
     UniqueConstraint("bulletin_id", "subscriber_id"),
     Index("ix_deliveries_bulletin_state", "bulletin_id", "state"),
-    _one_of("state", DELIVERY_STATES),
+    _one_of("state", DeliveryState),
 )
 
 # Small facts the service keeps about itself: last poll, scheduler heartbeat.

@@ -13,11 +13,12 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import nh3
 
 from actwatch.core.links import canonical_link, link_forms
+from actwatch.core.states import DateSource
 from actwatch.feeds.normalize import (
     SUMMARY_MAX_CHARS,
     TITLE_MAX_CHARS,
@@ -31,7 +32,6 @@ from actwatch.feeds.normalize import (
     truncate,
 )
 
-DateSource = Literal["published", "updated", "first_seen"]
 # Dates this far ahead of now come from a wrong clock or a typo; trusting them would put the
 # entry into a season that has not begun.
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -139,13 +139,12 @@ def build_entry(
 
     published, published_note = plausible(raw.published, now)
     updated, updated_note = plausible(raw.updated, now)
-    date_source: DateSource
     if published is not None:
-        date_source = "published"
+        date_source = DateSource.PUBLISHED
     elif updated is not None:
-        date_source = "updated"
+        date_source = DateSource.UPDATED
     else:
-        date_source = "first_seen"
+        date_source = DateSource.FIRST_SEEN
         meta["undated"] = (
             published_note
             or updated_note
@@ -202,7 +201,7 @@ def text_to_html(text: str) -> str | None:
 
 
 def describe_undated(entries: list[ParsedEntry]) -> str | None:
-    undated = [entry for entry in entries if entry.date_source == "first_seen"]
+    undated = [entry for entry in entries if entry.date_source == DateSource.FIRST_SEEN]
     if not undated:
         return None
     reasons: dict[str, int] = {}

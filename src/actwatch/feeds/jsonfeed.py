@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from actwatch.core.states import DateSource
 from actwatch.feeds.dates import parse_broken_date
 from actwatch.feeds.entries import (
     FeedRefused,
@@ -72,7 +73,7 @@ def parse_json_feed(body: bytes, url: str, content_type: str | None, now: dateti
         format=VERSIONS.get(version, "JSON Feed"),
         warnings=warnings,
         skipped_entries=skipped,
-        undated_entries=sum(entry.date_source == "first_seen" for entry in entries),
+        undated_entries=sum(entry.date_source == DateSource.FIRST_SEEN for entry in entries),
     )
 
 

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 import nh3
 
+from actwatch.core.text import one_line
+
 # GOV.UK prefixes every feed title with the page's display type ("Press release: ...").
 # Only these known types are split off, so a title like "Social work: a new regulator" stays whole.
 GOVUK_DISPLAY_TYPES = {
@@ -124,21 +126,16 @@ _FOREIGN_TAG = re.compile(
     r"</?(" + "|".join(sorted(FOREIGN_TEXT_TAGS, key=len, reverse=True)) + r")\b[^>]*>",
     re.IGNORECASE,
 )
-# C0/C1 controls never belong in a title: they could end up in a mail header.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 _HAS_MARKUP = re.compile(r"[<&]")
-# Anything clean_line would change: a control, a line break or tab, two spaces, an edge space.
-_UNCLEAN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]|[^\S ]|  |^ | $")
 
 SUMMARY_MAX_CHARS = 4000
 TITLE_MAX_CHARS = 1000
 
 
 def clean_line(text: str) -> str:
-    """One line of plain text: no controls, no line breaks, single spaces."""
-    if _UNCLEAN.search(text) is None:
-        return text
-    return _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
+    """One line of plain text: no controls (they could end up in a mail header), no line breaks,
+    single spaces."""
+    return one_line(text)
 
 
 def html_to_text(fragment: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 import feedparser
 import feedparser.mixin
 
+from actwatch.core.states import DateSource
 from actwatch.feeds.dates import register_fallback_date_handlers
 from actwatch.feeds.entries import (
     FeedRefused,
@@ -166,7 +167,7 @@ def parse_xml_feed(body: bytes, url: str, content_type: str | None, now: datetim
         format=FEED_FORMATS.get(version, version or None),
         warnings=warnings,
         skipped_entries=skipped,
-        undated_entries=sum(entry.date_source == "first_seen" for entry in entries),
+        undated_entries=sum(entry.date_source == DateSource.FIRST_SEEN for entry in entries),
     )
 
 

@@ -128,7 +128,7 @@ def _batch(connection: Connection, rules_hash: str, after: int, everything: bool
             items.c.summary,
             items.c.content_html,
             items.c.type_hint,
-            items.c.canonical_link,
+            items.c.link,
             items.c.source_meta,
         )
         .select_from(items.outerjoin(item_matches, item_matches.c.item_id == items.c.id))
@@ -157,7 +157,7 @@ def item_text(row: Row[Any]) -> ItemText:
         summary=row.summary or "",
         content=html_to_text(row.content_html) if row.content_html else "",
         type_hint=row.type_hint,
-        link=row.canonical_link or "",
+        link=row.link or "",
         source_meta=meta,
     )
 

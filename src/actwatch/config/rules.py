@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated
 
 from pydantic import Field, field_validator
 
 from actwatch.config.types import Slug, StrictModel
-
-# A reference to part of the Act as an editor writes it: "1", "12-32", "Sch 3", "Part 2".
-SECTION_REF = re.compile(r"^(?:s\.?\s*)?(\d+[A-Z]?)(?:\s*-\s*(\d+[A-Z]?))?$|^(Sch|Part)\s+(\d+)$")
+from actwatch.core import provisions
 
 Cue = Annotated[str, Field(min_length=1)]
 
 
 def _check_sections(values: list[str]) -> list[str]:
     for value in values:
-        if not SECTION_REF.match(value.strip()):
-            raise ValueError(
-                f"{value!r} is not a section reference (use e.g. 1, 12-32, Sch 3, Part 2)"
-            )
+        provisions.parse_spans(value.strip())  # BadReference (a ValueError) names the value
     return [value.strip() for value in values]
 
 

@@ -22,11 +22,11 @@ from operator import attrgetter
 from typing import Any
 from urllib.parse import urlsplit
 
+from actwatch.core.provisions import ProvisionMap
 from actwatch.matching.commencement import CommencedProvision, extract
 from actwatch.matching.cues import Match, Tokens
 from actwatch.matching.matcher import Matcher
 from actwatch.matching.model import Classification, Evidence, ItemText, StrandCommencement
-from actwatch.matching.sections import SectionMap
 
 FIELD_FACTOR = {"title": 1.0, "summary": 0.85, "content": 0.4}
 KIND_WEIGHT = {"act": 0.95, "strand": 0.85, "programme": 0.85, "supporting": 0.3, "context": 0.15}
@@ -175,7 +175,7 @@ def classify(
                         "section",
                         entry.provision.source,
                         _describe(entry.provision),
-                        entry.strand if entry.strand != SectionMap.OUTSIDE else None,
+                        entry.strand if entry.strand != ProvisionMap.OUTSIDE else None,
                     )
                 )
             strands = tuple(slug for slug in matcher.strand_order if slug in by_section)
@@ -196,7 +196,7 @@ def classify(
         evidence=tuple(ordered),
         commencements=tuple(
             StrandCommencement(entry.provision, entry.strand)
-            if entry.strand != SectionMap.OUTSIDE
+            if entry.strand != ProvisionMap.OUTSIDE
             else StrandCommencement(entry.provision, None)
             for entry in commencements
         ),

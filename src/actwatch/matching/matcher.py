@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 
 from actwatch.config import Config
+from actwatch.core.provisions import ProvisionMap
 from actwatch.matching.cues import Cue, Lexicon
-from actwatch.matching.sections import SectionMap
 
 # Bumped when the classifier's logic changes, so that stored verdicts are redone like after an
 # edit of the rules.
@@ -26,7 +26,7 @@ class Matcher:
     alternative_numbers: dict[str, str]  # series ("C") -> event type
     type_order: tuple[str, ...]
     strand_order: tuple[str, ...]
-    sections: SectionMap
+    sections: ProvisionMap
     relevant_threshold: float
     uncertain_threshold: float
     reject_other_acts: bool
@@ -72,7 +72,7 @@ def compile_rules(config: Config) -> Matcher:
         alternative_numbers=alternative_numbers,
         type_order=tuple(config.event_types),
         strand_order=tuple(config.strands),
-        sections=SectionMap(
+        sections=ProvisionMap(
             {slug: strand.sections for slug, strand in config.strands.items()},
             config.matching.outside_strands,
         ),

@@ -11,20 +11,23 @@ from actwatch.cli import main
 from actwatch.config import Config
 from actwatch.matching import Matcher
 from actwatch.matching.evaluate import evaluate, item_from_labelled, load_labelled
-from tests.conftest import DATA
+from tests.conftest import DATA, REPO
 
 EVAL = DATA / "eval"
+SHIPPED = REPO / "src" / "actwatch" / "matching" / "data"
 
 
-def scores_for(name: str, matcher: Matcher, rules: Config) -> dict[str, object]:
-    labelled = load_labelled(EVAL / name, rules.strands, rules.event_types)
+def scores_for(
+    name: str, matcher: Matcher, rules: Config, folder: Path = EVAL
+) -> dict[str, object]:
+    labelled = load_labelled(folder / name, rules.strands, rules.event_types)
     result = evaluate(matcher, labelled)
     misses = [(miss.id, miss.what, miss.expected, miss.got) for miss in result.misses]
     return {"scores": result.as_dict(), "misses": misses}
 
 
 def test_dev_set_meets_the_bars(matcher: Matcher, rules: Config) -> None:
-    result = scores_for("dev.jsonl", matcher, rules)
+    result = scores_for("dev.jsonl", matcher, rules, SHIPPED)
     scores = result["scores"]
     assert isinstance(scores, dict)
     assert scores["items"] == 47
@@ -124,7 +127,7 @@ def test_govuk_titles_lose_their_display_type_prefix() -> None:
 def test_evaluate_command_json_touches_no_database(write_config: object, tmp_path: Path) -> None:
     config_file = write_config()  # type: ignore[operator]
     result = CliRunner().invoke(
-        main, ["--config", str(config_file), "evaluate", str(EVAL / "dev.jsonl"), "--json"]
+        main, ["--config", str(config_file), "evaluate", str(SHIPPED / "dev.jsonl"), "--json"]
     )
     assert result.exit_code == 0, result.output
     scores = json.loads(result.output)

@@ -55,7 +55,7 @@ def reclassify(app: App, as_json: bool, offline: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print only the scores as JSON.")
 @pass_app
 def evaluate(app: App, file: Path, as_json: bool) -> None:
-    """Score the rules on labelled items (JSON lines, like tests/data/eval/dev.jsonl).
+    """Score the rules on labelled items (JSON lines, like src/actwatch/matching/data/dev.jsonl).
 
     Classifies the file's items in memory; the database is not touched.
     """

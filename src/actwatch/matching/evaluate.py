@@ -1,4 +1,4 @@
-"""Score the matcher on labelled items (the JSON-lines format of tests/data/eval/dev.jsonl).
+"""Score the matcher on labelled items (the JSON-lines format of src/actwatch/matching/data/dev.jsonl).
 
 Each line: {"id", "title", "summary", "link", "published", "source",
 "expected": {"relevant": bool, "type": slug or null, "strands": [slugs]}}. Items are classified in

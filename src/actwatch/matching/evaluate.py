@@ -9,6 +9,7 @@ file, so it is split off exactly as the feeds stage does.
 from __future__ import annotations
 
 import json
+from datetime import date
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,17 @@ def item_from_labelled(record: dict[str, Any]) -> ItemText:
         type_hint=type_hint,
         link=link,
         source_meta=meta,
+        published=_date(record.get("published")),
     )
+
+
+def _date(value: Any) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
 
 
 def load_labelled(

@@ -105,8 +105,34 @@ def test_metrics_are_computed_as_documented(
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
     scores = evaluate(matcher, load_labelled(path, rules.strands, rules.event_types)).as_dict()
     assert scores["relevance"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5}
-    assert scores["type"] == {"accuracy": 0.5}
-    assert scores["strands"] == {"precision": 0.5, "recall": 0.3333, "f1": 0.4}
+    assert scores["type"] == {
+        "accuracy": 0.5,
+        "recall": {"guidance": {"recall": 0.5, "support": 2}},
+        "confusion": {"guidance": {"guidance": 1, "other": 1}},
+    }
+    strands = scores["strands"]
+    assert {key: strands[key] for key in ("precision", "recall", "f1")} == {
+        "precision": 0.5,
+        "recall": 0.3333,
+        "f1": 0.4,
+    }
+    assert strands["per_strand"]["corporate-parenting"] == {
+        "precision": 1.0,
+        "recall": 1.0,
+        "f1": 1.0,
+        "support": 1,
+    }
+    assert strands["per_strand"]["schools-accountability"]["recall"] == 0.0
+    assert scores["uncertain"]["relevant"] + scores["uncertain"]["irrelevant"] == 0
+    assert {(miss["id"], miss["what"]) for miss in scores["misses"]} == {
+        ("b", "relevance"),
+        ("b", "type"),
+        ("b", "strands"),
+        ("a", "strands"),
+        ("c", "relevance"),
+        ("c", "strands"),
+    }
+    assert all("evidence" in miss for miss in scores["misses"])
 
 
 def test_govuk_titles_lose_their_display_type_prefix() -> None:
@@ -131,10 +157,11 @@ def test_evaluate_command_json_touches_no_database(write_config: object, tmp_pat
     )
     assert result.exit_code == 0, result.output
     scores = json.loads(result.output)
-    assert set(scores) == {"items", "relevance", "type", "strands"}
+    assert {"items", "relevance", "type", "strands", "uncertain", "misses"} <= set(scores)
     assert set(scores["relevance"]) == {"precision", "recall", "f1"}
-    assert set(scores["type"]) == {"accuracy"}
-    assert set(scores["strands"]) == {"precision", "recall", "f1"}
+    assert {"accuracy", "recall", "confusion"} <= set(scores["type"])
+    assert list(scores["type"]["recall"])[:2] == ["commencement", "pilot"]
+    assert {"precision", "recall", "f1", "per_strand"} <= set(scores["strands"])
     assert not (tmp_path / "actwatch.db").exists()
 
 

@@ -86,6 +86,11 @@ class EventTypeConfig(StrictModel):
         description="Only done events count: a cue after a future or modal word (will, set to)"
         " is planned news, not this type (commencement: 'will come into force').",
     )
+    statutory: bool = Field(
+        default=False,
+        description="Only the Act's own provisions can have this type: the item must name the Act,"
+        " one of its sections, or a strand with sections (a trust 'taking over' is no commencement).",
+    )
     complaint_sensitive: bool = Field(
         default=False,
         description="A cue in a sentence of complaint ('a funding shortfall') is not this type.",

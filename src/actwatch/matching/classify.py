@@ -28,7 +28,6 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,7 +53,7 @@ CONTEXT_LIMIT = 2
 STRAND_KIND_WEIGHT = {"strand": 1.0, "programme": 1.0, "publisher": 1.0, "section": 1.0}
 STRAND_KIND_WEIGHT["supporting"] = 0.5
 STRAND_FIELD = {"title": 1.0, "summary": 0.8, "content": 0.35, "link": 1.0}
-STRAND_MIN = 0.4
+STRAND_MIN = 0.45  # one supporting cue in the title, two in the summary
 # Where a type cue sits: the title is the headline; the summary's first sentence says what the
 # item announces; later sentences and the body add detail.
 TYPE_TITLE = 3.0
@@ -64,6 +63,11 @@ TYPE_CONTENT = 0.3
 SUBORDINATE_FACTOR = 0.4
 FUTURE_FACTOR = 0.3
 COMPLAINT_FACTOR = 0.25
+SENSE_FACTOR = {
+    "subordinate": SUBORDINATE_FACTOR,
+    "future": FUTURE_FACTOR,
+    "complaint": COMPLAINT_FACTOR,
+}
 MODAL_WINDOW = 45  # characters before a cue where "will" or "not" govern it
 DISPLAY_TYPE_WEIGHT = 10.0
 LEGISLATION_WEIGHT = 5.0
@@ -108,7 +112,13 @@ _INSTRUMENT_PATH = re.compile(r"^/(?:id/)?(?:uksi|ukdsi|ssi|sdsi|wsi|nisr|ukmo)/
 _LEGISLATION_TYPE = re.compile(r"^/(?:id/)?([a-z]{2,6})/\d{4}/")
 _TITLE_PREFIX = re.compile(r"^\s*([A-Za-z][A-Za-z ]{1,45}?)\s*:\s+\S")
 # Where sentences and clauses end: a stop, semicolon, colon or dash followed by a space.
-_SENTENCE_BREAK = re.compile(r"[.!?;:]\s+|\s[\u2013\u2014-]\s")
+# Not after an initial or an abbreviation ("S. 16E", "No. 3", "s. 4"), nor before lower case.
+_SENTENCE_BREAK = re.compile(
+    r"(?<![A-Z])(?<!\bNo)(?<!\bss)(?<!\bs)(?<!\bSch)(?<!\breg)(?<!\bc)[.!?]\s+(?=[^a-z0-9])"
+    r"|[;:]\s+|\s[\u2013\u2014-]\s"
+)
+# "to become law", "set to come into force": an infinitive names an event not yet done.
+_INFINITIVE = re.compile(r"\bto\s*$", re.IGNORECASE)
 LEGISLATION_HOSTS = frozenset({"www.legislation.gov.uk", "legislation.gov.uk"})
 
 
@@ -176,9 +186,7 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
                         continue
                     jurisdictions.setdefault(field, set()).add(cue.target)
                     if cue.target != "home":
-                        note(
-                            Evidence(cue.text, "jurisdiction", field, text[start:end], cue.target)
-                        )
+                        note(Evidence(cue.text, "jurisdiction", field, text[start:end], cue.target))
                 continue
             if group != "relevance":
                 continue
@@ -226,9 +234,7 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
                 signal(f"strand:{slug}:link")
                 signal("publisher:link")
                 note(
-                    Evidence(
-                        name, "publisher", "link", host, slug, None, KIND_WEIGHT["publisher"]
-                    )
+                    Evidence(name, "publisher", "link", host, slug, None, KIND_WEIGHT["publisher"])
                 )
 
     # References to sections, Parts and Schedules: the Act's own, or unattributed ones in an item
@@ -348,7 +354,16 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
             )
         )
 
-    type_scores = _type_scores(matcher, item, scanned, instrument and bool(act_in_title), note)
+    # Whether the item is about the Act's own provisions: it names the Act or one of its
+    # sections, or a strand the Act provides for (one with sections).
+    statutory = (
+        act_named
+        or any(slug in matcher.statutory_strands for slug, _ in strand_cues)
+        or bool(signals.get("reference:title") or signals.get("reference:summary"))
+    )
+    type_scores = _type_scores(
+        matcher, item, scanned, instrument and bool(act_in_title), note, statutory
+    )
     for slug, score in type_scores.items():
         if score:
             signals[f"type:{slug}"] = math.log1p(score)
@@ -521,6 +536,7 @@ def _type_scores(
     scanned: Iterable[tuple[str, str, list[Match]]],
     instrument_of_act: bool,
     note: Any,
+    statutory: bool = True,
 ) -> dict[str, float]:
     scores = dict.fromkeys(matcher.type_order, 0.0)
     display = item.type_hint or item.source_meta.get("display_type")
@@ -535,7 +551,9 @@ def _type_scores(
             note(
                 Evidence(display, "display_type", "meta", display, None, slug, DISPLAY_TYPE_WEIGHT)
             )
-    best_cue: dict[tuple[str, str], tuple[float, str, str, str]] = {}
+    # The strongest cue per type and clause: "£2.4 million" is one mention of money, not two.
+    best_cue: dict[tuple[str, str, int], tuple[float, str, str, str]] = {}
+    headline: dict[str, str] = {}  # the sense of each type's cue in the title
     for field, text, matches in scanned:
         starts: list[int] | None = None
         markers = [match for match in matches if match.group == "modality"]
@@ -549,31 +567,38 @@ def _type_scores(
                 weight = TYPE_TITLE
             elif field == "content":
                 weight = TYPE_CONTENT
+            elif clause == 0 or len(starts) < 2 or clause < starts[1]:
+                weight = TYPE_LEAD
             else:
-                weight = TYPE_LEAD if clause == 0 or len(starts) < 2 or clause < starts[1] else (
-                    TYPE_LATER
-                )
+                weight = TYPE_LATER
             sense = _sense(markers, clause, start, end, text)
             slugs = {cue.target for cue in roles}
             if sense == "future" and not slugs & matcher.tense_sensitive:
                 sense = "main"  # "will receive £12m" is still money announced
             if sense == "complaint" and not slugs & matcher.complaint_sensitive:
                 sense = "main"
-            if sense == "negated":
-                note(Evidence(roles[0].text, "negated", field, text[start:end]))
-                continue
-            if sense == "subordinate":
-                weight *= SUBORDINATE_FACTOR
-            elif sense == "future":
-                weight *= FUTURE_FACTOR
-            elif sense == "complaint":
-                weight *= COMPLAINT_FACTOR
             for cue in roles:
                 assert cue.target is not None
-                key = (cue.target, cue.text)
-                if best_cue.get(key, (0.0, "", "", ""))[0] < weight:
-                    best_cue[key] = (weight, field, text[start:end], sense)
-    for (slug, cue_text), (weight, field, snippet, sense) in best_cue.items():
+                slug = cue.target
+                cue_sense = sense
+                if field == "title":
+                    headline.setdefault(slug, sense)
+                elif headline.get(slug) in ("complaint", "negated") and sense == "main":
+                    cue_sense = headline[slug]  # the headline's sense carries to the summary
+                if cue_sense == "negated" or cue_sense == "complaint":
+                    # Denied, or complained of ("a funding shortfall"): not what is announced.
+                    note(Evidence(cue.text, cue_sense, field, text[start:end], None, slug))
+                    continue
+                cue_weight = weight * SENSE_FACTOR.get(cue_sense, 1.0)
+                if slug in matcher.statutory_types and not statutory:
+                    # Only the Act's own provisions come into force: a trust "taking over"
+                    # services is not a commencement.
+                    cue_weight *= FUTURE_FACTOR
+                    cue_sense = "not statutory"
+                key = (slug, field, clause)
+                if best_cue.get(key, (0.0, "", "", ""))[0] < cue_weight:
+                    best_cue[key] = (cue_weight, cue.text, text[start:end], cue_sense)
+    for (slug, field, _), (weight, cue_text, snippet, sense) in best_cue.items():
         scores[slug] += weight
         kind = "type" if sense == "main" else f"type ({sense})"
         note(Evidence(cue_text, kind, field, snippet, None, slug, round(weight, 3)))
@@ -591,7 +616,7 @@ def _clause_start(starts: list[int], position: int) -> int:
 
 def _sense(markers: list[Match], clause: int, start: int, end: int, text: str) -> str:
     """How a cue is meant: main (announced), subordinate, future, negated or complaint."""
-    sense = "main"
+    sense = "future" if _INFINITIVE.search(text, max(0, start - 4), start) else "main"
     sentence_end = text.find(". ", end)
     sentence_end = len(text) if sentence_end < 0 else sentence_end
     for marker in markers:
@@ -632,18 +657,12 @@ def _best_type(
             note(Evidence("instrument of the Act", "legislation", "meta", item.title, None, best))
         return best
 
-    contenders = _contenders(matcher.type_order)
-    if contenders:
-        best = max(contenders, key=scores.__getitem__)
-        if scores[best] >= TYPE_MIN:
-            return best
+    # Every type competes, the fallback's own cues (a speech, a report) included; the fallback
+    # also wins when no type has enough evidence.
+    best = max(matcher.type_order, key=scores.__getitem__)
+    if scores[best] >= TYPE_MIN:
+        return best
     return FALLBACK_TYPE if FALLBACK_TYPE in scores else matcher.type_order[-1]
-
-
-@lru_cache(maxsize=16)
-def _contenders(type_order: tuple[str, ...]) -> tuple[str, ...]:
-    """The types a cue can win (the same for every item of one set of rules)."""
-    return tuple(slug for slug in type_order if slug != FALLBACK_TYPE)
 
 
 def _alternative_number(meta: dict[str, Any]) -> str | None:

@@ -52,6 +52,8 @@ class Matcher:
     introduced: date | None = None
     tense_sensitive: frozenset[str] = frozenset()  # types whose future cues do not count
     complaint_sensitive: frozenset[str] = frozenset()
+    statutory_types: frozenset[str] = frozenset()  # types only the Act's provisions can have
+    statutory_strands: frozenset[str] = frozenset()  # strands with sections of the Act
     model: Scorer | None = None  # the learned scorer; None: the rules alone decide
 
     @property
@@ -167,5 +169,11 @@ def compile_rules(config: Config) -> Matcher:
             slug
             for slug, event_type in config.event_types.items()
             if event_type.complaint_sensitive
+        ),
+        statutory_types=frozenset(
+            slug for slug, event_type in config.event_types.items() if event_type.statutory
+        ),
+        statutory_strands=frozenset(
+            slug for slug, strand in config.strands.items() if strand.sections
         ),
     )

@@ -71,7 +71,7 @@ SENSE_FACTOR = {
 MODAL_WINDOW = 45  # characters before a cue where "will" or "not" govern it
 DISPLAY_TYPE_WEIGHT = 10.0
 LEGISLATION_WEIGHT = 5.0
-TYPE_MIN = 1.0
+TYPE_MIN = 0.9
 FALLBACK_TYPE = "other"
 OTHER_ACT_NEWS_FACTOR = 0.7
 NEGATIVE_FACTOR = {"title": 0.5, "summary": 0.5, "content": 0.8}
@@ -116,6 +116,10 @@ _TITLE_PREFIX = re.compile(r"^\s*([A-Za-z][A-Za-z ]{1,45}?)\s*:\s+\S")
 _SENTENCE_BREAK = re.compile(
     r"(?<![A-Z])(?<!\bNo)(?<!\bss)(?<!\bs)(?<!\bSch)(?<!\breg)(?<!\bc)[.!?]\s+(?=[^a-z0-9])"
     r"|[;:]\s+|\s[\u2013\u2014-]\s"
+)
+# The first sentence: what the summary announces (a colon or dash only elaborates it).
+_FIRST_SENTENCE = re.compile(
+    r"(?<![A-Z])(?<!\bNo)(?<!\bss)(?<!\bs)(?<!\bSch)(?<!\breg)(?<!\bc)[.!?]\s+(?=[^a-z0-9])"
 )
 # "to become law", "set to come into force": an infinitive names an event not yet done.
 _INFINITIVE = re.compile(r"\bto\s*$", re.IGNORECASE)
@@ -556,18 +560,21 @@ def _type_scores(
     headline: dict[str, str] = {}  # the sense of each type's cue in the title
     for field, text, matches in scanned:
         starts: list[int] | None = None
+        lead_end = len(text)
         markers = [match for match in matches if match.group == "modality"]
         for group, roles, start, end in matches:
             if group != "type":
                 continue
             if starts is None:
                 starts = _clauses(text)
+                lead = _FIRST_SENTENCE.search(text)
+                lead_end = lead.end() if lead else len(text)
             clause = _clause_start(starts, start)
             if field == "title":
                 weight = TYPE_TITLE
             elif field == "content":
                 weight = TYPE_CONTENT
-            elif clause == 0 or len(starts) < 2 or clause < starts[1]:
+            elif start < lead_end:
                 weight = TYPE_LEAD
             else:
                 weight = TYPE_LATER

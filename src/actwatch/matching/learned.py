@@ -52,10 +52,48 @@ MAX_TEXT = 1_500
 TOP_TERMS = 5
 RULE_CAP = 0.05
 RULE_SCALE = 1.0
+TYPE_TRUST = 1.0  # rules' evidence for a type at least this strong decides it
+MODEL_TYPE_MIN = 0.5
+MODEL_STRAND_MIN = 0.5
 _WORD = re.compile(r"[a-z0-9£]+(?:['’][a-z]+)?")
 _STOP = frozenset(
-    "a an the of and or to in on for by with at from as is are was were be been it its this that"
-    " these those has have had will would into their there".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "and",
+        "or",
+        "to",
+        "in",
+        "on",
+        "for",
+        "by",
+        "with",
+        "at",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "into",
+        "their",
+        "there",
+    ]
 )
 
 
@@ -164,25 +202,29 @@ class LearnedModel:
         if reading.rejected_by_rule:
             probability = min(probability, RULE_CAP)
 
+        # The rules decide the type and strands when they have evidence for them; the model
+        # speaks where they have none (its weights on so few examples are no better than the
+        # editor's cues, as cross-validation shows).
         event_type = ruled.event_type
         type_probability: float | None = None
         decided_by_statute = "r:instrument:of_act" in found
-        if self.types and not decided_by_statute:
+        ruled_strongly = max(reading.type_scores.values(), default=0.0) >= TYPE_TRUST
+        if self.types and not decided_by_statute and not ruled_strongly:
             chances = [_sigmoid(float(v)) for v in raw[1 : 1 + len(self.types)]]
             best = max(range(len(chances)), key=chances.__getitem__)
-            event_type = self.types[best]
-            type_probability = chances[best] / (sum(chances) or 1.0)
+            if chances[best] >= MODEL_TYPE_MIN:
+                event_type = self.types[best]
+                type_probability = chances[best] / (sum(chances) or 1.0)
 
         strands = list(ruled.strands)
-        if not ruled.commencements or not any(c.strand for c in ruled.commencements):
+        if not strands and self.strands:
             offset = 1 + len(self.types)
             learned = {
-                slug: _sigmoid(float(raw[offset + index])) >= 0.5
+                slug
                 for index, slug in enumerate(self.strands)
+                if _sigmoid(float(raw[offset + index])) >= MODEL_STRAND_MIN
             }
-            strands = [
-                slug for slug in matcher.strand_order if learned.get(slug, slug in ruled.strands)
-            ]
+            strands = [slug for slug in matcher.strand_order if slug in learned]
 
         if probability >= matcher.relevant_threshold:
             state = "relevant"

@@ -89,7 +89,7 @@ class EventTypeConfig(StrictModel):
     statutory: bool = Field(
         default=False,
         description="Only the Act's own provisions can have this type: the item must name the Act,"
-        " one of its sections, or a strand with sections (a trust 'taking over' is no commencement).",
+        " one of its sections, or a strand with sections (a trust 'taking over' is not one).",
     )
     complaint_sensitive: bool = Field(
         default=False,
@@ -179,6 +179,11 @@ class MatchingConfig(StrictModel):
         description="Sections of the Act that belong to no strand (relevant, no strand).",
     )
     thresholds: Thresholds = Thresholds()
+    learned_scorer: bool = Field(
+        default=True,
+        description="Combine the rules with the learned scorer (trained on the shipped labelled"
+        " sets and the editor's decisions); off: the rules alone decide.",
+    )
     fetch_instruments: bool = Field(
         default=True,
         description="Read a commencement instrument's text on legislation.gov.uk for its dates.",

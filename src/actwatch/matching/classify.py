@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from operator import attrgetter
 from typing import Any
 from urllib.parse import urlsplit
@@ -135,9 +136,9 @@ class Reading:
     """
 
     classification: Classification
-    signals: dict[str, float] = field(default_factory=dict)
-    type_scores: dict[str, float] = field(default_factory=dict)
-    strand_scores: dict[str, float] = field(default_factory=dict)
+    signals: dict[str, float] = dataclass_field(default_factory=dict)
+    type_scores: dict[str, float] = dataclass_field(default_factory=dict)
+    strand_scores: dict[str, float] = dataclass_field(default_factory=dict)
     rejected_by_rule: bool = False  # an absolute rule (another Act's instrument) said no
 
 

@@ -1,4 +1,4 @@
-"""Score the matcher on labelled items (the JSON-lines format of src/actwatch/matching/data/dev.jsonl).
+"""Score the matcher on labelled items (JSON lines, like actwatch/matching/data/dev.jsonl).
 
 Each line: {"id", "title", "summary", "link", "published", "source",
 "expected": {"relevant": bool, "type": slug or null, "strands": [slugs]}}. Items are classified in
@@ -300,12 +300,13 @@ def assign_folds(labelled: Sequence[LabelledItem], folds: int) -> list[int]:
     return assigned
 
 
-def cross_validate(
+def cross_validated(
     matcher: Matcher,
     labelled: Sequence[LabelledItem],
     folds: int,
     extra: Sequence[Any] = (),
-) -> Scores:
+    weights: Sequence[float] | None = None,
+) -> list[tuple[LabelledItem, Classification]]:
     """k-fold cross-validation: each item is classified by a scorer trained without it.
 
     Each fold's scorer trains on the other folds plus `extra` examples (shipped data that is
@@ -317,7 +318,7 @@ def cross_validate(
         raise ValueError("cross-validation needs at least 2 folds")
     rules = with_model(matcher, None)
     assigned = assign_folds(labelled, folds)
-    examples = examples_from(labelled)
+    examples = examples_from(labelled, weights)
     results: list[tuple[LabelledItem, Classification] | None] = [None] * len(labelled)
     for fold in range(folds):
         training = [*extra, *(e for e, f in zip(examples, assigned, strict=True) if f != fold)]
@@ -325,4 +326,25 @@ def cross_validate(
         for index, entry in enumerate(labelled):
             if assigned[index] == fold:
                 results[index] = (entry, classify(fitted, entry.item))
-    return score([pair for pair in results if pair is not None], folds=folds)
+    return [pair for pair in results if pair is not None]
+
+
+def cross_validate(
+    matcher: Matcher,
+    labelled: Sequence[LabelledItem],
+    folds: int,
+    extra: Sequence[Any] = (),
+) -> Scores:
+    return score(cross_validated(matcher, labelled, folds, extra), folds=folds)
+
+
+def without(examples: Sequence[Any], labelled: Sequence[LabelledItem]) -> list[Any]:
+    """The examples that are not among the labelled items (same id, or same title and link)."""
+    ids = {entry.id for entry in labelled}
+    seen = {(entry.item.title.strip().lower(), entry.item.link) for entry in labelled}
+    return [
+        example
+        for example in examples
+        if example.id not in ids
+        and (example.item.title.strip().lower(), example.item.link) not in seen
+    ]

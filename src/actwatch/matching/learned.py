@@ -57,7 +57,7 @@ MODEL_TYPE_MIN = 0.5
 MODEL_STRAND_MIN = 0.5
 _WORD = re.compile(r"[a-z0-9£]+(?:['’][a-z]+)?")
 _STOP = frozenset(
-    [
+    {
         "a",
         "an",
         "the",
@@ -93,7 +93,7 @@ _STOP = frozenset(
         "into",
         "their",
         "there",
-    ]
+    }
 )
 
 
@@ -106,13 +106,14 @@ class Example:
     event_type: str | None
     strands: frozenset[str]
     id: str = ""
+    weight: float = 1.0  # an editor's decision counts more than one shipped example
 
 
 def text_features(item: ItemText) -> dict[str, float]:
     """Words, word pairs, title words and character 4-grams, each group scaled to unit length."""
     title = item.title.lower()[:MAX_TEXT]
     summary = item.summary.lower()[:MAX_TEXT]
-    words = _WORD.findall(title) + ["|"] + _WORD.findall(summary)
+    words = [*_WORD.findall(title), "|", *_WORD.findall(summary)]
     found: dict[str, float] = {}
     grams: set[str] = set()
     previous = ""
@@ -342,6 +343,7 @@ def data_key(matcher: Matcher, examples: Sequence[Example]) -> str:
             example.relevant,
             example.event_type,
             sorted(example.strands),
+            example.weight,
         ]
         digest.update(json.dumps(record, sort_keys=True, default=str).encode())
     return digest.hexdigest()
@@ -378,16 +380,18 @@ def train(matcher: Matcher, examples: Sequence[Example]) -> LearnedModel:
 
     outputs: list[np.ndarray] = []
     biases: list[float] = []
+    sample_weight = np.asarray([example.weight for example in examples], dtype=np.float64)
 
     def fit_binary(labels: np.ndarray, rows_mask: np.ndarray | None, c: float) -> None:
         x = matrix if rows_mask is None else matrix[rows_mask]
         y = labels if rows_mask is None else labels[rows_mask]
+        w = sample_weight if rows_mask is None else sample_weight[rows_mask]
         if len(set(y.tolist())) < 2:
             outputs.append(np.zeros(len(names)))
             biases.append(10.0 if y.size and y[0] else -10.0)
             return
         model = _logistic(c)
-        model.fit(x, y)
+        model.fit(x, y, sample_weight=w)
         outputs.append(model.coef_[0].copy())
         biases.append(float(model.intercept_[0]))
 
@@ -437,8 +441,9 @@ def with_model(matcher: Matcher, model: LearnedModel | None) -> Matcher:
     return replace(matcher, model=model)
 
 
-def examples_from(labelled: Iterable[Any]) -> list[Example]:
+def examples_from(labelled: Iterable[Any], weights: Sequence[float] | None = None) -> list[Example]:
     """Examples from evaluate's LabelledItems (anything with item, relevant, event_type...)."""
+    entries = list(labelled)
     return [
         Example(
             item=entry.item,
@@ -446,8 +451,9 @@ def examples_from(labelled: Iterable[Any]) -> list[Example]:
             event_type=entry.event_type if entry.relevant else None,
             strands=frozenset(entry.strands) if entry.relevant else frozenset(),
             id=entry.id,
+            weight=weights[index] if weights is not None else 1.0,
         )
-        for entry in labelled
+        for index, entry in enumerate(entries)
     ]
 
 

@@ -51,6 +51,8 @@ KIND_WEIGHT = {
     "context": 0.15,
 }
 CONTEXT_LIMIT = 2
+SUBJECT_KINDS = frozenset({"act", "strand", "programme"})
+PASSING_FACTOR = 0.75
 STRAND_KIND_WEIGHT = {"strand": 1.0, "programme": 1.0, "publisher": 1.0, "section": 1.0}
 STRAND_KIND_WEIGHT["supporting"] = 0.5
 STRAND_FIELD = {"title": 1.0, "summary": 0.8, "content": 0.35, "link": 1.0}
@@ -180,9 +182,11 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
     act_fields: set[str] = set()
     matched: dict[tuple[str, str, str, str | None], tuple[str, float]] = {}
 
+    title_has_subject = False
     for field, text, matches in scanned:
         kind_weight = _RELEVANCE_WEIGHT[field]
         strand_kind_weight = _STRAND_WEIGHT[field]
+        passing = _passing_spans(text, matches) if field == "summary" else None
         for group, roles, start, end in matches:
             if group == "jurisdiction":
                 for cue in roles:
@@ -209,6 +213,18 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
                 ):
                     continue
                 weight = kind_weight[kind]
+                if field == "title" and kind in SUBJECT_KINDS:
+                    title_has_subject = True
+                elif (
+                    passing is not None
+                    and kind in SUBJECT_KINDS
+                    and not title_has_subject
+                    and _in_spans(passing, start)
+                ):
+                    # Named in passing (a later sentence, a subordinate clause) under a title
+                    # about something else: weaker evidence that the item is about it.
+                    weight *= PASSING_FACTOR
+                    signal(f"passing:{kind}")
                 signal(f"{kind}:{field}")
                 if kind == "context":
                     context[cue_text] = max(context.get(cue_text, 0.0), weight)
@@ -528,6 +544,25 @@ def _enabling_acts(summary: str, names: tuple[str, ...]) -> list[str]:
         if act.lower().removeprefix("the ") not in ours:
             found.append(act)
     return found
+
+
+def _passing_spans(text: str, matches: list[Match]) -> list[tuple[int, int]]:
+    """Where a summary only mentions things in passing: after its first sentence, and inside
+    subordinate clauses ("following", "which", "including")."""
+    lead = _FIRST_SENTENCE.search(text)
+    spans = [(lead.end(), len(text))] if lead else []
+    lead_end = lead.end() if lead else len(text)
+    starts = _clauses(text)
+    for match in matches:
+        if match.group == "modality" and match.start < lead_end:
+            if any(cue.kind == "subordinate" for cue in match.roles):
+                following = [start for start in starts if start > match.start]
+                spans.append((match.start, min(following[0] if following else lead_end, lead_end)))
+    return spans
+
+
+def _in_spans(spans: list[tuple[int, int]], position: int) -> bool:
+    return any(start <= position < end for start, end in spans)
 
 
 def _clauses(text: str) -> list[int]:

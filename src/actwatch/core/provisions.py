@@ -65,6 +65,7 @@ class BadReference(ValueError):
     """A reference an editor wrote that names no part of the Act."""
 
 
+_DIGIT = re.compile(r"\d")
 _NUMBER = r"\d+[A-Z]{0,2}(?:\(\d+[a-z]?\))*"
 _LETTERED = re.compile(r"(\d+)([A-Z]{0,2})")
 _KIND_WORD = r"(?P<kind>sections?|ss?\.?|Schedules?|Sch\.?|Parts?|Pt\.?)"
@@ -200,7 +201,7 @@ def _years(act_names: tuple[str, ...]) -> frozenset[str]:
 
 def find(text: str, act_names: Sequence[str] = ()) -> list[Reference]:
     """Every reference to sections, Parts or Schedules in prose, with whose Act it names."""
-    if not any(char.isdigit() for char in text):
+    if _DIGIT.search(text) is None:
         return []  # most titles and summaries name no provision at all
     ours = _names_pattern(tuple(act_names))
     found: list[Reference] = []

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from operator import attrgetter
@@ -154,6 +154,14 @@ def classify(
     return matcher.model.decide(matcher, item, reading)
 
 
+def classify_many(matcher: Matcher, items: Sequence[ItemText]) -> list[Classification]:
+    """Classify a batch: the rules item by item, the learned scorer in one product."""
+    readings = [read(matcher, item) for item in items]
+    if matcher.model is None:
+        return [reading.classification for reading in readings]
+    return matcher.model.decide_many(matcher, items, readings)
+
+
 def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -> Reading:
     fields = (
         ("title", item.title),
@@ -186,7 +194,7 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
     for field, text, matches in scanned:
         kind_weight = _RELEVANCE_WEIGHT[field]
         strand_kind_weight = _STRAND_WEIGHT[field]
-        passing = _passing_spans(text, matches) if field == "summary" else None
+        passing: list[tuple[int, int]] | None = None
         for group, roles, start, end in matches:
             if group == "jurisdiction":
                 for cue in roles:
@@ -216,10 +224,15 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
                 if field == "title" and kind in SUBJECT_KINDS:
                     title_has_subject = True
                 elif (
-                    passing is not None
+                    field == "summary"
                     and kind in SUBJECT_KINDS
                     and not title_has_subject
-                    and _in_spans(passing, start)
+                    and _in_spans(
+                        passing := passing
+                        if passing is not None
+                        else _passing_spans(text, matches),
+                        start,
+                    )
                 ):
                     # Named in passing (a later sentence, a subordinate clause) under a title
                     # about something else: weaker evidence that the item is about it.
@@ -261,9 +274,9 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
     # References to sections, Parts and Schedules: the Act's own, or unattributed ones in an item
     # that names the Act and no other.
     names = matcher.act_names
-    other_act_named = bool(_other_acts(item.title, act_in_title)) or bool(
-        _other_acts(item.summary, [])
-    )
+    other_acts = _other_acts(item.title, act_in_title)
+    other_acts_in_summary = _other_acts(item.summary, [])
+    other_act_named = bool(other_acts or other_acts_in_summary)
     for field, text in fields[:2]:
         for reference in provisions.find(text, names):
             if reference.owner == "other" or (
@@ -304,7 +317,6 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
 
     instrument = _is_instrument(item)
     instrument_title = instrument or bool(_INSTRUMENT_TITLE.search(item.title))
-    other_acts = _other_acts(item.title, act_in_title)
     rejected_by_rule = False
     if not other_acts and instrument_title and not act_in_title:
         enabling = _enabling_acts(item.summary, names)
@@ -320,7 +332,7 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
             signal("other_act:instrument")
         elif not act_in_title:
             confidence *= OTHER_ACT_NEWS_FACTOR
-    elif _other_acts(item.summary, []) and not act_named:
+    elif other_acts_in_summary and not act_named:
         signal("other_act:summary")
     for field in negatives:
         signal(f"negative:{field}")
@@ -548,21 +560,36 @@ def _enabling_acts(summary: str, names: tuple[str, ...]) -> list[str]:
 
 def _passing_spans(text: str, matches: list[Match]) -> list[tuple[int, int]]:
     """Where a summary only mentions things in passing: after its first sentence, and inside
-    subordinate clauses ("following", "which", "including")."""
+    subordinate clauses ("following", "which", "including"); merged, in order."""
     lead = _FIRST_SENTENCE.search(text)
-    spans = [(lead.end(), len(text))] if lead else []
     lead_end = lead.end() if lead else len(text)
-    starts = _clauses(text)
+    spans: list[tuple[int, int]] = []
+    starts: list[int] | None = None
     for match in matches:
-        if match.group == "modality" and match.start < lead_end:
-            if any(cue.kind == "subordinate" for cue in match.roles):
-                following = [start for start in starts if start > match.start]
-                spans.append((match.start, min(following[0] if following else lead_end, lead_end)))
+        if match.group != "modality" or match.start >= lead_end:
+            continue
+        if not any(cue.kind == "subordinate" for cue in match.roles):
+            continue
+        if starts is None:
+            starts = _clauses(text)
+        end = next((start for start in starts if start > match.start), lead_end)
+        end = min(end, lead_end)
+        if spans and match.start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((match.start, end))
+    if lead is not None:
+        spans.append((lead_end, len(text)))
     return spans
 
 
 def _in_spans(spans: list[tuple[int, int]], position: int) -> bool:
-    return any(start <= position < end for start, end in spans)
+    for start, end in spans:
+        if position < start:
+            return False
+        if position < end:
+            return True
+    return False
 
 
 def _clauses(text: str) -> list[int]:

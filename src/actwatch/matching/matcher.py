@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
@@ -29,6 +30,10 @@ class Scorer(Protocol):
     def fingerprint(self) -> str: ...
 
     def decide(self, matcher: Matcher, item: ItemText, reading: Reading) -> Classification: ...
+
+    def decide_many(
+        self, matcher: Matcher, items: Sequence[ItemText], readings: Sequence[Reading]
+    ) -> list[Classification]: ...
 
 
 @dataclass(frozen=True, slots=True)

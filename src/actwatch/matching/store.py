@@ -50,7 +50,7 @@ from actwatch.db.schema import (
     matcher_models,
 )
 from actwatch.feeds.normalize import html_to_text
-from actwatch.matching.classify import classify
+from actwatch.matching.classify import classify, classify_many
 from actwatch.matching.commencement import instrument_text
 from actwatch.matching.instruments import InstrumentFetcher, instrument_url, now_utc
 from actwatch.matching.learned import Example, LearnedModel, data_key, train, with_model
@@ -248,7 +248,7 @@ def _run(
                     break
                 last_id = rows[-1].id
                 now = now_utc()
-                results = [_classify_row(connection, matcher, row, fetcher, now) for row in rows]
+                results = _classify_rows(connection, matcher, rows, fetcher, now)
                 _store(connection, rows, results, fingerprint, now)
                 report.classified += len(rows)
                 report.states.update(result.state for result in results)
@@ -309,30 +309,37 @@ def item_text(row: Row[Any]) -> ItemText:
     )
 
 
-def _classify_row(
+def _classify_rows(
     connection: Connection,
     matcher: Matcher,
-    row: Row[Any],
+    rows: Sequence[Any],
     fetcher: InstrumentFetcher | None,
     now: datetime,
-) -> Classification:
-    item = item_text(row)
-    result = classify(matcher, item)
-    if result.state == "rejected" or result.event_type not in matcher.legislation_types:
-        return result
+) -> list[Classification]:
+    """Classify a batch at once; instruments of the Act are read again with their text."""
+    texts = [item_text(row) for row in rows]
+    results = classify_many(matcher, texts)
+    for position, (item, result) in enumerate(zip(texts, results, strict=True)):
+        if result.state == "rejected" or result.event_type not in matcher.legislation_types:
+            continue
+        document = _instrument_document(connection, item, fetcher, now)
+        if document:
+            results[position] = classify(matcher, item, instrument_text(document))
+    return results
+
+
+def _instrument_document(
+    connection: Connection, item: ItemText, fetcher: InstrumentFetcher | None, now: datetime
+) -> str | None:
     allowed = fetcher.allowed_hosts if fetcher is not None else None
     url = instrument_url(item.link, allowed) if allowed else instrument_url(item.link)
     if url is None:
-        return result
+        return None
     if fetcher is not None:
-        document = fetcher.get(connection, url, now)
-    else:
-        from actwatch.matching.instruments import cached_text
+        return fetcher.get(connection, url, now)
+    from actwatch.matching.instruments import cached_text
 
-        document = cached_text(connection, url)
-    if not document:
-        return result
-    return classify(matcher, item, instrument_text(document))
+    return cached_text(connection, url)
 
 
 _UPDATE_MATCH = (

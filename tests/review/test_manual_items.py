@@ -15,7 +15,7 @@ from actwatch.cli import main
 from actwatch.config import load_config
 from actwatch.db import make_engine, upgrade
 from actwatch.db.schema import item_matches, item_sources, item_strands, items
-from actwatch.feeds.samples.server import Document, FeedServer, running
+from actwatch.demo.samples.server import Document, FeedServer, running
 from actwatch.review import ManualItem, add_manual_item
 from tests.feeds.conftest import FAST_FETCH
 from tests.review.conftest import make_draft

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from actwatch.bulletin.seasons import parse_season
+from actwatch.bulletin.seasons import draft_due_at, parse_season
 from actwatch.config import parse_config
 from actwatch.db.schema import bulletins
-from actwatch.service.drafting import check_draft, draft_due_at
+from actwatch.service.drafting import check_draft
 
 
 def _config(tmp_path: Path, repo_config_data: dict[str, Any], **schedule: Any) -> Any:

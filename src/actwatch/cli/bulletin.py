@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -27,8 +26,9 @@ def draft(app: App, season: str | None) -> None:
     """
     from actwatch.bulletin import BulletinError, SeasonError, last_ended_season, parse_season
     from actwatch.bulletin.store import draft_bulletin
+    from actwatch.core import clock
 
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         chosen = parse_season(app.config, season) if season else last_ended_season(app.config, now)
     except SeasonError as exc:

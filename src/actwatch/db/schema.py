@@ -8,6 +8,7 @@ Timestamps are stored in UTC (`UTCDateTime` refuses naive values so a local time
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +29,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+)
+
+from actwatch.core.states import (
+    BulletinState,
+    DeliveryState,
+    FeedStatus,
+    MatchState,
+    SubscriberStatus,
 )
 
 
@@ -64,24 +73,9 @@ metadata = MetaData(
     }
 )
 
-FEED_STATUSES = ("new", "ok", "not_modified", "error", "disabled")
-MATCH_STATES = ("relevant", "uncertain", "rejected")
-BULLETIN_STATES = (
-    "draft",
-    "in_review",
-    "approved",
-    "scheduled",
-    "sending",
-    "sent",
-    "rejected",
-    "withdrawn",
-)
-SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bounced", "erased")
-DELIVERY_STATES = ("pending", "sending", "sent", "retry", "failed", "bounced", "suppressed")
 
-
-def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
-    allowed = ", ".join(f"'{value}'" for value in values)
+def _one_of(column: str, values: type[StrEnum]) -> CheckConstraint:
+    allowed = ", ".join(f"'{member.value}'" for member in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_allowed")
 
 
@@ -98,7 +92,7 @@ feeds = Table(
     Column("disabled_reason", Text),
     Column("etag", Text),
     Column("last_modified", Text),
-    Column("status", String(20), nullable=False, default="new"),
+    Column("status", String(20), nullable=False, default=FeedStatus.NEW),
     Column("error", Text),
     Column(
         "warning", Text, comment="A bozo feed that still parsed: what feedparser complained of."
@@ -110,7 +104,7 @@ feeds = Table(
     Column("items_seen", Integer, nullable=False, default=0),
     Column("feed_title", Text),
     Column("created_at", UTCDateTime, nullable=False),
-    _one_of("status", FEED_STATUSES),
+    _one_of("status", FeedStatus),
 )
 
 # One row per announcement (a story): the same canonical link from two feeds is one item.
@@ -180,7 +174,7 @@ item_matches = Table(
     Column(
         "editor_strands", JSON, comment="The editor's strands (a list): kept through reclassify."
     ),
-    _one_of("state", MATCH_STATES),
+    _one_of("state", MatchState),
     Index("ix_item_matches_state", "state"),
 )
 
@@ -250,7 +244,7 @@ bulletins = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("season", String(30), nullable=False, unique=True),
-    Column("state", String(20), nullable=False, default="draft"),
+    Column("state", String(20), nullable=False, default=BulletinState.DRAFT),
     Column("headline", Text, nullable=False, default=""),
     Column("intro_md", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
@@ -269,7 +263,7 @@ bulletins = Table(
     Column("send_started_at", UTCDateTime),
     Column("sent_at", UTCDateTime),
     Column("editor_notified_at", UTCDateTime),
-    _one_of("state", BULLETIN_STATES),
+    _one_of("state", BulletinState),
 )
 
 bulletin_items = Table(
@@ -338,7 +332,7 @@ subscribers = Table(
     Column("bounced_at", UTCDateTime),
     Column("token_nonce", String(64), nullable=False, comment="Rotating it voids old links."),
     Column("created_at", UTCDateTime, nullable=False),
-    _one_of("status", SUBSCRIBER_STATUSES),
+    _one_of("status", SubscriberStatus),
 )
 
 subscriber_strands = Table(
@@ -354,7 +348,7 @@ deliveries = Table(
     Column("id", Integer, primary_key=True),
     Column("bulletin_id", ForeignKey("bulletins.id", ondelete="CASCADE"), nullable=False),
     Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
-    Column("state", String(20), nullable=False, default="pending"),
+    Column("state", String(20), nullable=False, default=DeliveryState.PENDING),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime),
     Column("claimed_by", Text),
@@ -364,7 +358,7 @@ deliveries = Table(
     Column("last_error", Text),
     UniqueConstraint("bulletin_id", "subscriber_id"),
     Index("ix_deliveries_bulletin_state", "bulletin_id", "state"),
-    _one_of("state", DELIVERY_STATES),
+    _one_of("state", DeliveryState),
 )
 
 # Small facts the service keeps about itself: last poll, scheduler heartbeat.

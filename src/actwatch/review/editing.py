@@ -9,7 +9,6 @@ the approval and its frozen copies. The change and its audit rows commit togethe
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,8 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from actwatch.bulletin import load_bulletin, parse_season
 from actwatch.bulletin.seasons import window
 from actwatch.config import Config
+from actwatch.core.clock import utc
+from actwatch.core.links import canonical_link
+from actwatch.core.text import multiline
+from actwatch.core.text import one_line as clean_line
 from actwatch.db.schema import bulletin_items, bulletins, item_matches, items
-from actwatch.feeds.normalize import canonical_link
 from actwatch.matching.learning import Decision
 from actwatch.matching.store import record_decision
 from actwatch.review.records import (
@@ -50,7 +52,6 @@ INTRO_CHARS = 10_000
 SUMMARY_CHARS = 1_000
 TITLE_CHARS = 300
 effective_state = func.coalesce(item_matches.c.editor_state, item_matches.c.state)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Edit:
 
 
 def one_line(text: str, limit: int) -> str:
-    text = " ".join(_CONTROL.sub(" ", text or "").split())
+    text = clean_line(text)
     if len(text) > limit:
         raise ReviewError(f"too long: at most {limit} characters (this is {len(text)})")
     return text
@@ -76,7 +77,7 @@ def markdown_text(text: str, limit: int = INTRO_CHARS) -> str:
     It stays Markdown here; the templates render it through Markdown and nh3 (raw HTML is shown
     as text, only safe links survive).
     """
-    text = _CONTROL.sub("", (text or "").replace("\r\n", "\n").replace("\r", "\n")).strip()
+    text = multiline(text)
     if len(text) > limit:
         raise ReviewError(f"too long: at most {limit:,} characters (this is {len(text):,})")
     return text
@@ -94,7 +95,7 @@ def _edit(
     **detail: Any,
 ) -> Iterator[tuple[Connection, Any, list[Edit]]]:
     actor = clean_actor(actor)
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     outcome: list[Edit] = []
     with engine.begin() as connection:
         row = load_row(connection, bulletin_id)
@@ -451,7 +452,7 @@ def pick_uncertain(
     now: datetime | None = None,
 ) -> Edit:
     """Take an item from the uncertain queue into the bulletin (the editor says: relevant)."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     with _edit(
         engine,
         bulletin_id,
@@ -489,7 +490,7 @@ def dismiss_uncertain(
 ) -> None:
     """The editor says an uncertain item is not about the Act: it leaves the queue for good."""
     actor = clean_actor(actor)
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     with engine.begin() as connection:
         result = connection.execute(
             update(item_matches)
@@ -529,15 +530,14 @@ def add_manual_item(
     now: datetime | None = None,
 ) -> tuple[Edit, int]:
     """Add news that came by other means (a link and text); returns the edit and the item id."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     typed = (manual.link or "").strip()
     parts = urlsplit(typed)
     unsafe = any(char in typed for char in ' <>"')
     if parts.scheme not in ("http", "https") or not parts.hostname or unsafe:
         raise ReviewError("the link must be a full http(s) address")
-    # The same identity as feed items, so a feed carrying the story later joins this item as
-    # another source. (feeds/normalize.canonical_link until core/links lands: the one function
-    # feed identity uses.)
+    # The one canonical identity feed items use (core/links), so a feed carrying the story
+    # later joins this item as another source instead of becoming a second item.
     link = canonical_link(typed)
     if link is None:
         raise ReviewError("the link must be a full http(s) address")

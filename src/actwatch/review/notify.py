@@ -8,12 +8,13 @@ claim so the next run tries again.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from markupsafe import escape
 from sqlalchemy import Engine, update
 
 from actwatch.config import Config
+from actwatch.core.clock import utc
 from actwatch.db.schema import bulletins
 from actwatch.mail import Address, Transport, build_message, open_transport
 from actwatch.review.view import build_review
@@ -38,7 +39,7 @@ def notify_draft_ready(
     now: datetime | None = None,
 ) -> bool:
     """Email the editor about the draft once; False when they were already told."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     with engine.begin() as connection:
         claimed = connection.execute(
             update(bulletins)

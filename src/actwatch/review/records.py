@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from actwatch.core.text import one_line
 from actwatch.db.schema import audit_log, bulletins
 from actwatch.review.states import ConflictError, NotFoundError
 
@@ -82,7 +83,7 @@ def record(
 
 
 def clean_actor(actor: str) -> str:
-    actor = " ".join(actor.split())
+    actor = one_line(actor)
     if not actor:
         raise ValueError("say who is doing this (an editor's name)")
     return actor[:100]

@@ -5,7 +5,7 @@ web editor alike."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, or_, select
@@ -14,6 +14,8 @@ from actwatch.bulletin import HTML_BUDGET, Bulletin, load_bulletin, parse_season
 from actwatch.bulletin.model import Entry
 from actwatch.bulletin.seasons import bulletin_title
 from actwatch.config import Config
+from actwatch.core.clock import utc
+from actwatch.core.text import one_line
 from actwatch.db.schema import bulletin_items, feeds, items
 from actwatch.review.editing import uncertain_in_season
 from actwatch.review.freeze import Rendered
@@ -180,7 +182,7 @@ def build_review(
     render_error: str | None = None,
     now: datetime | None = None,
 ) -> ReviewView:
-    now = now or datetime.now(UTC)
+    now = utc(now)
     full = load_bulletin(engine, config, bulletin_id, full=True)
     email = load_bulletin(engine, config, bulletin_id)
     with engine.connect() as connection:
@@ -206,7 +208,7 @@ def build_review(
     excluded = tuple(
         ItemView(
             item_id=choice.item_id,
-            title=" ".join(choice.title.split()),
+            title=one_line(choice.title),
             link=choice.canonical_link,
             source="",
             published_on=choice.published_at.astimezone(zone).date(),
@@ -247,7 +249,7 @@ def build_review(
         uncertain=tuple(
             QueueItem(
                 item_id=item.id,
-                title=" ".join(item.title.split()),
+                title=one_line(item.title),
                 link=item.canonical_link,
                 summary=item.summary or "",
                 published_on=item.published_at.astimezone(zone).date(),
@@ -336,7 +338,7 @@ def uncertain_everywhere(engine: Engine, config: Config, limit: int = 50) -> lis
     return [
         QueueItem(
             item_id=row.id,
-            title=" ".join(row.title.split()),
+            title=one_line(row.title),
             link=row.canonical_link,
             summary=row.summary or "",
             published_on=row.published_at.astimezone(zone).date(),

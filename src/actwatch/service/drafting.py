@@ -6,28 +6,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from actwatch.bulletin.seasons import Season, last_ended_season, local_midnight
+from actwatch.bulletin.seasons import Season, draft_due_at, last_ended_season
 from actwatch.bulletin.store import draft_bulletin
 from actwatch.config import Config
 from actwatch.db.schema import bulletins
 from actwatch.review.states import DRAFT
 
 log = logging.getLogger(__name__)
-
-
-def draft_due_at(config: Config, season: Season) -> datetime:
-    """The first `draft_at` local time at or after the season's end plus `draft_after` (UTC)."""
-    zone = config.schedule.zone
-    earliest = local_midnight(season.end, zone) + config.schedule.draft_after
-    day = earliest.astimezone(zone).date()
-    moment = datetime.combine(day, config.schedule.draft_at, tzinfo=zone)
-    if moment < earliest:
-        moment = datetime.combine(day + timedelta(days=1), config.schedule.draft_at, tzinfo=zone)
-    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)

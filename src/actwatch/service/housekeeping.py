@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, or_, select
 
 from actwatch.config import Config
+from actwatch.core.clock import utc
 from actwatch.db.schema import bulletins, deliveries, login_failures, subscribers
 from actwatch.review.states import SENT
 from actwatch.subscribers.privacy import erase
@@ -53,7 +54,7 @@ def run_housekeeping(
     now: datetime | None = None,
     stop: threading.Event | None = None,
 ) -> HousekeepingReport:
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     stop = stop or threading.Event()
     schedule = config.schedule
     report = HousekeepingReport()

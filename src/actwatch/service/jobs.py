@@ -14,27 +14,27 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
 from actwatch import __version__
 from actwatch.config import Config
+from actwatch.core import clock
+from actwatch.core.clock import iso, parse_iso
+from actwatch.db.lock import SchedulerLock
 from actwatch.feeds.poll import Poller, PollReport
-from actwatch.service.drafting import check_draft
-from actwatch.service.housekeeping import run_housekeeping
-from actwatch.service.lock import SchedulerLock
-from actwatch.service.sending import due_scheduled, needs_sender, run_send, sending_bulletins
-from actwatch.service.state import (
+from actwatch.monitor.state import (
     HEARTBEAT,
     HOUSEKEEPING,
     LAST_POLL,
-    iso,
-    parse_iso,
     read_state,
     write_state,
 )
+from actwatch.service.drafting import check_draft
+from actwatch.service.housekeeping import run_housekeeping
+from actwatch.service.sending import due_scheduled, needs_sender, run_send, sending_bulletins
 
 log = logging.getLogger("actwatch.service")
 ACTOR = "actwatch serve"
@@ -42,10 +42,6 @@ ACTOR = "actwatch serve"
 NOTIFY_RETRY = timedelta(minutes=15)
 # After a send that stopped on a fatal error (the SMTP server refuses us), leave it this long.
 SEND_RETRY = timedelta(minutes=5)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Jobs:
@@ -67,7 +63,7 @@ class Jobs:
         self.on_fatal = on_fatal or (lambda _reason: None)
         self.env = env
         self.mode = mode
-        self.started_at = utcnow()
+        self.started_at = clock.now()
         self._poller: Poller | None = None
         self._poller_lock = threading.Lock()
         self._sending: set[int] = set()
@@ -93,7 +89,7 @@ class Jobs:
             "started_at": iso(self.started_at),
         }
         if stopped:
-            value["stopped_at"] = iso(utcnow())
+            value["stopped_at"] = iso(clock.now())
         write_state(self.engine, HEARTBEAT, value)
 
     # -- feeds -------------------------------------------------------------------------------
@@ -101,7 +97,7 @@ class Jobs:
     def poll(self) -> None:
         if self.stop.is_set():
             return
-        started = utcnow()
+        started = clock.now()
         report = self._poll_pass(started)
         if report is None:
             log.info("poll interrupted by shutdown; unfinished feeds are fetched next time")
@@ -111,7 +107,7 @@ class Jobs:
             from actwatch.matching.store import classify_pending
 
             classified = classify_pending(self.engine, self.config).as_dict()
-        finished = utcnow()
+        finished = clock.now()
         write_state(
             self.engine,
             LAST_POLL,
@@ -169,7 +165,7 @@ class Jobs:
     def draft(self) -> None:
         if self.stop.is_set():
             return
-        now = utcnow()
+        now = clock.now()
         with self.engine.connect() as connection:
             last_poll = read_state(connection, LAST_POLL)
         finished = parse_iso(last_poll.value.get("finished_at")) if last_poll else None
@@ -210,7 +206,7 @@ class Jobs:
 
     def send_due(self) -> None:
         """Start the scheduled bulletins whose time has come."""
-        for bulletin_id in due_scheduled(self.engine, utcnow()):
+        for bulletin_id in due_scheduled(self.engine, clock.now()):
             if self.stop.is_set():
                 return
             self._send(bulletin_id)
@@ -234,7 +230,7 @@ class Jobs:
                 self._send(bulletin_id)
 
     def _send(self, bulletin_id: int) -> None:
-        now = utcnow()
+        now = clock.now()
         if now < self._send_not_before.get(bulletin_id, now):
             return
         with self._sending_lock:
@@ -246,7 +242,7 @@ class Jobs:
                 self.engine, self.config, bulletin_id, actor=ACTOR, stop=self.stop, env=self.env
             )
             if report is None or report.error:
-                self._send_not_before[bulletin_id] = utcnow() + SEND_RETRY
+                self._send_not_before[bulletin_id] = clock.now() + SEND_RETRY
             else:
                 self._send_not_before.pop(bulletin_id, None)
         finally:
@@ -282,7 +278,7 @@ class Jobs:
         """At start: catch up a night the service was down for."""
         with self.engine.connect() as connection:
             last = read_state(connection, HOUSEKEEPING)
-        if last is None or utcnow() - last.updated_at > timedelta(hours=25):
+        if last is None or clock.now() - last.updated_at > timedelta(hours=25):
             self.housekeeping()
 
     # -- lifecycle ---------------------------------------------------------------------------

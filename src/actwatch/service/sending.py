@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine, func, or_, select
 
 from actwatch.config import Config
+from actwatch.core.clock import utc
 from actwatch.db.schema import bulletins, deliveries
 from actwatch.delivery import DeliveryError, SendReport, send_bulletin
 from actwatch.delivery.ledger import CLAIMABLE, LEASE, SENDING, holder_alive
@@ -55,7 +56,7 @@ def needs_sender(engine: Engine, bulletin_id: int, now: datetime | None = None) 
     Yes when it has no delivery rows yet (its sender died before preparing them), when rows are
     due and unclaimed (or held by a sender that is gone), or when no row is left to send and
     nobody is in the middle of one (the bulletin only waits to be marked sent)."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     with engine.connect() as connection:
         rows = connection.execute(
             select(

@@ -21,11 +21,11 @@ from actwatch.bulletin import BulletinError, RenderError, list_bulletins
 from actwatch.bulletin.filters import markdown_html
 from actwatch.config import Config
 from actwatch.db.schema import editors
+from actwatch.editors import AccountError, RateLimited, authenticate
 from actwatch.mail import MailError
 from actwatch.review import editing
 from actwatch.review.states import APPROVAL_HELD, LOCKED
 from actwatch.review.view import feed_problems, uncertain_everywhere
-from actwatch.web.accounts import AccountError, RateLimited, authenticate
 from actwatch.web.session import (
     csrf_ok,
     csrf_token,

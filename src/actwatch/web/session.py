@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from actwatch.db.schema import editors
-from actwatch.web.accounts import Editor
+from actwatch.editors import Editor
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"

@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from actwatch.bulletin.seasons import last_ended_season
+from actwatch.bulletin.seasons import draft_due_at, last_ended_season
 from actwatch.config import Config
+from actwatch.core.clock import iso, parse_iso, utc
+from actwatch.core.states import DeliveryState, FeedStatus, MatchState, SubscriberStatus
 from actwatch.db.schema import (
-    DELIVERY_STATES,
-    FEED_STATUSES,
-    MATCH_STATES,
-    SUBSCRIBER_STATUSES,
     bulletins,
     deliveries,
     feeds,
@@ -23,15 +22,14 @@ from actwatch.db.schema import (
     items,
     subscribers,
 )
-from actwatch.service.drafting import draft_due_at
-from actwatch.service.state import HEARTBEAT, HOUSEKEEPING, LAST_POLL, iso, parse_iso, read_all
+from actwatch.monitor.state import HEARTBEAT, HOUSEKEEPING, LAST_POLL, read_all
+from actwatch.review.states import ACTIVE
 
 HEARTBEAT_STALE = timedelta(seconds=45)
 SEND_RATE_WINDOW = timedelta(seconds=60)
 # A poll may finish this long after its interval before the service counts as unwell.
 POLL_GRACE = timedelta(minutes=10)
 POLL_COUNTS = ("feeds", "ok", "not_modified", "failed", "skipped", "new_items")
-ACTIVE_BULLETIN_STATES = ("draft", "in_review", "approved", "scheduled", "sending")
 
 
 @dataclass
@@ -90,11 +88,11 @@ class Summary:
         return asdict(self)
 
 
-def _counts(connection: Connection, column: Any, names: tuple[str, ...]) -> dict[str, int]:
+def _counts(connection: Connection, column: Any, names: type[StrEnum]) -> dict[str, int]:
     found: dict[str, int] = dict(
         connection.execute(select(column, func.count()).group_by(column)).all()
     )
-    return {name: int(found.get(name, 0)) for name in names}
+    return {name.value: int(found.get(name, 0)) for name in names}
 
 
 def _age(now: datetime, moment: datetime | None) -> float | None:
@@ -102,7 +100,7 @@ def _age(now: datetime, moment: datetime | None) -> float | None:
 
 
 def collect(engine: Engine, config: Config, now: datetime | None = None) -> Summary:
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     with engine.connect() as connection:
         state = read_all(connection)
         feed_rows = connection.execute(
@@ -111,7 +109,7 @@ def collect(engine: Engine, config: Config, now: datetime | None = None) -> Summ
             )
         ).all()
         item_count = connection.execute(select(func.count()).select_from(items)).scalar_one()
-        matches = _counts(connection, item_matches.c.state, MATCH_STATES)
+        matches = _counts(connection, item_matches.c.state, MatchState)
         bulletin_counts: dict[str, int] = dict(
             connection.execute(
                 select(bulletins.c.state, func.count()).group_by(bulletins.c.state)
@@ -119,7 +117,7 @@ def collect(engine: Engine, config: Config, now: datetime | None = None) -> Summ
         )
         active = connection.execute(
             select(bulletins.c.id, bulletins.c.season, bulletins.c.state, bulletins.c.scheduled_for)
-            .where(bulletins.c.state.in_(ACTIVE_BULLETIN_STATES))
+            .where(bulletins.c.state.in_(ACTIVE))
             .order_by(bulletins.c.id)
         ).all()
         per_bulletin: dict[int, dict[str, int]] = {}
@@ -129,19 +127,19 @@ def collect(engine: Engine, config: Config, now: datetime | None = None) -> Summ
             .group_by(deliveries.c.bulletin_id, deliveries.c.state)
         ):
             per_bulletin.setdefault(bulletin_id, {})[delivery_state] = int(count)
-        delivery_counts = _counts(connection, deliveries.c.state, DELIVERY_STATES)
+        delivery_counts = _counts(connection, deliveries.c.state, DeliveryState)
         recent = connection.execute(
             select(func.count()).where(
                 deliveries.c.state == "sent", deliveries.c.sent_at > moment - SEND_RATE_WINDOW
             )
         ).scalar_one()
-        subscriber_counts = _counts(connection, subscribers.c.status, SUBSCRIBER_STATUSES)
+        subscriber_counts = _counts(connection, subscribers.c.status, SubscriberStatus)
         season = last_ended_season(config, moment)
         drafted = connection.execute(
             select(bulletins.c.id, bulletins.c.state).where(bulletins.c.season == season.slug)
         ).first()
 
-    feed_counts = dict.fromkeys(FEED_STATUSES, 0)
+    feed_counts: dict[str, int] = {status.value: 0 for status in FeedStatus}
     for status, enabled, count in feed_rows:
         key = status if enabled else "disabled"
         feed_counts[key] = feed_counts.get(key, 0) + int(count)

@@ -3,6 +3,9 @@
 `run_demo(folder)` writes a config beside an SQLite database and a maildir, serves the sample
 feeds on 127.0.0.1, polls them, classifies the items, compiles the season with the most news,
 and writes its three renderings. Run again, it reuses the folder: every step is idempotent.
+
+The sample feeds and the little HTTP server that serves them live in `actwatch.demo.samples`
+(the tests and benchmarks serve feeds with it too); both ship in the wheel.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import mailbox
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from actwatch.bulletin import (
 from actwatch.bulletin.seasons import Season
 from actwatch.bulletin.store import draft_bulletin, effective_state, seasons_with_news
 from actwatch.config import Config, load_config
+from actwatch.core import clock
 from actwatch.db import open_database
 from actwatch.db.schema import item_matches, item_strands, items
 
@@ -69,14 +73,14 @@ def default_config_path() -> Path:
     bundled = files("actwatch") / "default-config.yaml"
     if bundled.is_file():
         return Path(str(bundled))
-    checkout = Path(__file__).resolve().parents[2] / "config.yaml"
+    checkout = Path(__file__).resolve().parents[3] / "config.yaml"
     if checkout.is_file():
         return checkout
     raise DemoError(f"the default config is missing (looked for {checkout})")
 
 
 def demo_config_data(base_url: str, rules: dict[str, Any]) -> dict[str, Any]:
-    from actwatch.feeds.samples import sample_feed_configs
+    from actwatch.demo.samples import sample_feed_configs
 
     data = dict(rules)
     data["feeds"] = sample_feed_configs(base_url)
@@ -137,12 +141,12 @@ def _counts(engine: Engine) -> tuple[int, int, int, dict[str, int]]:
 def run_demo(
     folder: Path, *, progress: Progress | None = None, now: datetime | None = None
 ) -> DemoReport:
+    from actwatch.demo.samples import serve_samples
     from actwatch.feeds import poll_feeds, sync_feeds
-    from actwatch.feeds.samples import serve_samples
     from actwatch.matching.store import classify_pending
 
     say = progress or (lambda _message: None)
-    started = datetime.now(UTC)
+    started = clock.now()
     now = now or started
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
@@ -203,5 +207,5 @@ def run_demo(
         bulletin_id=bulletin_id,
         bulletin_items=bulletin_items,
         files=files_written,
-        seconds=(datetime.now(UTC) - started).total_seconds(),
+        seconds=(clock.now() - started).total_seconds(),
     )

@@ -5,13 +5,14 @@ standby instance all read the same truth as the scheduler that wrote it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from actwatch.core.clock import utc
 from actwatch.db.schema import service_state
 
 HEARTBEAT = "scheduler"
@@ -31,7 +32,7 @@ def write_state(
     value: dict[str, Any],
     now: datetime | None = None,
 ) -> None:
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     if isinstance(engine_or_connection, Engine):
         with engine_or_connection.begin() as connection:
             _upsert(connection, key, value, moment)
@@ -64,17 +65,3 @@ def read_all(connection: Connection) -> dict[str, StateEntry]:
         row.key: StateEntry(dict(row.value or {}), row.updated_at)
         for row in connection.execute(select(service_state))
     }
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat() if moment else None
-
-
-def parse_iso(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

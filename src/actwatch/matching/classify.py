@@ -116,16 +116,15 @@ _LEGISLATION_TYPE = re.compile(r"^/(?:id/)?([a-z]{2,6})/\d{4}/")
 _TITLE_PREFIX = re.compile(r"^\s*([A-Za-z][A-Za-z ]{1,45}?)\s*:\s+\S")
 # Where sentences and clauses end: a stop, semicolon, colon or dash followed by a space.
 # Not after an initial or an abbreviation ("S. 16E", "No. 3", "s. 4"), nor before lower case.
-_SENTENCE_BREAK = re.compile(
-    r"(?<![A-Z])(?<!\bNo)(?<!\bss)(?<!\bs)(?<!\bSch)(?<!\breg)(?<!\bc)[.!?]\s+(?=[^a-z0-9])"
-    r"|[;:]\s+|\s[\u2013\u2014-]\s"
+# The stop comes first and the lookbehinds include it, so the engine jumps from stop to stop.
+_SENTENCE_END = (
+    r"[.!?](?<![A-Z].)(?<!\bNo.)(?<!\bss.)(?<!\bs.)(?<!\bSch.)(?<!\breg.)(?<!\bc.)"
+    r"\s+(?=[^a-z0-9])"
 )
+_SENTENCE_BREAK = re.compile(_SENTENCE_END + r"|[;:]\s+|\s[\u2013\u2014-]\s")
 # The first sentence: what the summary announces (a colon or dash only elaborates it).
-_FIRST_SENTENCE = re.compile(
-    r"(?<![A-Z])(?<!\bNo)(?<!\bss)(?<!\bs)(?<!\bSch)(?<!\breg)(?<!\bc)[.!?]\s+(?=[^a-z0-9])"
-)
-# "to become law", "set to come into force": an infinitive names an event not yet done.
-_INFINITIVE = re.compile(r"\bto\s*$", re.IGNORECASE)
+_FIRST_SENTENCE = re.compile(_SENTENCE_END)
+
 LEGISLATION_HOSTS = frozenset({"www.legislation.gov.uk", "legislation.gov.uk"})
 
 
@@ -686,7 +685,10 @@ def _clause_start(starts: list[int], position: int) -> int:
 
 def _sense(markers: list[Match], clause: int, start: int, end: int, text: str) -> str:
     """How a cue is meant: main (announced), subordinate, future, negated or complaint."""
-    sense = "future" if _INFINITIVE.search(text, max(0, start - 4), start) else "main"
+    # "to become law", "set to come into force": an infinitive names an event not yet done.
+    before = text[max(0, start - 4) : start].rstrip().lower()
+    infinitive = before.endswith("to") and (len(before) == 2 or not before[-3].isalnum())
+    sense = "future" if infinitive else "main"
     sentence_end = text.find(". ", end)
     sentence_end = len(text) if sentence_end < 0 else sentence_end
     for marker in markers:

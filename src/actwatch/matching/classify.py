@@ -109,7 +109,8 @@ _INSTRUMENT_TITLE = re.compile(
 # section 183 of the Policing and Crime Act 2017": the Act an instrument is made under.
 _ENABLING_ACT = re.compile(
     r"\b(?:made\s+under|in\s+exercise\s+of|conferred\s+by|under)\b[^.;]{0,80}?"
-    r"\b(?:the\s+)?((?:[A-Z][\w'’()]*\s+){1,8}?(?:Act|Measure)\s+\d{4})"
+    r"\b(?:the\s+)?([A-Z][\w'’()]*\s+(?:(?:[A-Z][\w'’()]*|and|of|for|&)\s+){0,8}?"
+    r"(?:Act|Measure)\s+\d{4})"
 )
 _INSTRUMENT_PATH = re.compile(r"^/(?:id/)?(?:uksi|ukdsi|ssi|sdsi|wsi|nisr|ukmo)/\d{4}/\d+")
 _LEGISLATION_TYPE = re.compile(r"^/(?:id/)?([a-z]{2,6})/\d{4}/")
@@ -552,7 +553,9 @@ def _enabling_acts(summary: str, names: tuple[str, ...]) -> list[str]:
     found = []
     for match in _ENABLING_ACT.finditer(summary[:1000]):
         act = " ".join(match[1].split())
-        if act.lower().removeprefix("the ") not in ours:
+        named = act.lower().removeprefix("the ")
+        # "made under the Children and Social Work Act 2017" is ours, however much was captured.
+        if not any(name.endswith(named) or named.endswith(name) for name in ours if name):
             found.append(act)
     return found
 

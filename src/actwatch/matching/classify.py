@@ -689,8 +689,8 @@ def _clause_start(starts: list[int], position: int) -> int:
 def _sense(markers: list[Match], clause: int, start: int, end: int, text: str) -> str:
     """How a cue is meant: main (announced), subordinate, future, negated or complaint."""
     # "to become law", "set to come into force": an infinitive names an event not yet done.
-    before = text[max(0, start - 4) : start].rstrip().lower()
-    infinitive = before.endswith("to") and (len(before) == 2 or not before[-3].isalnum())
+    preceding = text[max(0, start - 4) : start].rstrip().lower()
+    infinitive = preceding.endswith("to") and (len(preceding) == 2 or not preceding[-3].isalnum())
     sense = "future" if infinitive else "main"
     sentence_end = text.find(". ", end)
     sentence_end = len(text) if sentence_end < 0 else sentence_end

@@ -39,6 +39,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from actwatch.config import Config
 from actwatch.db.schema import (
@@ -62,6 +63,7 @@ BATCH = 500
 SHIPPED = ("train.jsonl", "dev.jsonl")
 _MODELS: dict[str, LearnedModel] = {}  # trained or loaded in this process, by data key
 _MODEL_MEMO = 4
+KEEP_MODELS = 3  # cached in the database
 
 
 @dataclass
@@ -160,19 +162,32 @@ def trained_model(
     """The scorer for these rules and examples: from memory, the database cache, or trained."""
     key = data_key(rules, examples)
     model = _MODELS.get(key)
-    if model is None and connection is not None:
-        body = connection.execute(
-            select(matcher_models.c.body).where(matcher_models.c.data_key == key)
-        ).scalar()
-        if isinstance(body, dict):
+    cached = False
+    if connection is not None:
+        # The weights are read only when this process has not got them already.
+        column = matcher_models.c.data_key if model is not None else matcher_models.c.body
+        body = connection.execute(select(column).where(matcher_models.c.data_key == key)).scalar()
+        cached = body is not None
+        if model is None and isinstance(body, dict):
             try:
                 model = LearnedModel.from_json(body)
             except (ValueError, KeyError, TypeError):
-                model = None  # a model of another version: train again
+                cached = False  # a model of another version: train again, store anew
+                connection.execute(delete(matcher_models).where(matcher_models.c.data_key == key))
     if model is None:
         model = train(rules, examples)
-        if connection is not None:
-            connection.execute(delete(matcher_models).where(matcher_models.c.data_key == key))
+    if connection is not None and not cached:
+        _cache_model(connection, key, model)
+    if len(_MODELS) >= _MODEL_MEMO:
+        _MODELS.clear()
+    _MODELS[key] = model
+    return model
+
+
+def _cache_model(connection: Connection, key: str, model: LearnedModel) -> None:
+    """Keep the model for the next process; only the newest few (rules change, decisions too)."""
+    try:
+        with connection.begin_nested():
             connection.execute(
                 insert(matcher_models).values(
                     data_key=key,
@@ -181,10 +196,16 @@ def trained_model(
                     body=model.to_json(),
                 )
             )
-    if len(_MODELS) >= _MODEL_MEMO:
-        _MODELS.clear()
-    _MODELS[key] = model
-    return model
+    except IntegrityError:
+        return  # another process trained the same model a moment ago: the same weights
+    keep = (
+        select(matcher_models.c.data_key)
+        .order_by(matcher_models.c.created_at.desc(), matcher_models.c.data_key)
+        .limit(KEEP_MODELS)
+    )
+    connection.execute(
+        delete(matcher_models).where(matcher_models.c.data_key.not_in(keep.scalar_subquery()))
+    )
 
 
 def load_matcher(engine: Engine | None, config: Config) -> Matcher:

@@ -164,6 +164,19 @@ def get_editor(engine: Engine, editor_id: int) -> Editor | None:
     return _editor(row) if row else None
 
 
+def password_fingerprint(password_hash: str) -> str:
+    """What a session remembers of the password: a new password (or a removed account) no
+    longer matches it, which ends every session at once."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def session_editor(engine: Engine, editor_id: int) -> tuple[Editor, str] | None:
+    """The editor with this id and their password's fingerprint, if the account exists."""
+    with engine.connect() as connection:
+        row = connection.execute(select(editors).where(editors.c.id == editor_id)).first()
+    return (_editor(row), password_fingerprint(row.password_hash)) if row else None
+
+
 def list_editors(engine: Engine) -> list[Editor]:
     with engine.connect() as connection:
         return [
@@ -176,6 +189,14 @@ class RateLimited(AccountError):
         minutes = max(1, -(-int(retry_after.total_seconds()) // 60))
         super().__init__(f"too many failed logins: try again in {minutes} minute(s)")
         self.retry_after = retry_after
+
+
+def prune_login_failures(engine: Engine, before: datetime) -> int:
+    """Forget failed logins (names and addresses) from before `before`; how many."""
+    with engine.begin() as connection:
+        return int(
+            connection.execute(delete(login_failures).where(login_failures.c.at < before)).rowcount
+        )
 
 
 def _check_rate(engine: Engine, name: str, address: str, now: datetime) -> None:

@@ -122,7 +122,7 @@ def test_retention(engine: Engine, tmp_path: Path, repo_config_data: dict[str, A
 
 
 def test_null_retention_keeps_everything(
-    sqlite_engine: Engine, tmp_path: Path, repo_config_data: dict[str, Any]
+    engine: Engine, tmp_path: Path, repo_config_data: dict[str, Any]
 ) -> None:
     data = {**repo_config_data, "database": {"url": "sqlite:///actwatch.db"}}
     data["schedule"] = {
@@ -132,7 +132,7 @@ def test_null_retention_keeps_everything(
         "pending_retention": None,
     }
     config = parse_config(data, tmp_path / "config.yaml")
-    with sqlite_engine.begin() as connection:
+    with engine.begin() as connection:
         old_sent = _bulletin(connection, "autumn-2016", "sent", LONG_AGO)
         left = _subscriber(connection, "left@example.org", "unsubscribed", LONG_AGO)
         _subscriber(connection, "never@example.org", "pending", LONG_AGO)
@@ -141,7 +141,7 @@ def test_null_retention_keeps_everything(
                 bulletin_id=old_sent, subscriber_id=left, state="sent", attempts=1
             )
         )
-    report = run_housekeeping(sqlite_engine, config, now=NOW)
+    report = run_housekeeping(engine, config, now=NOW)
     assert (report.deliveries_deleted, report.subscribers_erased, report.signups_deleted) == (
         0,
         0,

@@ -68,8 +68,7 @@ def _rows(engine: Engine, bulletin_id: int, *rows: dict[str, object]) -> None:
             )
 
 
-def test_needs_sender(sqlite_engine: Engine) -> None:
-    engine = sqlite_engine
+def test_needs_sender(engine: Engine) -> None:
     bulletin_id = _setup(engine)
     # Started, then its sender died before making the rows.
     assert needs_sender(engine, bulletin_id, NOW)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -147,9 +148,14 @@ def test_wrong_passwords_are_limited_and_the_limit_survives_a_restart(
         assert "too many failed logins" in response.text
         # Time passes: the failures age out of the window.
         with draft.engine.begin() as connection:
-            connection.execute(
-                update(login_failures).values(at=func.datetime(login_failures.c.at, "-16 minutes"))
-            )
+            for failure_id, at in connection.execute(
+                select(login_failures.c.id, login_failures.c.at)
+            ).all():
+                connection.execute(
+                    update(login_failures)
+                    .where(login_failures.c.id == failure_id)
+                    .values(at=at - timedelta(minutes=16))
+                )
         response = client.post(
             "/editor/login", data={"name": EDITOR, "password": PASSWORD, "csrf_token": token}
         )

@@ -1,6 +1,7 @@
-"""Facts the service keeps about itself in `service_state`: the scheduler's heartbeat, the last
-poll, the last housekeeping. Kept in the database, so the web process, `actwatch status` and a
-standby instance all read the same truth as the scheduler that wrote it."""
+"""The one owner of the `service_state` table: facts the service keeps about itself (the
+scheduler's heartbeat, the last poll, the last housekeeping). Kept in the database, so the web
+process, `actwatch status` and a standby instance all read the same truth as the scheduler that
+wrote it."""
 
 from __future__ import annotations
 
@@ -27,17 +28,10 @@ class StateEntry:
 
 
 def write_state(
-    engine_or_connection: Engine | Connection,
-    key: str,
-    value: dict[str, Any],
-    now: datetime | None = None,
+    engine: Engine, key: str, value: dict[str, Any], now: datetime | None = None
 ) -> None:
-    moment = utc(now)
-    if isinstance(engine_or_connection, Engine):
-        with engine_or_connection.begin() as connection:
-            _upsert(connection, key, value, moment)
-    else:
-        _upsert(engine_or_connection, key, value, moment)
+    with engine.begin() as connection:
+        _upsert(connection, key, value, utc(now))
 
 
 def _upsert(connection: Connection, key: str, value: dict[str, Any], moment: datetime) -> None:
@@ -51,17 +45,21 @@ def _upsert(connection: Connection, key: str, value: dict[str, Any], moment: dat
     )
 
 
-def read_state(connection: Connection, key: str) -> StateEntry | None:
-    row = connection.execute(
-        select(service_state.c.value, service_state.c.updated_at).where(service_state.c.key == key)
-    ).first()
+def read_state(engine: Engine, key: str) -> StateEntry | None:
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(service_state.c.value, service_state.c.updated_at).where(
+                service_state.c.key == key
+            )
+        ).first()
     if row is None:
         return None
     return StateEntry(dict(row.value or {}), row.updated_at)
 
 
-def read_all(connection: Connection) -> dict[str, StateEntry]:
-    return {
-        row.key: StateEntry(dict(row.value or {}), row.updated_at)
-        for row in connection.execute(select(service_state))
-    }
+def read_all(engine: Engine) -> dict[str, StateEntry]:
+    with engine.connect() as connection:
+        return {
+            row.key: StateEntry(dict(row.value or {}), row.updated_at)
+            for row in connection.execute(select(service_state))
+        }

@@ -4,7 +4,8 @@
   rejected, withdrawn) and its errors;
 - `workflow`: the transitions, each audited (approve freezes the rendered copies);
 - `editing`: the editor's changes, with optimistic concurrency and approval reset;
-- `freeze`: rendering for approval, the content hash, the frozen copy delivery reads;
+- `freeze`: rendering for approval, the content hash, the frozen copy delivery reads (decoded
+  with `decode_frozen`, which tolerates fields added to the bulletin model later);
 - `view`: what an editor reviews (sections, queue, warnings), for the CLI and the web editor;
 - `notify`: the draft-ready email; `testsend`: one copy to one address.
 """
@@ -15,6 +16,7 @@ from actwatch.review.editing import (
     add_manual_item,
     bulletin_decisions,
     dismiss_uncertain,
+    include_item,
     move_item,
     move_to_strand,
     pick_uncertain,
@@ -26,11 +28,17 @@ from actwatch.review.editing import (
     set_summary,
 )
 from actwatch.review.freeze import (
+    FrozenBulletin,
     FrozenCopy,
+    FrozenCopyError,
     Rendered,
     bulletin_from_context,
     content_hash,
+    decode_frozen,
+    encode_bulletin,
     frozen_copy,
+    preview_copy,
+    render_bulletin,
     render_for_approval,
 )
 from actwatch.review.notify import editor_link, notify_draft_ready
@@ -43,7 +51,7 @@ from actwatch.review.states import (
     StateError,
 )
 from actwatch.review.testsend import SentCopy, send_test_copy
-from actwatch.review.view import ReviewView, audit_trail, build_review
+from actwatch.review.view import ReviewView, audit_trail, build_review, review_with_preview
 from actwatch.review.workflow import (
     Approval,
     approve,
@@ -63,7 +71,9 @@ __all__ = [
     "Approval",
     "ConflictError",
     "Edit",
+    "FrozenBulletin",
     "FrozenCopy",
+    "FrozenCopyError",
     "ManualItem",
     "NotFoundError",
     "Rendered",
@@ -78,18 +88,24 @@ __all__ = [
     "bulletin_decisions",
     "bulletin_from_context",
     "content_hash",
+    "decode_frozen",
     "dismiss_uncertain",
     "editor_link",
+    "encode_bulletin",
     "finish_sending",
     "frozen_copy",
+    "include_item",
     "move_item",
     "move_to_strand",
     "notify_draft_ready",
     "pick_uncertain",
+    "preview_copy",
     "reject",
+    "render_bulletin",
     "render_for_approval",
     "reopen",
     "reorder",
+    "review_with_preview",
     "schedule",
     "send_test_copy",
     "set_event_type",

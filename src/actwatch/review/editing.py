@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, Select, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from actwatch.bulletin import load_bulletin, parse_season
@@ -28,7 +28,7 @@ from actwatch.core.text import multiline
 from actwatch.core.text import one_line as clean_line
 from actwatch.db.schema import bulletin_items, bulletins, item_matches, items
 from actwatch.matching.learning import Decision
-from actwatch.matching.store import record_decision
+from actwatch.matching.store import effective_state, record_decision
 from actwatch.review.records import (
     APPROVAL_CLEARED,
     check_revision,
@@ -51,7 +51,6 @@ HEADLINE_CHARS = 200
 INTRO_CHARS = 10_000
 SUMMARY_CHARS = 1_000
 TITLE_CHARS = 300
-effective_state = func.coalesce(item_matches.c.editor_state, item_matches.c.state)
 
 
 @dataclass(frozen=True)
@@ -318,7 +317,7 @@ def reorder(
 
 def section_order(engine: Engine, config: Config, bulletin_id: int, item_id: int) -> list[int]:
     """The item ids of the section that shows `item_id`, in reading order."""
-    composed = load_bulletin(engine, config, bulletin_id, full=True)
+    composed = load_bulletin(engine, config, bulletin_id)
     for section in (composed.pilots, *composed.strand_sections, composed.other):
         ids = [entry.item_id for entry in section.entries]
         if item_id in ids:
@@ -483,6 +482,29 @@ def pick_uncertain(
             )
         )
     return outcome[0]
+
+
+def include_item(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    item_id: int,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> tuple[Edit, bool]:
+    """Put an excluded item back, or take one from the season's uncertain queue; the edit and
+    whether it came from the queue."""
+    with engine.connect() as connection:
+        queue = {row.id for row in uncertain_in_season(connection, config, bulletin_id, 10_000)}
+    if item_id in queue:
+        edit = pick_uncertain(
+            engine, config, bulletin_id, item_id, actor=actor, revision=revision, now=now
+        )
+        return edit, True
+    edit = set_included(engine, bulletin_id, item_id, True, actor=actor, revision=revision, now=now)
+    return edit, False
 
 
 def dismiss_uncertain(

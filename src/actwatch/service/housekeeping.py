@@ -21,14 +21,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, or_, select
-
 from actwatch.config import Config
 from actwatch.core.clock import utc
-from actwatch.db.schema import bulletins, deliveries, login_failures, subscribers
-from actwatch.review.states import SENT
+from actwatch.db import Engine
+from actwatch.delivery.ledger import delete_for_bulletin
+from actwatch.editors import prune_login_failures
+from actwatch.review.records import sent_before
 from actwatch.subscribers.privacy import erase
-from actwatch.subscribers.store import BOUNCED, PENDING, UNSUBSCRIBED
+from actwatch.subscribers.store import delete_unconfirmed, leavers_before
 
 log = logging.getLogger(__name__)
 LOGIN_FAILURE_RETENTION = timedelta(days=7)
@@ -68,79 +68,34 @@ def run_housekeeping(
             engine, moment - schedule.unsubscribed_retention, moment, stop
         )
     if schedule.pending_retention is not None and not stop.is_set():
+        # Never before the confirmation link has expired.
         keep = max(schedule.pending_retention, config.web.confirm_within)
-        with engine.begin() as connection:
-            report.signups_deleted = int(
-                connection.execute(
-                    delete(subscribers).where(
-                        subscribers.c.status == PENDING,
-                        subscribers.c.created_at < moment - keep,
-                        ~select(deliveries.c.id)
-                        .where(deliveries.c.subscriber_id == subscribers.c.id)
-                        .exists(),
-                    )
-                ).rowcount
-            )
+        report.signups_deleted = delete_unconfirmed(engine, moment - keep)
     if not stop.is_set():
-        with engine.begin() as connection:
-            report.login_failures_deleted = int(
-                connection.execute(
-                    delete(login_failures).where(
-                        login_failures.c.at < moment - LOGIN_FAILURE_RETENTION
-                    )
-                ).rowcount
-            )
+        report.login_failures_deleted = prune_login_failures(
+            engine, moment - LOGIN_FAILURE_RETENTION
+        )
     report.interrupted = stop.is_set()
     return report
 
 
 def _old_deliveries(engine: Engine, before: datetime, stop: threading.Event) -> int:
-    with engine.connect() as connection:
-        old = list(
-            connection.execute(
-                select(bulletins.c.id).where(
-                    bulletins.c.state == SENT, bulletins.c.sent_at < before
-                )
-            ).scalars()
-        )
     deleted = 0
-    for bulletin_id in old:
-        # In batches: one long delete would hold SQLite's write lock against the web editor.
+    for bulletin_id in sent_before(engine, before):
+        # In batches, checking `stop` between them.
         while not stop.is_set():
-            with engine.begin() as connection:
-                ids = list(
-                    connection.execute(
-                        select(deliveries.c.id)
-                        .where(deliveries.c.bulletin_id == bulletin_id)
-                        .limit(BATCH)
-                    ).scalars()
-                )
-                if not ids:
-                    break
-                connection.execute(delete(deliveries).where(deliveries.c.id.in_(ids)))
-                deleted += len(ids)
+            batch = delete_for_bulletin(engine, bulletin_id, batch=BATCH)
+            if not batch:
+                break
+            deleted += batch
     return deleted
 
 
 def _erase_leavers(
     engine: Engine, before: datetime, moment: datetime, stop: threading.Event
 ) -> int:
-    with engine.connect() as connection:
-        ids = list(
-            connection.execute(
-                select(subscribers.c.id).where(
-                    or_(
-                        and_(
-                            subscribers.c.status == UNSUBSCRIBED,
-                            subscribers.c.unsubscribed_at < before,
-                        ),
-                        and_(subscribers.c.status == BOUNCED, subscribers.c.bounced_at < before),
-                    )
-                )
-            ).scalars()
-        )
     erased = 0
-    for subscriber_id in ids:
+    for subscriber_id in leavers_before(engine, before):
         if stop.is_set():
             break
         erase(engine, subscriber_id, now=moment)

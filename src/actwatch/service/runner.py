@@ -23,10 +23,10 @@ from types import FrameType
 
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Engine
 
 from actwatch.config import Config
 from actwatch.core import clock
+from actwatch.db import Engine
 from actwatch.db.lock import SchedulerLock, scheduler_lock
 from actwatch.service.jobs import Jobs
 from actwatch.service.scheduler import build_scheduler

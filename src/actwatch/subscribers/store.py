@@ -12,19 +12,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 
 from actwatch.config import Config
+from actwatch.core.states import SubscriberStatus
 from actwatch.db.schema import subscriber_strands, subscribers
 from actwatch.mail.message import clean_header
 from actwatch.subscribers.addresses import email_digest, normalise_email
 from actwatch.subscribers.tokens import new_nonce
 
-PENDING = "pending"
-CONFIRMED = "confirmed"
-UNSUBSCRIBED = "unsubscribed"
-BOUNCED = "bounced"
-ERASED = "erased"
+PENDING = SubscriberStatus.PENDING
+CONFIRMED = SubscriberStatus.CONFIRMED
+UNSUBSCRIBED = SubscriberStatus.UNSUBSCRIBED
+BOUNCED = SubscriberStatus.BOUNCED
+ERASED = SubscriberStatus.ERASED
 # Nobody in these states is ever added back by an import.
 SUPPRESSED = frozenset({UNSUBSCRIBED, BOUNCED, ERASED})
 NAME_LIMIT = 200
@@ -336,3 +337,54 @@ def rotate_nonce(connection: Connection, subscriber_id: int) -> str:
         update(subscribers).where(subscribers.c.id == subscriber_id).values(token_nonce=nonce)
     )
     return nonce
+
+
+# What `actwatch status` counts and what housekeeping removes.
+
+
+def count_by_status(engine: Engine) -> dict[str, int]:
+    """Subscribers by status (every status present, zero or not)."""
+    with engine.connect() as connection:
+        found: dict[str, int] = dict(
+            connection.execute(
+                select(subscribers.c.status, func.count()).group_by(subscribers.c.status)
+            ).all()
+        )
+    return {status.value: int(found.get(status, 0)) for status in SubscriberStatus}
+
+
+def leavers_before(engine: Engine, before: datetime) -> list[int]:
+    """Subscribers who unsubscribed or bounced before `before` (their data is due for erasure)."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(subscribers.c.id).where(
+                    or_(
+                        and_(
+                            subscribers.c.status == UNSUBSCRIBED,
+                            subscribers.c.unsubscribed_at < before,
+                        ),
+                        and_(subscribers.c.status == BOUNCED, subscribers.c.bounced_at < before),
+                    )
+                )
+            ).scalars()
+        )
+
+
+def delete_unconfirmed(engine: Engine, before: datetime) -> int:
+    """Delete sign-ups made before `before` and never confirmed (none was ever mailed a
+    bulletin); how many."""
+    from actwatch.db.schema import deliveries
+
+    with engine.begin() as connection:
+        return int(
+            connection.execute(
+                delete(subscribers).where(
+                    subscribers.c.status == PENDING,
+                    subscribers.c.created_at < before,
+                    ~select(deliveries.c.id)
+                    .where(deliveries.c.subscriber_id == subscribers.c.id)
+                    .exists(),
+                )
+            ).rowcount
+        )

@@ -86,18 +86,12 @@ def evaluate(
     if decisions:
         if file is not None or folds:
             app.fail("--decisions scores the editor's decisions: give no FILE and no --folds")
-        from actwatch.matching.evaluate import LabelledItem
-        from actwatch.matching.learning import decision_examples, merge, stored_decisions
+        from actwatch.matching.learning import decisions_labelled
         from actwatch.matching.store import load_matcher
         from actwatch.review import bulletin_decisions
 
         engine = app.engine
-        with engine.connect() as connection:
-            decided = merge(stored_decisions(connection), bulletin_decisions(engine))
-            examples = decision_examples(connection, decided)
-        labelled = [
-            LabelledItem(e.id, e.item, e.relevant, e.event_type, e.strands) for e in examples
-        ]
+        labelled = decisions_labelled(engine, bulletin_decisions(engine))
         source = f"{len(labelled)} editor decision(s)"
         scores = evaluate(load_matcher(engine, config), labelled)
     else:

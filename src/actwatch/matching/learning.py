@@ -188,6 +188,15 @@ def decision_examples(connection: Connection, decisions: Sequence[Decision]) -> 
     return examples
 
 
+def decisions_labelled(
+    engine: Engine, bulletin_decisions: Iterable[Decision] = ()
+) -> list[LabelledItem]:
+    """Every editor decision as a labelled item (for `evaluate --decisions`)."""
+    with engine.connect() as connection:
+        decided = merge(stored_decisions(connection), bulletin_decisions)
+        return _labelled(decision_examples(connection, decided))
+
+
 def _labelled(examples: Sequence[Example]) -> list[LabelledItem]:
     return [
         LabelledItem(

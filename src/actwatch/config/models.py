@@ -304,6 +304,12 @@ class Config(StrictModel):
                     raise ValueError(
                         f"themes.{theme_slug}.strands[{index}]: unknown strand {strand!r}"
                     )
+        for name, publisher in self.matching.publishers.items():
+            for index, strand in enumerate(publisher.strands):
+                if strand not in self.strands:
+                    raise ValueError(
+                        f"matching.publishers.{name}.strands[{index}]: unknown strand {strand!r}"
+                    )
         return self
 
     @property

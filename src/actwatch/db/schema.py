@@ -225,8 +225,40 @@ item_matches = Table(
     Column("rules_hash", String(64), nullable=False),
     Column("classified_at", UTCDateTime, nullable=False),
     Column("editor_state", String(20), comment="An editor's decision overrides the matcher's."),
+    Column("editor_event_type", String(30), comment="The editor's type: kept through reclassify."),
+    Column(
+        "editor_strands", JSON, comment="The editor's strands (a list): kept through reclassify."
+    ),
     _one_of("state", MatchState),
     Index("ix_item_matches_state", "state"),
+)
+
+# The editor's decisions taken in by `actwatch learn`: labelled examples for the learned scorer,
+# kept as they were decided (the item's words included) so retraining needs nothing else.
+learned_examples = Table(
+    "learned_examples",
+    metadata,
+    Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("link", Text, nullable=False, default=""),
+    Column("type_hint", Text),
+    Column("published_on", Date),
+    Column("relevant", Boolean, nullable=False),
+    Column("event_type", String(30)),
+    Column("strands", JSON, nullable=False, default=list),
+    Column("learned_at", UTCDateTime, nullable=False),
+)
+
+# Trained scorers, cached by what they were trained from (rules, data, version): training is
+# deterministic, so a cached model is the model training would give.
+matcher_models = Table(
+    "matcher_models",
+    metadata,
+    Column("data_key", String(64), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("trained_on", Integer, nullable=False),
+    Column("body", JSON, nullable=False, comment="Vocabulary, weights and outputs."),
 )
 
 item_strands = Table(

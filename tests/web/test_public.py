@@ -246,8 +246,7 @@ def test_rotating_the_nonce_voids_old_links(
     path = path_of(unsubscribe_url(sent, "all@example.org"))
     subscriber = find_subscriber(approved.engine, "all@example.org")
     assert subscriber is not None
-    with approved.engine.begin() as connection:
-        rotate_nonce(connection, subscriber.id)
+    rotate_nonce(approved.engine, subscriber.id)
     assert client.get(path).status_code == 404
     assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 404
     assert status_of(approved.engine, "all@example.org") == "confirmed"

@@ -153,8 +153,7 @@ def remove(app: App, who: str) -> None:
 
     found = _find(app, who.removeprefix("unsubscribe-"))
     assert isinstance(found, Subscriber)
-    with app.engine.begin() as connection:
-        changed = unsubscribe(connection, found.id)
+    changed = unsubscribe(app.engine, found.id)
     state = "unsubscribed" if changed else f"already {found.status}"
     app.console.print(f"{found.email}: {state}.", highlight=False, markup=False)
 

@@ -6,7 +6,8 @@
   erased: name, choices and address go, a digest of the address stays so that a later import
   cannot sign them up again;
 - sign-ups never confirmed are deleted `schedule.pending_retention` after they were made (never
-  before their confirmation link has expired);
+  before their confirmation link has expired); someone who had left and signed up again without
+  confirming goes back to how they left;
 - failed editor logins (names and IP addresses) older than a week are deleted.
 
 Every step is a plain condition on stored times, so running it twice, or after a night missed,
@@ -21,13 +22,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, or_, select
+from sqlalchemy import Engine, delete, select
 
 from actwatch.config import Config
-from actwatch.db.schema import bulletins, deliveries, login_failures, subscribers
+from actwatch.db.schema import bulletins, deliveries, login_failures
 from actwatch.review.states import SENT
 from actwatch.subscribers.privacy import erase
-from actwatch.subscribers.store import BOUNCED, PENDING, UNSUBSCRIBED
+from actwatch.subscribers.store import expire_signups, left_before
 
 log = logging.getLogger(__name__)
 LOGIN_FAILURE_RETENTION = timedelta(days=7)
@@ -68,18 +69,7 @@ def run_housekeeping(
         )
     if schedule.pending_retention is not None and not stop.is_set():
         keep = max(schedule.pending_retention, config.web.confirm_within)
-        with engine.begin() as connection:
-            report.signups_deleted = int(
-                connection.execute(
-                    delete(subscribers).where(
-                        subscribers.c.status == PENDING,
-                        subscribers.c.created_at < moment - keep,
-                        ~select(deliveries.c.id)
-                        .where(deliveries.c.subscriber_id == subscribers.c.id)
-                        .exists(),
-                    )
-                ).rowcount
-            )
+        report.signups_deleted = expire_signups(engine, moment - keep)
     if not stop.is_set():
         with engine.begin() as connection:
             report.login_failures_deleted = int(
@@ -124,22 +114,8 @@ def _old_deliveries(engine: Engine, before: datetime, stop: threading.Event) -> 
 def _erase_leavers(
     engine: Engine, before: datetime, moment: datetime, stop: threading.Event
 ) -> int:
-    with engine.connect() as connection:
-        ids = list(
-            connection.execute(
-                select(subscribers.c.id).where(
-                    or_(
-                        and_(
-                            subscribers.c.status == UNSUBSCRIBED,
-                            subscribers.c.unsubscribed_at < before,
-                        ),
-                        and_(subscribers.c.status == BOUNCED, subscribers.c.bounced_at < before),
-                    )
-                )
-            ).scalars()
-        )
     erased = 0
-    for subscriber_id in ids:
+    for subscriber_id in left_before(engine, before):
         if stop.is_set():
             break
         erase(engine, subscriber_id, now=moment)

@@ -318,11 +318,7 @@ async def unsubscribe_page(request: Request) -> Response:
             return PlainTextResponse("This unsubscribe link is not valid.", status_code=404)
         return invalid_link(request)
 
-    def leave() -> None:
-        with request.app.state.engine.begin() as connection:
-            unsubscribe(connection, subscriber.id)
-
-    await run_in_threadpool(leave)
+    await run_in_threadpool(unsubscribe, request.app.state.engine, subscriber.id)
     if one_click:
         # RFC 8058: the mail provider posts for the reader; a plain 200, no redirect.
         return PlainTextResponse(f"{subscriber.email} is unsubscribed.", status_code=200)

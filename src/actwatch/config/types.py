@@ -70,6 +70,7 @@ def _check_http_url(value: object) -> object:
 
 HttpURL = Annotated[str, BeforeValidator(_check_http_url)]
 
+
 def _check_email(value: object) -> object:
     if not isinstance(value, str):
         raise ValueError("not an email address")

@@ -48,6 +48,7 @@ MAX_RECORD_LINES = 3
 # What a spreadsheet would run as a formula; `export_csv` puts a ' before it, and an import of
 # that export takes it off again.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_UNCLOSED = "malformed quoting: a quote opened on this line is not closed on it"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
@@ -144,16 +145,13 @@ def _record_at(lines: list[str], index: int) -> _Record:
         except csv.Error as exc:
             if "unexpected end of data" in str(exc) or "new-line character" in str(exc):
                 continue  # a quoted field with a line break in it: try one more line
+            if span > 1:
+                break  # the quote "closed" on a later row, at that row's own quote
             return _Record(number, None, problem=f"malformed quoting ({exc})", raw=raw)
         if rest is not None or reader.line_num != span:
             return _Record(number, None, problem="malformed quoting", raw=raw)
         return _Record(number, values, lines=span, raw=raw)
-    return _Record(
-        number,
-        None,
-        problem="malformed quoting: a quote opened on this line is not closed on it",
-        raw=raw,
-    )
+    return _Record(number, None, problem=_UNCLOSED, raw=raw)
 
 
 def parse_file(config: Config, path: Path) -> tuple[list[ImportRow], list[Rejected], int]:

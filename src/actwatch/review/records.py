@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from actwatch.db.schema import audit_log, bulletins
 from actwatch.review.states import ConflictError, NotFoundError
@@ -98,3 +99,45 @@ def find_bulletin_id(connection: Connection, reference: str | int) -> int:
     if found is None:
         raise NotFoundError(f"no bulletin {reference!r} (see `actwatch bulletins`)")
     return int(found)
+
+
+# The public archive: what was sent, exactly as it was frozen.
+
+PUBLISHED_STATES = ("sending", "sent")
+
+
+@dataclass(frozen=True)
+class PublishedCopy:
+    season: str
+    markdown: str
+    html: str
+    published_at: datetime  # when sending started (or, for old rows, finished or was approved)
+
+
+def published_copies(engine: Engine, season: str | None = None) -> list[PublishedCopy]:
+    """Bulletins that have gone out (or are going out), newest first; one season's if given."""
+    query = (
+        select(
+            bulletins.c.season,
+            bulletins.c.frozen_markdown,
+            bulletins.c.frozen_html,
+            bulletins.c.send_started_at,
+            bulletins.c.sent_at,
+            bulletins.c.approved_at,
+        )
+        .where(bulletins.c.state.in_(PUBLISHED_STATES), bulletins.c.frozen_markdown.is_not(None))
+        .order_by(bulletins.c.send_started_at.desc(), bulletins.c.id.desc())
+    )
+    if season is not None:
+        query = query.where(bulletins.c.season == season)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        PublishedCopy(
+            season=row.season,
+            markdown=row.frozen_markdown,
+            html=row.frozen_html or "",
+            published_at=row.send_started_at or row.sent_at or row.approved_at,
+        )
+        for row in rows
+    ]

@@ -13,6 +13,7 @@ from actwatch.subscribers.imports import ImportFileError, ImportReport, Rejected
 from actwatch.subscribers.privacy import erase, export_csv, person_data
 from actwatch.subscribers.store import (
     SUPPRESSED,
+    Confirmation,
     Subscriber,
     SubscriberError,
     confirm,
@@ -34,6 +35,7 @@ __all__ = [
     "LINK_TOKEN_LENGTH",
     "SUPPRESSED",
     "AddressError",
+    "Confirmation",
     "ImportFileError",
     "ImportReport",
     "Rejected",

@@ -191,7 +191,9 @@ def choice_from(config: Config, strands: tuple[str, ...]) -> tuple[str, ...] | N
 @dataclass(frozen=True)
 class SignUp:
     subscriber: Subscriber
-    send_confirmation: bool  # False: already confirmed, or a confirmation went out just now
+    # What to email them: "confirm" (a new or renewed sign-up), "already" (they are subscribed:
+    # someone may be trying their address), or None (a confirmation went out a moment ago).
+    mail: str | None
 
 
 def sign_up(
@@ -220,7 +222,7 @@ def sign_up(
         if row is not None and row.status == CONFIRMED:
             subscriber = load(connection, row.id)
             assert subscriber is not None
-            return SignUp(subscriber, False)
+            return SignUp(subscriber, "already")
         if row is not None and row.status == PENDING:
             recent = (moment - row.consent_at).total_seconds() < resend_after_seconds
             connection.execute(
@@ -233,7 +235,7 @@ def sign_up(
                 set_choice(connection, row.id, strands)
             subscriber = load(connection, row.id)
             assert subscriber is not None
-            return SignUp(subscriber, not recent)
+            return SignUp(subscriber, None if recent else "confirm")
         values = {
             "email": address,
             "name": clean_name(name),
@@ -257,36 +259,45 @@ def sign_up(
         set_choice(connection, subscriber_id, strands)
         subscriber = load(connection, subscriber_id)
         assert subscriber is not None
-    return SignUp(subscriber, True)
+    return SignUp(subscriber, "confirm")
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    subscriber: Subscriber
+    newly: bool  # False: the link was followed before
 
 
 def confirm(
     engine: Engine, subscriber_id: int, nonce: str, *, now: datetime | None = None
-) -> Subscriber:
+) -> Confirmation:
     """The confirmation link was followed: pending -> confirmed (repeating it is harmless)."""
     moment = utcnow(now)
     with engine.begin() as connection:
         subscriber = load(connection, subscriber_id)
         if subscriber is None or subscriber.token_nonce != nonce:
             raise SubscriberError("this confirmation link is no longer valid: subscribe again")
+        newly = False
         if subscriber.status == PENDING:
-            connection.execute(
-                update(subscribers)
-                .where(subscribers.c.id == subscriber_id, subscribers.c.status == PENDING)
-                .values(
-                    status=CONFIRMED,
-                    confirmed_at=moment,
-                    consent_source=f"{subscriber.consent_source}; confirmed by email link "
-                    f"at {moment:%Y-%m-%dT%H:%M:%SZ}",
-                    unsubscribed_at=None,
-                    bounced_at=None,
-                )
+            newly = bool(
+                connection.execute(
+                    update(subscribers)
+                    .where(subscribers.c.id == subscriber_id, subscribers.c.status == PENDING)
+                    .values(
+                        status=CONFIRMED,
+                        confirmed_at=moment,
+                        consent_source=f"{subscriber.consent_source}; confirmed by email link "
+                        f"at {moment:%Y-%m-%dT%H:%M:%SZ}",
+                        unsubscribed_at=None,
+                        bounced_at=None,
+                    )
+                ).rowcount
             )
         elif subscriber.status != CONFIRMED:
             raise SubscriberError("this confirmation link is no longer valid: subscribe again")
         result = load(connection, subscriber_id)
         assert result is not None
-    return result
+    return Confirmation(result, newly)
 
 
 def by_link(engine: Engine, subscriber_id: int, nonce: str) -> Subscriber | None:

@@ -182,7 +182,7 @@ def generate(folder: Path, count: int, seed: int, average: int) -> list[Path]:
 
 def serve(folder: Path, port_file: Path) -> None:
     """Child-process mode: serve the folder's feeds until killed."""
-    from actwatch.feeds.samples.server import CONTENT_TYPES, Document, FeedServer
+    from actwatch.demo.samples.server import CONTENT_TYPES, Document, FeedServer
 
     documents = {
         f"/{path.name}": Document(path.read_bytes(), CONTENT_TYPES[path.suffix])

@@ -10,6 +10,13 @@ import pytest
 
 from actwatch.bulletin.compose import compose, summarise
 from actwatch.bulletin.model import Bulletin, EditorChoice, StoredCommencement, StoredItem
+from actwatch.bulletin.render import (
+    email_view,
+    preview_links,
+    render_markdown,
+    render_text,
+    section_cap,
+)
 from actwatch.bulletin.seasons import parse_season
 from actwatch.config import Config
 from tests.bulletin.fixtures import NOW, stored_commencements, stored_items
@@ -170,7 +177,7 @@ def test_news_of_a_commencement_without_provisions_is_listed_by_date(config: Con
     assert list(dated) == [date(2017, 10, 3), date(2017, 10, 31)]
 
 
-def test_sections_are_capped_and_count_the_rest(config: Config) -> None:
+def test_sections_hold_every_entry_and_the_email_caps_them_when_rendered(config: Config) -> None:
     base = datetime(2017, 10, 1, tzinfo=UTC)
     many = [
         StoredItem(
@@ -186,11 +193,18 @@ def test_sections_are_capped_and_count_the_rest(config: Config) -> None:
     ]
     bulletin = autumn(config, items=many)
     [section] = bulletin.strand_sections
-    assert section.total == 12 and len(section.entries) == config.bulletin.section_cap == 8
-    assert section.more == 4
+    assert section.total == 12 and len(section.entries) == 12 and section.more == 0
     assert section.entries[0].title == "Care leavers news 11"  # newest first
-    full = autumn(config, items=many, full=True)
-    assert len(full.strand_sections[0].entries) == 12 and full.strand_sections[0].more == 0
+    # The email shows the config's cap per section and counts the rest.
+    [capped] = email_view(bulletin, section_cap(config)).strand_sections
+    assert len(capped.entries) == config.bulletin.section_cap == 8 and capped.more == 4
+    assert capped.entries == section.entries[:8]
+    links = preview_links(config, "autumn-2017")
+    text = render_text(bulletin, links, config=config)
+    assert "Care leavers news 04" in text and "Care leavers news 03" not in text
+    assert "4 more on the web archive" in text
+    markdown = render_markdown(bulletin, links, config=config)
+    assert all(f"Care leavers news {n:02d}" in markdown for n in range(12))
 
 
 def test_editor_choices_exclude_move_order_and_resummarise(config: Config) -> None:

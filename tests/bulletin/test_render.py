@@ -188,14 +188,15 @@ def test_sections_over_the_cap_link_to_the_full_list(config: Config) -> None:
         config, parse_season(config, "autumn-2017"), items=many, issued_on=NOW.date()
     )
     links = preview_links(config, "autumn-2017")
-    html = render_html(bulletin, links)
+    html = render_html(bulletin, links, config=config)  # the config's section_cap: 8
     assert html.count("Care leavers update") == 8
     assert 'href="https://actwatch.example.org/archive/autumn-2017#care-leavers"' in html
     assert "3 more items on the web archive" in html
     assert (
         "3 more on the web archive: https://actwatch.example.org/archive/autumn-2017#care-leavers"
-        in render_text(bulletin, links).replace("\n  ", " ")
+        in render_text(bulletin, links, config=config).replace("\n  ", " ")
     )
+    assert render_html(bulletin, links, cap=11).count("Care leavers update") == 11
 
 
 def test_the_worst_case_stays_under_the_size_budget(config: Config) -> None:

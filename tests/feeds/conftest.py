@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from actwatch.config import Config, parse_config
-from actwatch.feeds.samples.server import CONTENT_TYPES, Document, FeedServer, running
+from actwatch.demo.samples.server import CONTENT_TYPES, Document, FeedServer, running
 from tests.conftest import DATA
 
 FEEDS = DATA / "feeds"

@@ -16,8 +16,8 @@ from actwatch.cli import main
 from actwatch.config import load_config
 from actwatch.db import make_engine, upgrade
 from actwatch.db.schema import item_matches, item_strands
+from actwatch.demo.samples.server import FeedServer
 from actwatch.feeds import poll_feeds
-from actwatch.feeds.samples.server import FeedServer
 from tests.feeds.conftest import FAST_FETCH, good_feed_configs
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import Engine, func, select
 
 from actwatch.config import Config
 from actwatch.db.schema import feeds, items
+from actwatch.demo.samples.server import FeedServer
 from actwatch.feeds import poll_feeds
-from actwatch.feeds.samples.server import FeedServer
 from tests.feeds.conftest import good_feed_configs
 
 # name -> (path, words the stored error must contain)

@@ -10,8 +10,8 @@ import pytest
 
 from actwatch import __version__
 from actwatch.config import Config
+from actwatch.demo.samples.server import FeedServer
 from actwatch.feeds.http import FetchLimits, FetchRequest, FetchResult, fetch, make_client
-from actwatch.feeds.samples.server import FeedServer
 from tests.feeds.conftest import FEEDS, _send
 
 

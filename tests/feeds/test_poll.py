@@ -12,8 +12,8 @@ from sqlalchemy import Engine, func, select
 
 from actwatch.config import Config
 from actwatch.db.schema import feeds, item_changes, item_sources, items
+from actwatch.demo.samples.server import FeedServer
 from actwatch.feeds import PollReport, UnknownFeedError, poll_feeds, sync_feeds
-from actwatch.feeds.samples.server import FeedServer
 from actwatch.feeds.store import MAX_RECORDED_CHANGES
 from tests.feeds.conftest import FEEDS, good_feed_configs
 

@@ -13,18 +13,18 @@ from sqlalchemy import Engine, func, select
 
 from actwatch.config import Config
 from actwatch.db.schema import item_sources, items
-from actwatch.feeds import poll_feeds
-from actwatch.feeds.parse import parse_feed
-from actwatch.feeds.samples import (
+from actwatch.demo.samples import (
     SAMPLE_TITLES,
     sample_documents,
     sample_feed_configs,
     sample_files,
     serve_samples,
 )
+from actwatch.feeds import poll_feeds
+from actwatch.feeds.parse import parse_feed
 
 EXPECTED: dict[str, Any] = json.loads(
-    (resources.files("actwatch.feeds.samples") / "expected.json").read_text(encoding="utf-8")
+    (resources.files("actwatch.demo.samples") / "expected.json").read_text(encoding="utf-8")
 )
 NOW = datetime(2020, 1, 6, tzinfo=UTC)
 
@@ -39,7 +39,7 @@ def test_every_sample_file_is_described_and_served() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED["files"]))
 def test_sample_parses_to_the_expected_canonical_links(name: str) -> None:
     expected = EXPECTED["files"][name]
-    body = (resources.files("actwatch.feeds.samples") / name).read_bytes()
+    body = (resources.files("actwatch.demo.samples") / name).read_bytes()
     parsed = parse_feed(body, f"https://feeds.example.org/{name}", None, NOW)
     assert parsed.error is None, parsed.error
     assert parsed.warning is None, parsed.warning
@@ -54,7 +54,7 @@ def test_sample_parses_to_the_expected_canonical_links(name: str) -> None:
 
 
 def test_sample_metadata_is_kept() -> None:
-    body = (resources.files("actwatch.feeds.samples") / "legislation-cswa-2017.atom").read_bytes()
+    body = (resources.files("actwatch.demo.samples") / "legislation-cswa-2017.atom").read_bytes()
     entries = parse_feed(body, "https://www.legislation.gov.uk/uksi/data.feed", None, NOW).entries
     commencement = next(entry for entry in entries if "(Commencement No. 3)" in entry.title)
     meta = commencement.source_meta["legislation"]
@@ -65,13 +65,13 @@ def test_sample_metadata_is_kept() -> None:
     )
     assert meta["made"] == "2018-03-01"
     assert meta["alternative_number"]["category"] == "C"
-    body = (resources.files("actwatch.feeds.samples") / "gov-uk-dfe.atom").read_bytes()
+    body = (resources.files("actwatch.demo.samples") / "gov-uk-dfe.atom").read_bytes()
     hints = {
         entry.type_hint
         for entry in parse_feed(body, "https://www.gov.uk/x.atom", None, NOW).entries
     }
     assert {"Press release", "Statutory guidance"} <= hints
-    body = (resources.files("actwatch.feeds.samples") / "communitycare.rss").read_bytes()
+    body = (resources.files("actwatch.demo.samples") / "communitycare.rss").read_bytes()
     first = parse_feed(body, "https://www.communitycare.co.uk/feed/", None, NOW).entries[0]
     assert first.source_meta.get("categories") and first.content_html
 

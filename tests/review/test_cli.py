@@ -14,8 +14,8 @@ from actwatch.cli import main
 from actwatch.config import load_config
 from actwatch.db import open_database
 from actwatch.db.schema import bulletins
+from actwatch.editors import find_editor, verify_password
 from actwatch.mail import MaildirTransport
-from actwatch.web.accounts import find_editor, verify_password
 from tests.bulletin.fixtures import insert_fixture
 
 

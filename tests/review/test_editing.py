@@ -31,7 +31,7 @@ NOW = datetime(2017, 12, 3, 10, 0, tzinfo=UTC)
 
 
 def section_ids(draft: Draft, slug: str) -> list[int]:
-    composed = load_bulletin(draft.engine, draft.config, draft.bulletin_id, full=True)
+    composed = load_bulletin(draft.engine, draft.config, draft.bulletin_id)
     for section in (composed.pilots, *composed.strand_sections, composed.other):
         if section.slug == slug:
             return [entry.item_id for entry in section.entries]

@@ -221,10 +221,10 @@ def test_scheduling_needs_a_future_aware_time(draft: Draft) -> None:
 
 
 def test_every_state_has_a_way_on_or_is_final() -> None:
-    from actwatch.db.schema import BULLETIN_STATES
+    from actwatch.core.states import BulletinState
 
     targets = {t.target for t in TRANSITIONS.values()}
-    assert targets <= set(BULLETIN_STATES)
-    for state in BULLETIN_STATES:
+    assert targets <= set(BulletinState)
+    for state in BulletinState:
         assert actions_from(state) or state == "sent", state
     assert bulletin_from_context is not None

@@ -27,7 +27,7 @@ import yaml
 
 from actwatch.bulletin.seasons import last_ended_season, window
 from actwatch.config import Config, parse_config
-from actwatch.feeds.samples import (
+from actwatch.demo.samples import (
     CONTENT_TYPES,
     FeedServer,
     running,

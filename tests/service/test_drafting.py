@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from actwatch.bulletin.seasons import parse_season
+from actwatch.bulletin.seasons import draft_due_at, parse_season
 from actwatch.config import parse_config
 from actwatch.db.schema import bulletins
-from actwatch.service.drafting import check_draft, draft_due_at
+from actwatch.service.drafting import check_draft
 
 
 def _config(tmp_path: Path, repo_config_data: dict[str, Any], **schedule: Any) -> Any:
@@ -49,13 +49,18 @@ def test_drafts_once_after_a_poll_that_finished_after_the_due_time(
     never = check_draft(sqlite_engine, config, due + timedelta(hours=3), None)
     assert never.bulletin_id is None
 
-    made = check_draft(sqlite_engine, config, due + timedelta(hours=3), due + timedelta(hours=2))
+    made = check_draft(
+        sqlite_engine, config, due + timedelta(hours=3), due + timedelta(hours=2), notify=False
+    )
     assert made.created and made.bulletin_id is not None and made.notify
 
     # Every later check finds it: no second draft, and it still asks for the notification
     # until the editor has been told.
-    again = check_draft(sqlite_engine, config, due + timedelta(hours=4), due + timedelta(hours=4))
+    again = check_draft(
+        sqlite_engine, config, due + timedelta(hours=4), due + timedelta(hours=4), notify=False
+    )
     assert (again.bulletin_id, again.created, again.notify) == (made.bulletin_id, False, True)
+    assert not again.told
     with sqlite_engine.begin() as connection:
         connection.execute(bulletins.update().values(editor_notified_at=due + timedelta(hours=4)))
     told = check_draft(sqlite_engine, config, due + timedelta(hours=5), due + timedelta(hours=5))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from actwatch.db import make_engine
-from actwatch.service.lock import AdvisoryLock, FileLock, scheduler_lock
+from actwatch.db.lock import AdvisoryLock, FileLock, scheduler_lock
 
 
 def test_file_lock_is_exclusive_and_names_its_holder(tmp_path: Path) -> None:

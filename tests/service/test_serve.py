@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from actwatch.bulletin.seasons import last_ended_season
 from actwatch.db import make_engine
 from actwatch.db.schema import bulletins, deliveries, items
-from actwatch.feeds.samples import CONTENT_TYPES, FeedServer
+from actwatch.demo.samples import CONTENT_TYPES, FeedServer
 from actwatch.subscribers import import_file
 from tests.delivery.smtp import Sink
 from tests.service.conftest import (

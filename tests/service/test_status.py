@@ -13,9 +13,9 @@ from starlette.testclient import TestClient
 
 from actwatch.config import Config, parse_config
 from actwatch.db.schema import bulletins, deliveries, feeds, subscribers
-from actwatch.service.metrics import render_metrics
-from actwatch.service.state import HEARTBEAT, LAST_POLL, write_state
-from actwatch.service.status import collect, readiness
+from actwatch.monitor.metrics import render_metrics
+from actwatch.monitor.state import HEARTBEAT, LAST_POLL, write_state
+from actwatch.monitor.status import collect, readiness
 from actwatch.web import create_app
 from tests.service.conftest import ENV
 

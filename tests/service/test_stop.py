@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from actwatch.feeds.samples import FeedServer
+from actwatch.demo.samples import FeedServer
 from tests.service.conftest import Installation, service_data, wait_until
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,9 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from actwatch.config import Config, parse_config
+from actwatch.editors import add_editor
 from actwatch.mail import MaildirTransport
 from actwatch.web import create_app
-from actwatch.web.accounts import add_editor
 from tests.bulletin.conftest import pinned_data
 from tests.review.conftest import Draft, make_draft
 

@@ -15,10 +15,10 @@ from starlette.testclient import TestClient
 
 from actwatch.config import Config
 from actwatch.db.schema import audit_log, bulletin_items, bulletins, items, login_failures
+from actwatch.editors import remove_editor, set_password
 from actwatch.mail import MaildirTransport
 from actwatch.review import render_for_approval
 from actwatch.web import WebConfigError, create_app
-from actwatch.web.accounts import remove_editor, set_password
 from actwatch.web.session import safe_next
 from tests.review.conftest import Draft
 from tests.web.conftest import EDITOR, PASSWORD, csrf_of, log_in

@@ -103,13 +103,11 @@ def strand_activity(items: Iterable[StoredItem], until: datetime) -> dict[str, S
 
 
 class _Composer:
-    def __init__(self, config: Config, season: Season, *, full: bool = False) -> None:
+    def __init__(self, config: Config, season: Season) -> None:
         self.config = config
         self.season = season
         self.zone = config.schedule.zone
         self.start, self.end = window(config, season)
-        # The email caps each section; the archive post (`full`) lists everything.
-        self.cap: int | None = None if full else config.bulletin.section_cap
         self.strand_order = {slug: index for index, slug in enumerate(config.strands)}
         self.strand_sections = _claimed_provisions(config)
 
@@ -196,11 +194,11 @@ class _Composer:
         ]
         entries.extend(extra)
         entries.sort(key=lambda c: (c.in_force_on or date.max, c.provisions))
-        return CommencementList(slug, title, tuple(entries[: self.cap]), len(entries))
+        return CommencementList(slug, title, tuple(entries), len(entries))
 
     def section(self, slug: str, title: str, description: str, placed: list[_Placed]) -> Section:
         placed.sort(key=_reading_order)
-        entries = tuple(self.entry(p.item, p.choice) for p in placed[: self.cap])
+        entries = tuple(self.entry(p.item, p.choice) for p in placed)
         return Section(slug, title, description, entries, len(placed))
 
     def tracker(
@@ -311,7 +309,6 @@ def compose(
     bulletin_id: int | None = None,
     state: str = "draft",
     revision: int = 1,
-    full: bool = False,
 ) -> Bulletin:
     """Build the bulletin of `season`.
 
@@ -320,9 +317,11 @@ def compose(
     those of instruments made after the season are ignored.
     `activity`: per strand, the latest news and pilots up to the season's end (computed from
     `items` when not given). `choices`: the editor's rows; when given, only items with a row
-    that is included appear. `full`: no section caps (for the archive post).
+    that is included appear. Every section lists all its entries: the email's cap per section
+    (`bulletin.section_cap`) is applied when it is rendered, so one composition serves the
+    email, its plain text and the archive post alike.
     """
-    composer = _Composer(config, season, full=full)
+    composer = _Composer(config, season)
     known = {item.id: item for item in items if item.published_at < composer.end}
     # What was known at the season's end: an instrument made later is not "coming up" yet.
     commencements = [row for row in commencements if row.item_id in known]

@@ -3,6 +3,10 @@
 Delivery renders once per distinct choice of strands: `strands` keeps only those strand
 sections, and `links` carries the reader's own unsubscribe and preferences addresses, so the
 templates never hold placeholders to fill in later.
+
+The email (HTML and text) shows at most `bulletin.section_cap` entries per section and counts
+the rest, linked to the web archive; the archive post (Markdown) shows everything. The cap is
+applied here, at render time, so one composed bulletin serves all three.
 """
 
 from __future__ import annotations
@@ -124,6 +128,18 @@ def render_mjml(
     return template.render(_context(bulletin, links, strands))
 
 
+def section_cap(config: Config | None, cap: int | None = None) -> int | None:
+    """Entries the email shows per section: `cap` if given, else the config's, else all."""
+    if cap is not None:
+        return cap
+    return config.bulletin.section_cap if config is not None else None
+
+
+def email_view(bulletin: Bulletin, cap: int | None) -> Bulletin:
+    """The bulletin as the email shows it: at most `cap` entries per list (None: all)."""
+    return bulletin if cap is None else _capped(bulletin, cap)
+
+
 def render_html(
     bulletin: Bulletin,
     links: Links,
@@ -131,14 +147,17 @@ def render_html(
     strands: Collection[str] | None = None,
     config: Config | None = None,
     env: Environment | None = None,
+    cap: int | None = None,
 ) -> str:
-    """The HTML email, under HTML_BUDGET bytes.
+    """The HTML email, under HTML_BUDGET bytes, at most `cap` (default: the config's
+    `bulletin.section_cap`) entries per section.
 
     A season too big for the budget shows fewer items per section (the rest are counted and
     linked on the web archive) rather than being clipped by the reader's mail client. Raises
     RenderError when the template's MJML is invalid, or when even one item per section is too
     much (an introduction far too long).
     """
+    bulletin = email_view(bulletin, section_cap(config, cap))
     lengths = [len(s.entries) for s in _sections(bulletin)]
     lengths += [len(bulletin.commenced.entries), len(bulletin.coming_up.entries)]
     longest = max(lengths)
@@ -196,7 +215,10 @@ def render_text(
     strands: Collection[str] | None = None,
     config: Config | None = None,
     env: Environment | None = None,
+    cap: int | None = None,
 ) -> str:
+    """The plain-text part of the email, capped like the HTML."""
+    bulletin = email_view(bulletin, section_cap(config, cap))
     return _render_plain("bulletin.txt", bulletin, links, strands, config, env)
 
 
@@ -208,7 +230,8 @@ def render_markdown(
     config: Config | None = None,
     env: Environment | None = None,
 ) -> str:
-    """The archive post: YAML front matter (title, date, categories) and a Markdown body."""
+    """The archive post: YAML front matter (title, date, categories) and a Markdown body, with
+    every entry of every section."""
     return _render_plain("bulletin.md", bulletin, links, strands, config, env)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from actwatch.config import Config
@@ -114,6 +114,18 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
 def window(config: Config, season: Season) -> tuple[datetime, datetime]:
     zone = config.schedule.zone
     return local_midnight(season.start, zone), local_midnight(season.end, zone)
+
+
+def draft_due_at(config: Config, season: Season) -> datetime:
+    """When the season's draft is compiled (UTC): the first `schedule.draft_at` local time at or
+    after the season's end plus `schedule.draft_after`."""
+    zone = config.schedule.zone
+    earliest = local_midnight(season.end, zone) + config.schedule.draft_after
+    day = earliest.astimezone(zone).date()
+    moment = datetime.combine(day, config.schedule.draft_at, tzinfo=zone)
+    if moment < earliest:
+        moment = datetime.combine(day + timedelta(days=1), config.schedule.draft_at, tzinfo=zone)
+    return moment.astimezone(UTC)
 
 
 def season_window(config: Config, season: str | Season) -> tuple[datetime, datetime]:

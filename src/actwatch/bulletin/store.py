@@ -55,9 +55,8 @@ from actwatch.db.schema import (
     item_strands,
     items,
 )
+from actwatch.matching.store import effective_state
 
-# The editor's verdict on an item wins over the matcher's.
-effective_state = func.coalesce(item_matches.c.editor_state, item_matches.c.state)
 REFRESHABLE_STATES = ("draft",)
 
 
@@ -336,10 +335,9 @@ def issue_date(config: Config, season: Season, row: Any) -> date:
     return (end + config.schedule.draft_after).date()
 
 
-def load_bulletin(
-    engine: Engine, config: Config, reference: int | str, *, full: bool = False
-) -> Bulletin:
-    """Compose a stored bulletin (by id or season name) with the editor's choices."""
+def load_bulletin(engine: Engine, config: Config, reference: int | str) -> Bulletin:
+    """Compose a stored bulletin (by id or season name) with the editor's choices: every
+    section whole (rendering the email caps them)."""
     with engine.connect() as connection:
         row = _bulletin_row(connection, reference)
         if row is None:
@@ -371,7 +369,6 @@ def load_bulletin(
             bulletin_id=row.id,
             state=row.state,
             revision=row.revision,
-            full=full,
         )
 
 

@@ -10,10 +10,10 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
-from sqlalchemy import Engine
 
 from actwatch import __version__
 from actwatch.config import Config, ConfigError, config_path, load_config
+from actwatch.db import Engine
 
 CONFIG_INVALID = 2
 
@@ -67,7 +67,7 @@ def friendly_errors(func: F) -> F:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import OperationalError
+        from actwatch.db import OperationalError
 
         try:
             return func(*args, **kwargs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -25,26 +24,26 @@ def draft(app: App, season: str | None) -> None:
     Without SEASON: the season that ended last. Refreshing adds the season's newly relevant
     items and never changes what the editor already decided.
     """
-    from actwatch.bulletin import BulletinError, SeasonError, last_ended_season, parse_season
-    from actwatch.bulletin.store import draft_bulletin
+    from actwatch.bulletin import BulletinError, SeasonError, parse_season
+    from actwatch.pipeline import draft_and_notify
 
-    now = datetime.now(UTC)
     try:
-        chosen = parse_season(app.config, season) if season else last_ended_season(app.config, now)
+        chosen = parse_season(app.config, season) if season else None
     except SeasonError as exc:
         raise click.BadParameter(str(exc), param_hint="SEASON") from None
     try:
-        result = draft_bulletin(app.engine, app.config, chosen, now)
+        drafted = draft_and_notify(app.engine, app.config, chosen)
     except BulletinError as exc:
         app.fail(str(exc))
+    result = drafted.draft
+    slug = result.season.slug
     if result.created:
         message = (
-            f"Created the {chosen.slug} draft (bulletin {result.bulletin_id}) "
-            f"with {result.total} item(s)."
+            f"Created the {slug} draft (bulletin {result.bulletin_id}) with {result.total} item(s)."
         )
     else:
         message = (
-            f"Refreshed the {chosen.slug} draft (bulletin {result.bulletin_id}): "
+            f"Refreshed the {slug} draft (bulletin {result.bulletin_id}): "
             f"{result.added} new item(s), {result.total} in all; the editor's choices are kept."
         )
     app.console.print(message, highlight=False, markup=False, soft_wrap=True)
@@ -56,30 +55,20 @@ def draft(app: App, season: str | None) -> None:
             soft_wrap=True,
         )
     app.console.print(
-        f"Preview: actwatch show {result.bulletin_id} --format html -o {chosen.slug}.html",
+        f"Preview: actwatch show {result.bulletin_id} --format html -o {slug}.html",
         highlight=False,
         markup=False,
         soft_wrap=True,
     )
     # Once per draft: a refresh retries a notification that failed before.
-    _tell_the_editor(app, result.bulletin_id)
-
-
-def _tell_the_editor(app: App, bulletin_id: int) -> None:
-    """Email the editor a link to the new draft (once); a mail failure does not undo the draft."""
-    from actwatch.mail import MailError
-    from actwatch.review import notify_draft_ready
-
-    try:
-        told = notify_draft_ready(app.engine, app.config, bulletin_id)
-    except MailError as exc:
+    if drafted.notified.error is not None:
         app.errors.print(
-            f"Warning: could not email the editor ({exc}); the next `actwatch draft` tries again.",
+            f"Warning: could not email the editor ({drafted.notified.error}); the next "
+            "`actwatch draft` tries again.",
             markup=False,
             highlight=False,
         )
-        return
-    if told:
+    elif drafted.notified.told:
         app.console.print(
             f"Told {app.config.bulletin.editor.email} that the draft is ready.",
             highlight=False,
@@ -142,15 +131,12 @@ def show(app: App, bulletin: str, output_format: str, output: Path | None) -> No
 
     Links point at `web.base_url` (archive, unsubscribe and preferences pages).
     """
-    from actwatch.bulletin import BulletinError, RenderError, load_bulletin, preview_links
-    from actwatch.bulletin.render import render_html, render_markdown, render_text
+    from actwatch.bulletin import BulletinError, RenderError
+    from actwatch.pipeline import render
 
     try:
         # The archive post lists everything; the email caps each section.
-        composed = load_bulletin(app.engine, app.config, bulletin, full=output_format == "markdown")
-        links = preview_links(app.config, composed.season.slug)
-        renderer = {"html": render_html, "text": render_text, "markdown": render_markdown}
-        rendered = renderer[output_format](composed, links, config=app.config)
+        rendered = render(app.engine, app.config, bulletin, [output_format])[output_format]
     except (BulletinError, RenderError) as exc:
         app.fail(str(exc))
     if output is None:

@@ -44,7 +44,7 @@ def editors_group() -> None:
 @friendly_errors
 def add(app: App, name: str, email: str | None, password_stdin: bool) -> None:
     """Create an editor account called NAME (asks for the password twice)."""
-    from actwatch.web.accounts import AccountError, add_editor, find_editor
+    from actwatch.editors import AccountError, add_editor, find_editor
 
     engine = app.engine
     if find_editor(engine, name) is not None:
@@ -68,7 +68,7 @@ def add(app: App, name: str, email: str | None, password_stdin: bool) -> None:
 @friendly_errors
 def passwd(app: App, name: str, password_stdin: bool) -> None:
     """Set a new password for editor NAME."""
-    from actwatch.web.accounts import AccountError, find_editor, set_password
+    from actwatch.editors import AccountError, find_editor, set_password
 
     if find_editor(app.engine, name) is None:
         app.fail(f"no editor called {name!r}")
@@ -86,7 +86,7 @@ def passwd(app: App, name: str, password_stdin: bool) -> None:
 @friendly_errors
 def remove(app: App, name: str) -> None:
     """Delete editor NAME's account (their sessions end at their next request)."""
-    from actwatch.web.accounts import AccountError, remove_editor
+    from actwatch.editors import AccountError, remove_editor
 
     try:
         remove_editor(app.engine, name)
@@ -100,7 +100,7 @@ def remove(app: App, name: str) -> None:
 @friendly_errors
 def list_command(app: App) -> None:
     """List the editor accounts."""
-    from actwatch.web.accounts import list_editors
+    from actwatch.editors import list_editors
 
     found = list_editors(app.engine)
     if not found:

@@ -32,11 +32,12 @@ def poll(app: App, feed_names: tuple[str, ...], force: bool, as_json: bool) -> N
 
     Exits 0 when the pass ran, whatever individual feeds did: see `actwatch feeds` for those.
     """
-    from actwatch.feeds import UnknownFeedError, poll_feeds
+    from actwatch.feeds import UnknownFeedError
+    from actwatch.pipeline import poll_and_match
 
     try:
         with _progress_bar(app, enabled=not as_json and sys.stderr.isatty()) as progress:
-            report = poll_feeds(
+            result = poll_and_match(
                 app.engine,
                 app.config,
                 feed_names=feed_names or None,
@@ -45,11 +46,10 @@ def poll(app: App, feed_names: tuple[str, ...], force: bool, as_json: bool) -> N
             )
     except UnknownFeedError as exc:
         app.fail(str(exc))
-    from actwatch.matching.store import classify_pending
-
-    matched = classify_pending(app.engine, app.config)
+    assert result is not None and result.matching is not None  # nothing can stop it here
+    report, matched = result.poll, result.matching
     if as_json:
-        click.echo(json.dumps({**report.as_dict(), "matching": matched.as_dict()}))
+        click.echo(json.dumps(result.as_dict()))
         return
     console = app.console
     console.print(
@@ -116,9 +116,8 @@ def feeds_command(app: App, as_json: bool, enable: str | None) -> None:
 
     sync_feeds(app.engine, app.config)
     if enable is not None:
-        with app.engine.begin() as connection:
-            if not enable_feed(connection, enable):
-                app.fail(f"no feed named {enable!r}")
+        if not enable_feed(app.engine, enable):
+            app.fail(f"no feed named {enable!r}")
         if not as_json:
             app.console.print(f"Feed {enable} enabled; it will be fetched on the next poll.")
     rows = feed_listing(app)
@@ -150,31 +149,27 @@ def feeds_command(app: App, as_json: bool, enable: str | None) -> None:
 
 
 def feed_listing(app: App) -> list[dict[str, Any]]:
-    from sqlalchemy import select
+    from actwatch.feeds.store import list_feeds
 
-    from actwatch.db.schema import feeds
-
-    with app.engine.connect() as connection:
-        rows = connection.execute(select(feeds).order_by(feeds.c.id)).all()
     order = {feed.name: index for index, feed in enumerate(app.config.feeds)}
-    rows = sorted(rows, key=lambda row: (order.get(row.name, len(order)), row.id))
+    found = sorted(list_feeds(app.engine), key=lambda f: (order.get(f.name, len(order)), f.id))
     return [
         {
-            "name": row.name,
-            "url": row.url,
-            "fetch_url": row.fetch_url,
-            "status": row.status if row.enabled else "disabled",
-            "error": row.error or (row.disabled_reason if not row.enabled else None),
-            "warning": row.warning,
-            "items": row.items_seen,
-            "last_fetched": _iso(row.last_fetched_at),
-            "last_ok": _iso(row.last_ok_at),
-            "next_fetch": _iso(row.next_fetch_at),
-            "failures": row.consecutive_failures,
-            "enabled": row.enabled,
-            "title": row.feed_title,
+            "name": feed.name,
+            "url": feed.url,
+            "fetch_url": feed.fetch_url,
+            "status": feed.status,
+            "error": feed.error,
+            "warning": feed.warning,
+            "items": feed.items,
+            "last_fetched": _iso(feed.last_fetched_at),
+            "last_ok": _iso(feed.last_ok_at),
+            "next_fetch": _iso(feed.next_fetch_at),
+            "failures": feed.failures,
+            "enabled": feed.enabled,
+            "title": feed.title,
         }
-        for row in rows
+        for feed in found
     ]
 
 
@@ -215,80 +210,36 @@ def items(app: App, since: datetime | None, limit: int | None, as_json: bool) ->
 
 
 def item_listing(app: App, since: datetime | None, limit: int | None) -> list[dict[str, Any]]:
-    from sqlalchemy import select
+    from actwatch.feeds.store import list_items
+    from actwatch.matching.store import verdicts_for
 
-    from actwatch.db.schema import feeds, item_matches, item_sources, item_strands
-    from actwatch.db.schema import items as items_table
-
-    query = (
-        select(
-            items_table.c.id,
-            items_table.c.title,
-            items_table.c.canonical_link,
-            items_table.c.type_hint,
-            items_table.c.summary,
-            items_table.c.published_at,
-            items_table.c.updated_at,
-            items_table.c.first_seen_at,
-            items_table.c.source_meta,
-            item_matches.c.state,
-            item_matches.c.editor_state,
-            item_matches.c.relevant,
-            item_matches.c.event_type,
-            item_matches.c.confidence,
-            item_matches.c.evidence,
+    stories = list_items(app.engine, since=since, limit=limit)
+    verdicts = verdicts_for(app.engine, [story.id for story in stories])
+    listing = []
+    for story in stories:
+        verdict = verdicts.get(story.id)
+        listing.append(
+            {
+                "id": story.id,
+                "title": story.title,
+                "link": story.link,
+                "type_hint": story.type_hint,
+                "summary": story.summary,
+                "published": _iso(story.published_at),
+                "updated": _iso(story.updated_at),
+                "first_seen": _iso(story.first_seen_at),
+                "sources": story.sources,
+                "source_meta": story.source_meta,
+                "state": verdict.state if verdict else None,
+                "editor_state": verdict.editor_state if verdict else None,
+                "relevant": verdict.relevant if verdict else None,
+                "event_type": verdict.event_type if verdict else None,
+                "strands": verdict.strands if verdict else None,
+                "confidence": verdict.confidence if verdict else None,
+                "evidence": verdict.evidence if verdict else None,
+            }
         )
-        .select_from(
-            items_table.outerjoin(item_matches, item_matches.c.item_id == items_table.c.id)
-        )
-        .order_by(items_table.c.published_at.desc(), items_table.c.id.desc())
-    )
-    if since is not None:
-        query = query.where(items_table.c.published_at >= since)
-    if limit is not None:
-        query = query.limit(limit)
-    with app.engine.connect() as connection:
-        rows = connection.execute(query).all()
-        ids = [row.id for row in rows]
-        sources: dict[int, list[str]] = {}
-        strands: dict[int, list[str]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            for item_id, name in connection.execute(
-                select(item_sources.c.item_id, feeds.c.name)
-                .join(feeds, feeds.c.id == item_sources.c.feed_id)
-                .where(item_sources.c.item_id.in_(chunk))
-                .order_by(item_sources.c.first_seen_at, item_sources.c.id)
-            ):
-                sources.setdefault(item_id, []).append(name)
-            for item_id, strand in connection.execute(
-                select(item_strands.c.item_id, item_strands.c.strand)
-                .where(item_strands.c.item_id.in_(chunk))
-                .order_by(item_strands.c.strand)
-            ):
-                strands.setdefault(item_id, []).append(strand)
-    return [
-        {
-            "id": row.id,
-            "title": row.title,
-            "link": row.canonical_link,
-            "type_hint": row.type_hint,
-            "summary": row.summary,
-            "published": _iso(row.published_at),
-            "updated": _iso(row.updated_at),
-            "first_seen": _iso(row.first_seen_at),
-            "sources": sources.get(row.id, []),
-            "source_meta": row.source_meta,
-            "state": row.state,
-            "editor_state": row.editor_state,
-            "relevant": row.relevant,
-            "event_type": row.event_type,
-            "strands": strands.get(row.id, []) if row.state is not None else None,
-            "confidence": row.confidence,
-            "evidence": row.evidence,
-        }
-        for row in rows
-    ]
+    return listing
 
 
 def _iso(value: datetime | None) -> str | None:

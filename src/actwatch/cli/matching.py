@@ -21,19 +21,9 @@ def reclassify(app: App, as_json: bool, offline: bool) -> None:
 
     An editor's own decision on an item is kept; the matcher's verdict beside it is refreshed.
     """
-    from actwatch.matching.instruments import InstrumentFetcher
-    from actwatch.matching.store import reclassify as reclassify_items
+    from actwatch.pipeline import reclassify as reclassify_items
 
-    config = app.config
-    fetcher = None
-    if offline or not config.matching.fetch_instruments:
-        # allowed_hosts empty: only the cache is read.
-        fetcher = InstrumentFetcher.from_config(config, allowed_hosts=frozenset())
-    try:
-        report = reclassify_items(app.engine, config, fetcher=fetcher)
-    finally:
-        if fetcher is not None:
-            fetcher.close()
+    report = reclassify_items(app.engine, app.config, offline=offline)
     if as_json:
         click.echo(json.dumps(report.as_dict()))
         return

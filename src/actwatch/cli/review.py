@@ -44,8 +44,8 @@ def _review_errors(app: App) -> Iterator[None]:
 def _bulletin_id(app: App, reference: str) -> int:
     from actwatch.review.records import find_bulletin_id
 
-    with _review_errors(app), app.engine.connect() as connection:
-        return find_bulletin_id(connection, reference)
+    with _review_errors(app):
+        return find_bulletin_id(app.engine, reference)
 
 
 def _when(moment: datetime | None, app: App) -> str:
@@ -61,20 +61,12 @@ def _when(moment: datetime | None, app: App) -> str:
 @friendly_errors
 def review(app: App, bulletin: str, as_json: bool) -> None:
     """Summarise BULLETIN for review: its items section by section, and warnings."""
-    from actwatch.bulletin import RenderError
-    from actwatch.review import build_review, editor_link, render_for_approval
+    from actwatch.review import editor_link, review_with_preview
     from actwatch.review.freeze import to_jsonable
 
     bulletin_id = _bulletin_id(app, bulletin)
-    rendered, render_error = None, None
-    try:
-        rendered = render_for_approval(app.engine, app.config, bulletin_id)
-    except RenderError as exc:
-        render_error = str(exc)
     with _review_errors(app):
-        view = build_review(
-            app.engine, app.config, bulletin_id, rendered=rendered, render_error=render_error
-        )
+        view, rendered = review_with_preview(app.engine, app.config, bulletin_id)
     if as_json:
         data = to_jsonable(view)
         data["actions"] = view.actions
@@ -163,22 +155,19 @@ def _item_command(name: str, included: bool) -> click.Command:
     @pass_app
     @friendly_errors
     def command(app: App, bulletin: str, item: int, actor: str) -> None:
-        from actwatch.review import pick_uncertain, set_included
-        from actwatch.review.editing import uncertain_in_season
+        from actwatch.review import include_item, set_included
 
         bulletin_id = _bulletin_id(app, bulletin)
         with _review_errors(app):
             if included:
-                with app.engine.connect() as connection:
-                    queue = {
-                        row.id
-                        for row in uncertain_in_season(connection, app.config, bulletin_id, 10_000)
-                    }
-                if item in queue:
-                    edit = pick_uncertain(app.engine, app.config, bulletin_id, item, actor=actor)
+                edit, from_queue = include_item(
+                    app.engine, app.config, bulletin_id, item, actor=actor
+                )
+                if from_queue:
                     _edited(app, edit, f"item {item} added from the uncertain queue")
                     return
-            edit = set_included(app.engine, bulletin_id, item, included, actor=actor)
+            else:
+                edit = set_included(app.engine, bulletin_id, item, False, actor=actor)
         _edited(app, edit, f"item {item} {'included' if included else 'excluded'}")
 
     return command
@@ -231,15 +220,10 @@ def intro(app: App, bulletin: str, source: Any, actor: str) -> None:
 @friendly_errors
 def approve(app: App, bulletin: str, actor: str, expected_hash: str | None) -> None:
     """Approve BULLETIN as it is now: its HTML, text and Markdown are frozen for sending."""
-    from actwatch.review import approve as approve_bulletin
+    from actwatch.pipeline import approve as approve_bulletin
 
     bulletin_id = _bulletin_id(app, bulletin)
     with _review_errors(app):
-        if expected_hash is not None and len(expected_hash) < 64:
-            from actwatch.review import render_for_approval
-
-            current = render_for_approval(app.engine, app.config, bulletin_id).content_hash
-            expected_hash = current if current.startswith(expected_hash) else expected_hash
         approval = approve_bulletin(
             app.engine, app.config, bulletin_id, by=actor, expected_hash=expected_hash
         )

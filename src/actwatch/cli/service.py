@@ -7,7 +7,6 @@ import logging
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -153,7 +152,7 @@ def _ago(seconds: float | None) -> str:
 
 
 def _local(app: App, text: Any) -> str:
-    from actwatch.service.state import parse_iso
+    from actwatch.core.clock import parse_iso
 
     moment = parse_iso(text)
     if moment is None:
@@ -170,9 +169,9 @@ def status(app: App, as_json: bool) -> None:
 
     Exits 0 when the service looks well (scheduler alive, polls on time), 1 otherwise.
     """
-    from actwatch.service.status import collect, readiness
+    from actwatch.monitor.status import collect, readiness
 
-    summary = collect(app.engine, app.config, datetime.now(UTC))
+    summary = collect(app.engine, app.config)
     ready = readiness(app.engine, app.config).ready
     if as_json:
         click.echo(json.dumps({**summary.as_dict(), "ready": ready}, indent=2))

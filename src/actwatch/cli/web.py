@@ -16,8 +16,8 @@ def web(app: App, host: str | None, port: int | None) -> None:
     """Run the web editor until interrupted."""
     import uvicorn
 
+    from actwatch.editors import list_editors
     from actwatch.web import WebConfigError, create_app
-    from actwatch.web.accounts import list_editors
 
     try:
         application = create_app(app.config, app.engine)

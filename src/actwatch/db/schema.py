@@ -8,6 +8,7 @@ Timestamps are stored in UTC (`UTCDateTime` refuses naive values so a local time
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +29,16 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+)
+
+from actwatch.core.states import (
+    BulletinState,
+    DeliveryState,
+    FeedStatus,
+    MatchState,
+    SubscriberMailKind,
+    SubscriberMailState,
+    SubscriberStatus,
 )
 
 
@@ -64,26 +75,9 @@ metadata = MetaData(
     }
 )
 
-FEED_STATUSES = ("new", "ok", "not_modified", "error", "disabled")
-MATCH_STATES = ("relevant", "uncertain", "rejected")
-BULLETIN_STATES = (
-    "draft",
-    "in_review",
-    "approved",
-    "scheduled",
-    "sending",
-    "sent",
-    "rejected",
-    "withdrawn",
-)
-SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bounced", "erased")
-SUBSCRIBER_MAIL_KINDS = ("confirm", "welcome", "links", "already")
-SUBSCRIBER_MAIL_STATES = ("queued", "sent", "failed")
-DELIVERY_STATES = ("pending", "sending", "sent", "retry", "failed", "bounced", "suppressed")
 
-
-def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
-    allowed = ", ".join(f"'{value}'" for value in values)
+def _one_of(column: str, values: type[StrEnum]) -> CheckConstraint:
+    allowed = ", ".join(f"'{member.value}'" for member in values)
     return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_allowed")
 
 
@@ -100,7 +94,7 @@ feeds = Table(
     Column("disabled_reason", Text),
     Column("etag", Text),
     Column("last_modified", Text),
-    Column("status", String(20), nullable=False, default="new"),
+    Column("status", String(20), nullable=False, default=FeedStatus.NEW),
     Column("error", Text),
     Column(
         "warning", Text, comment="A bozo feed that still parsed: what feedparser complained of."
@@ -112,7 +106,7 @@ feeds = Table(
     Column("items_seen", Integer, nullable=False, default=0),
     Column("feed_title", Text),
     Column("created_at", UTCDateTime, nullable=False),
-    _one_of("status", FEED_STATUSES),
+    _one_of("status", FeedStatus),
 )
 
 # One row per announcement (a story): the same canonical link from two feeds is one item.
@@ -178,7 +172,7 @@ item_matches = Table(
     Column("rules_hash", String(64), nullable=False),
     Column("classified_at", UTCDateTime, nullable=False),
     Column("editor_state", String(20), comment="An editor's decision overrides the matcher's."),
-    _one_of("state", MATCH_STATES),
+    _one_of("state", MatchState),
     Index("ix_item_matches_state", "state"),
 )
 
@@ -220,7 +214,7 @@ bulletins = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("season", String(30), nullable=False, unique=True),
-    Column("state", String(20), nullable=False, default="draft"),
+    Column("state", String(20), nullable=False, default=BulletinState.DRAFT),
     Column("headline", Text, nullable=False, default=""),
     Column("intro_md", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
@@ -239,7 +233,7 @@ bulletins = Table(
     Column("send_started_at", UTCDateTime),
     Column("sent_at", UTCDateTime),
     Column("editor_notified_at", UTCDateTime),
-    _one_of("state", BULLETIN_STATES),
+    _one_of("state", BulletinState),
 )
 
 bulletin_items = Table(
@@ -320,7 +314,7 @@ subscribers = Table(
     Column("bounced_at", UTCDateTime),
     Column("token_nonce", String(64), nullable=False, comment="Rotating it voids old links."),
     Column("created_at", UTCDateTime, nullable=False),
-    _one_of("status", SUBSCRIBER_STATUSES),
+    _one_of("status", SubscriberStatus),
 )
 
 subscriber_strands = Table(
@@ -346,8 +340,8 @@ subscriber_mail = Table(
     Column("last_error", Text),
     Index("ix_subscriber_mail_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_subscriber_mail_subscriber_id_queued_at", "subscriber_id", "queued_at"),
-    _one_of("kind", SUBSCRIBER_MAIL_KINDS),
-    _one_of("state", SUBSCRIBER_MAIL_STATES),
+    _one_of("kind", SubscriberMailKind),
+    _one_of("state", SubscriberMailState),
 )
 
 deliveries = Table(
@@ -356,7 +350,7 @@ deliveries = Table(
     Column("id", Integer, primary_key=True),
     Column("bulletin_id", ForeignKey("bulletins.id", ondelete="CASCADE"), nullable=False),
     Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
-    Column("state", String(20), nullable=False, default="pending"),
+    Column("state", String(20), nullable=False, default=DeliveryState.PENDING),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime),
     Column("claimed_by", Text),
@@ -366,7 +360,7 @@ deliveries = Table(
     Column("last_error", Text),
     UniqueConstraint("bulletin_id", "subscriber_id"),
     Index("ix_deliveries_bulletin_state", "bulletin_id", "state"),
-    _one_of("state", DELIVERY_STATES),
+    _one_of("state", DeliveryState),
 )
 
 # Small facts the service keeps about itself: last poll, scheduler heartbeat.

@@ -37,16 +37,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from actwatch.core.states import DeliveryState
 from actwatch.db.schema import deliveries, subscriber_strands, subscribers
 from actwatch.subscribers.store import CONFIRMED, mark_bounced
 
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-RETRY = "retry"
-FAILED = "failed"
-BOUNCE = "bounced"
-SUPPRESSED = "suppressed"
+PENDING = DeliveryState.PENDING
+SENDING = DeliveryState.SENDING
+SENT = DeliveryState.SENT
+RETRY = DeliveryState.RETRY
+FAILED = DeliveryState.FAILED
+BOUNCE = DeliveryState.BOUNCED
+SUPPRESSED = DeliveryState.SUPPRESSED
 CLAIMABLE = (PENDING, RETRY)
 FINAL = (SENT, FAILED, BOUNCE, SUPPRESSED)
 # A lease older than this is free for another sender; a `sending` row older than this can only
@@ -397,3 +398,99 @@ def retry_delay(attempts: int, first: timedelta) -> timedelta:
     """Back-off: first, then doubled after each further try, at most a day."""
     delay: timedelta = first * (2 ** max(attempts - 1, 0))
     return min(delay, timedelta(days=1))
+
+
+# Questions the service, `actwatch status` and housekeeping ask about the deliveries table.
+
+
+def needs_sender(engine: Engine, bulletin_id: int, now: datetime | None = None) -> bool:
+    """Is there work on this `sending` bulletin that no live sender is doing?
+
+    Yes when it has no delivery rows yet (its sender died before preparing them), when rows are
+    due and unclaimed (or held by a sender that is gone), or when no row is left to send and
+    nobody is in the middle of one (the bulletin only waits to be marked sent)."""
+    moment = utc(now)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                deliveries.c.state,
+                deliveries.c.claimed_by,
+                func.max(deliveries.c.claimed_at).label("claimed_at"),
+                func.count().label("rows"),
+                func.min(deliveries.c.next_attempt_at).label("next_attempt_at"),
+            )
+            .where(
+                deliveries.c.bulletin_id == bulletin_id,
+                or_(deliveries.c.state.in_(CLAIMABLE), deliveries.c.state == SENDING),
+            )
+            .group_by(deliveries.c.state, deliveries.c.claimed_by)
+        ).all()
+        total = connection.execute(
+            select(func.count()).where(deliveries.c.bulletin_id == bulletin_id)
+        ).scalar_one()
+    if not total:
+        return True
+    live_in_flight = False
+    for row in rows:
+        alive = holder_alive(row.claimed_by, row.claimed_at, moment)
+        if row.state == SENDING:
+            live_in_flight = live_in_flight or alive
+            continue
+        leased = alive and row.claimed_at is not None and moment - row.claimed_at < LEASE
+        due = row.next_attempt_at is None or row.next_attempt_at <= moment
+        if due and not leased:
+            return True
+    waiting = any(row.state in CLAIMABLE for row in rows)
+    return not waiting and not live_in_flight
+
+
+def counts_by_state(engine: Engine) -> dict[str, int]:
+    """Delivery rows of every bulletin, by state (every state present, zero or not)."""
+    with engine.connect() as connection:
+        found: dict[str, int] = dict(
+            connection.execute(
+                select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+            ).all()
+        )
+    return {state.value: int(found.get(state, 0)) for state in DeliveryState}
+
+
+def counts_per_bulletin(engine: Engine, bulletin_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Per bulletin, its delivery rows by state (only the states it has rows in)."""
+    per_bulletin: dict[int, dict[str, int]] = {}
+    if not bulletin_ids:
+        return per_bulletin
+    with engine.connect() as connection:
+        for bulletin_id, state, count in connection.execute(
+            select(deliveries.c.bulletin_id, deliveries.c.state, func.count())
+            .where(deliveries.c.bulletin_id.in_(list(bulletin_ids)))
+            .group_by(deliveries.c.bulletin_id, deliveries.c.state)
+        ):
+            per_bulletin.setdefault(bulletin_id, {})[state] = int(count)
+    return per_bulletin
+
+
+def sent_since(engine: Engine, moment: datetime) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                select(func.count()).where(
+                    deliveries.c.state == SENT, deliveries.c.sent_at > moment
+                )
+            ).scalar_one()
+        )
+
+
+def delete_for_bulletin(engine: Engine, bulletin_id: int, *, batch: int = 500) -> int:
+    """Delete up to `batch` of a bulletin's delivery rows; how many went (0: none left).
+
+    In batches: one long delete would hold SQLite's write lock against the web editor."""
+    with engine.begin() as connection:
+        ids = list(
+            connection.execute(
+                select(deliveries.c.id).where(deliveries.c.bulletin_id == bulletin_id).limit(batch)
+            ).scalars()
+        )
+        if ids:
+            connection.execute(deliveries.delete().where(deliveries.c.id.in_(ids)))
+    return len(ids)

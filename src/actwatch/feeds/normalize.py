@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
 
+from actwatch.core.text import one_line
+
 # Query parameters that only say how a reader arrived: two links differing by them are one page.
 TRACKING_PARAMS = frozenset(
     {
@@ -118,11 +120,7 @@ _BLOCK_TAG = re.compile(
     re.IGNORECASE,
 )
 _SPACE = re.compile(r"\s+")
-# C0/C1 controls never belong in a title: they could end up in a mail header.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 _HAS_MARKUP = re.compile(r"[<&]")
-# Anything clean_line would change: a control, a line break or tab, two spaces, an edge space.
-_UNCLEAN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]|[^\S ]|  |^ | $")
 
 SUMMARY_MAX_CHARS = 4000
 TITLE_MAX_CHARS = 1000
@@ -171,10 +169,9 @@ def canonical_link(link: str, base: str | None = None) -> str | None:
 
 
 def clean_line(text: str) -> str:
-    """One line of plain text: no controls, no line breaks, single spaces."""
-    if _UNCLEAN.search(text) is None:
-        return text
-    return _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
+    """One line of plain text: no controls (they could end up in a mail header), no line breaks,
+    single spaces."""
+    return one_line(text)
 
 
 def html_to_text(fragment: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from actwatch.config import Config
+from actwatch.core.states import FeedStatus
 from actwatch.db.schema import feeds, item_changes, item_sources, items
 from actwatch.feeds.parse import ParsedEntry
 
@@ -135,8 +136,13 @@ def sync_feed_rows(connection: Connection, config: Config, *, now: datetime) -> 
     return result
 
 
-def enable_feed(connection: Connection, name: str) -> bool:
+def enable_feed(engine: Engine, name: str) -> bool:
     """Re-enable a feed the poller disabled (a 410) and clear its back-off."""
+    with engine.begin() as connection:
+        return _enable_feed(connection, name)
+
+
+def _enable_feed(connection: Connection, name: str) -> bool:
     changed = connection.execute(
         update(feeds)
         .where(feeds.c.name == name)
@@ -520,3 +526,146 @@ def _apply_change(
         .values(content_hash=entry.content_hash, guid=entry.guid, link=entry.link, last_seen_at=now)
     )
     return True
+
+
+# Reading feeds and items for the listings (`actwatch feeds`, `actwatch items`, the editor's
+# warnings and `actwatch status`).
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed as `actwatch feeds` and the editor's pages show it."""
+
+    name: str
+    url: str
+    fetch_url: str
+    status: str  # "disabled" for a disabled feed, whatever its last fetch said
+    error: str | None
+    warning: str | None
+    items: int
+    last_fetched_at: datetime | None
+    last_ok_at: datetime | None
+    next_fetch_at: datetime | None
+    failures: int
+    enabled: bool
+    title: str | None
+    id: int
+
+
+def list_feeds(engine: Engine) -> list[FeedState]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(feeds).order_by(feeds.c.id)).all()
+    return [
+        FeedState(
+            name=row.name,
+            url=row.url,
+            fetch_url=row.fetch_url,
+            status=row.status if row.enabled else "disabled",
+            error=row.error or (row.disabled_reason if not row.enabled else None),
+            warning=row.warning,
+            items=row.items_seen,
+            last_fetched_at=row.last_fetched_at,
+            last_ok_at=row.last_ok_at,
+            next_fetch_at=row.next_fetch_at,
+            failures=row.consecutive_failures,
+            enabled=row.enabled,
+            title=row.feed_title,
+            id=row.id,
+        )
+        for row in rows
+    ]
+
+
+def failing_feeds(engine: Engine) -> list[FeedState]:
+    """Enabled feeds whose last fetch failed or that carry an error, by name."""
+    return sorted(
+        (
+            feed
+            for feed in list_feeds(engine)
+            if feed.enabled and (feed.status == "error" or feed.error is not None)
+        ),
+        key=lambda feed: feed.name,
+    )
+
+
+def count_feeds(engine: Engine) -> dict[str, int]:
+    """Feeds by the outcome of their last fetch; a disabled feed counts as `disabled`."""
+    counts = {status.value: 0 for status in FeedStatus}
+    with engine.connect() as connection:
+        for status, enabled, count in connection.execute(
+            select(feeds.c.status, feeds.c.enabled, func.count()).group_by(
+                feeds.c.status, feeds.c.enabled
+            )
+        ):
+            key = status if enabled else FeedStatus.DISABLED.value
+            counts[key] = counts.get(key, 0) + int(count)
+    return counts
+
+
+def count_items(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(items)).scalar_one())
+
+
+@dataclass(frozen=True)
+class StoredStory:
+    """An item as the listings show it, with the feeds that carried it (first seen first)."""
+
+    id: int
+    title: str
+    link: str
+    type_hint: str | None
+    summary: str
+    published_at: datetime
+    updated_at: datetime | None
+    first_seen_at: datetime
+    source_meta: dict[str, Any]
+    sources: list[str]
+
+
+def list_items(
+    engine: Engine, *, since: datetime | None = None, limit: int | None = None
+) -> list[StoredStory]:
+    """Stored items, newest first."""
+    query = select(
+        items.c.id,
+        items.c.title,
+        items.c.canonical_link,
+        items.c.type_hint,
+        items.c.summary,
+        items.c.published_at,
+        items.c.updated_at,
+        items.c.first_seen_at,
+        items.c.source_meta,
+    ).order_by(items.c.published_at.desc(), items.c.id.desc())
+    if since is not None:
+        query = query.where(items.c.published_at >= since)
+    if limit is not None:
+        query = query.limit(limit)
+    sources: dict[int, list[str]] = {}
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+        ids = [row.id for row in rows]
+        for start in range(0, len(ids), IN_CHUNK):
+            for item_id, name in connection.execute(
+                select(item_sources.c.item_id, feeds.c.name)
+                .join(feeds, feeds.c.id == item_sources.c.feed_id)
+                .where(item_sources.c.item_id.in_(ids[start : start + IN_CHUNK]))
+                .order_by(item_sources.c.first_seen_at, item_sources.c.id)
+            ):
+                sources.setdefault(item_id, []).append(name)
+    return [
+        StoredStory(
+            id=row.id,
+            title=row.title,
+            link=row.canonical_link,
+            type_hint=row.type_hint,
+            summary=row.summary,
+            published_at=row.published_at,
+            updated_at=row.updated_at,
+            first_seen_at=row.first_seen_at,
+            source_meta=row.source_meta,
+            sources=sources.get(row.id, []),
+        )
+        for row in rows
+    ]

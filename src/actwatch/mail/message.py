@@ -12,8 +12,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
-# Line breaks of every kind, and the other control characters no header should hold.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+from actwatch.core.text import one_line
+
 # Headers set through `headers=` that are plain ASCII are written as given (folded only between
 # list elements): the default folding would turn a long URL (List-Unsubscribe with its token)
 # into RFC 2047 encoded words, which no mail client reads as a URL.
@@ -34,7 +34,7 @@ DKIM_HEADERS = (
 
 def clean_header(value: str) -> str:
     """One line of text: control characters (CR, LF, NEL, ...) become single spaces."""
-    return " ".join(_CONTROL.sub(" ", value).split())
+    return one_line(value)
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, or_, select, update
 
 from actwatch.config import Config
+from actwatch.core.states import MatchState
 from actwatch.db.schema import commencements, item_matches, item_strands, items
 from actwatch.feeds.normalize import html_to_text
 from actwatch.matching.classify import classify
@@ -27,6 +28,8 @@ from actwatch.matching.matcher import Matcher, compile_rules
 from actwatch.matching.model import Classification, ItemText
 
 BATCH = 500
+# The editor's verdict on an item wins over the matcher's.
+effective_state = func.coalesce(item_matches.c.editor_state, item_matches.c.state)
 
 
 @dataclass
@@ -223,3 +226,88 @@ def _store(
             }
     if rows:
         connection.execute(insert(commencements), list(rows.values()))
+
+
+# Reading verdicts for the listings (`actwatch items`, `actwatch status`, the demo's summary).
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The stored verdict on one item: the matcher's, and the editor's if they decided."""
+
+    state: str
+    editor_state: str | None
+    relevant: bool
+    event_type: str | None
+    confidence: float
+    evidence: list[Any]
+    strands: list[str]
+
+
+def verdicts_for(engine: Engine, item_ids: Sequence[int]) -> dict[int, Verdict]:
+    """The verdicts on these items (items never classified are missing)."""
+    found: dict[int, Verdict] = {}
+    with engine.connect() as connection:
+        for start in range(0, len(item_ids), BATCH):
+            chunk = list(item_ids[start : start + BATCH])
+            strands: dict[int, list[str]] = {}
+            for item_id, strand in connection.execute(
+                select(item_strands.c.item_id, item_strands.c.strand)
+                .where(item_strands.c.item_id.in_(chunk))
+                .order_by(item_strands.c.strand)
+            ):
+                strands.setdefault(item_id, []).append(strand)
+            for row in connection.execute(
+                select(item_matches).where(item_matches.c.item_id.in_(chunk))
+            ):
+                found[row.item_id] = Verdict(
+                    state=row.state,
+                    editor_state=row.editor_state,
+                    relevant=row.relevant,
+                    event_type=row.event_type,
+                    confidence=row.confidence,
+                    evidence=row.evidence,
+                    strands=strands.get(row.item_id, []),
+                )
+    return found
+
+
+def count_verdicts(engine: Engine) -> dict[str, int]:
+    """Items by the matcher's own verdict (every state present, zero or not)."""
+    with engine.connect() as connection:
+        found: dict[str, int] = dict(
+            connection.execute(
+                select(item_matches.c.state, func.count()).group_by(item_matches.c.state)
+            ).all()
+        )
+    return {state.value: int(found.get(state, 0)) for state in MatchState}
+
+
+@dataclass(frozen=True)
+class Decided:
+    """Items by their verdict, the editor's decision winning, and relevant items per strand."""
+
+    states: dict[str, int]
+    relevant_by_strand: dict[str, int]
+
+
+def count_decided(engine: Engine) -> Decided:
+    with engine.connect() as connection:
+        states: dict[str, int] = {
+            state: int(count)
+            for state, count in connection.execute(
+                select(effective_state, func.count())
+                .select_from(item_matches)
+                .group_by(effective_state)
+            )
+        }
+        by_strand: dict[str, int] = {
+            strand: int(count)
+            for strand, count in connection.execute(
+                select(item_strands.c.strand, func.count())
+                .join(item_matches, item_matches.c.item_id == item_strands.c.item_id)
+                .where(effective_state == MatchState.RELEVANT)
+                .group_by(item_strands.c.strand)
+            )
+        }
+    return Decided({state.value: states.get(state, 0) for state in MatchState}, by_strand)

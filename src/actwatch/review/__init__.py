@@ -4,7 +4,8 @@
   rejected, withdrawn) and its errors;
 - `workflow`: the transitions, each audited (approve freezes the rendered copies);
 - `editing`: the editor's changes, with optimistic concurrency and approval reset;
-- `freeze`: rendering for approval, the content hash, the frozen copy delivery reads;
+- `freeze`: rendering for approval, the content hash, the frozen copy delivery reads (decoded
+  with `decode_frozen`, which tolerates fields added to the bulletin model later);
 - `view`: what an editor reviews (sections, queue, warnings), for the CLI and the web editor;
 - `notify`: the draft-ready email; `testsend`: one copy to one address.
 """
@@ -14,6 +15,7 @@ from actwatch.review.editing import (
     ManualItem,
     add_manual_item,
     dismiss_uncertain,
+    include_item,
     move_item,
     move_to_strand,
     pick_uncertain,
@@ -24,11 +26,17 @@ from actwatch.review.editing import (
     set_summary,
 )
 from actwatch.review.freeze import (
+    FrozenBulletin,
     FrozenCopy,
+    FrozenCopyError,
     Rendered,
     bulletin_from_context,
     content_hash,
+    decode_frozen,
+    encode_bulletin,
     frozen_copy,
+    preview_copy,
+    render_bulletin,
     render_for_approval,
 )
 from actwatch.review.notify import editor_link, notify_draft_ready
@@ -41,7 +49,7 @@ from actwatch.review.states import (
     StateError,
 )
 from actwatch.review.testsend import SentCopy, send_test_copy
-from actwatch.review.view import ReviewView, audit_trail, build_review
+from actwatch.review.view import ReviewView, audit_trail, build_review, review_with_preview
 from actwatch.review.workflow import (
     Approval,
     approve,
@@ -61,7 +69,9 @@ __all__ = [
     "Approval",
     "ConflictError",
     "Edit",
+    "FrozenBulletin",
     "FrozenCopy",
+    "FrozenCopyError",
     "ManualItem",
     "NotFoundError",
     "Rendered",
@@ -75,18 +85,24 @@ __all__ = [
     "build_review",
     "bulletin_from_context",
     "content_hash",
+    "decode_frozen",
     "dismiss_uncertain",
     "editor_link",
+    "encode_bulletin",
     "finish_sending",
     "frozen_copy",
+    "include_item",
     "move_item",
     "move_to_strand",
     "notify_draft_ready",
     "pick_uncertain",
+    "preview_copy",
     "reject",
+    "render_bulletin",
     "render_for_approval",
     "reopen",
     "reorder",
+    "review_with_preview",
     "schedule",
     "send_test_copy",
     "set_headline",

@@ -9,7 +9,6 @@ the approval and its frozen copies. The change and its audit rows commit togethe
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,13 +16,17 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, Select, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from actwatch.bulletin import load_bulletin, parse_season
 from actwatch.bulletin.seasons import window
 from actwatch.config import Config
+from actwatch.core.clock import utc
+from actwatch.core.text import multiline
+from actwatch.core.text import one_line as clean_line
 from actwatch.db.schema import bulletin_items, bulletins, item_matches, item_strands, items
+from actwatch.matching.store import effective_state
 from actwatch.review.records import (
     APPROVAL_CLEARED,
     check_revision,
@@ -46,8 +49,6 @@ HEADLINE_CHARS = 200
 INTRO_CHARS = 10_000
 SUMMARY_CHARS = 1_000
 TITLE_CHARS = 300
-effective_state = func.coalesce(item_matches.c.editor_state, item_matches.c.state)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Edit:
 
 
 def one_line(text: str, limit: int) -> str:
-    text = " ".join(_CONTROL.sub(" ", text or "").split())
+    text = clean_line(text)
     if len(text) > limit:
         raise ReviewError(f"too long: at most {limit} characters (this is {len(text)})")
     return text
@@ -73,7 +74,7 @@ def markdown_text(text: str, limit: int = INTRO_CHARS) -> str:
     It stays Markdown here; the templates render it through Markdown and nh3 (raw HTML is shown
     as text, only safe links survive).
     """
-    text = _CONTROL.sub("", (text or "").replace("\r\n", "\n").replace("\r", "\n")).strip()
+    text = multiline(text)
     if len(text) > limit:
         raise ReviewError(f"too long: at most {limit:,} characters (this is {len(text):,})")
     return text
@@ -91,7 +92,7 @@ def _edit(
     **detail: Any,
 ) -> Iterator[tuple[Connection, Any, list[Edit]]]:
     actor = clean_actor(actor)
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     outcome: list[Edit] = []
     with engine.begin() as connection:
         row = load_row(connection, bulletin_id)
@@ -265,7 +266,7 @@ def reorder(
 
 def section_order(engine: Engine, config: Config, bulletin_id: int, item_id: int) -> list[int]:
     """The item ids of the section that shows `item_id`, in reading order."""
-    composed = load_bulletin(engine, config, bulletin_id, full=True)
+    composed = load_bulletin(engine, config, bulletin_id)
     for section in (composed.pilots, *composed.strand_sections, composed.other):
         ids = [entry.item_id for entry in section.entries]
         if item_id in ids:
@@ -399,7 +400,7 @@ def pick_uncertain(
     now: datetime | None = None,
 ) -> Edit:
     """Take an item from the uncertain queue into the bulletin (the editor says: relevant)."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     with _edit(
         engine,
         bulletin_id,
@@ -432,12 +433,35 @@ def pick_uncertain(
     return outcome[0]
 
 
+def include_item(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    item_id: int,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> tuple[Edit, bool]:
+    """Put an excluded item back, or take one from the season's uncertain queue; the edit and
+    whether it came from the queue."""
+    with engine.connect() as connection:
+        queue = {row.id for row in uncertain_in_season(connection, config, bulletin_id, 10_000)}
+    if item_id in queue:
+        edit = pick_uncertain(
+            engine, config, bulletin_id, item_id, actor=actor, revision=revision, now=now
+        )
+        return edit, True
+    edit = set_included(engine, bulletin_id, item_id, True, actor=actor, revision=revision, now=now)
+    return edit, False
+
+
 def dismiss_uncertain(
     engine: Engine, item_id: int, *, actor: str, now: datetime | None = None
 ) -> None:
     """The editor says an uncertain item is not about the Act: it leaves the queue for good."""
     actor = clean_actor(actor)
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     with engine.begin() as connection:
         result = connection.execute(
             update(item_matches)
@@ -477,7 +501,7 @@ def add_manual_item(
     now: datetime | None = None,
 ) -> tuple[Edit, int]:
     """Add news that came by other means (a link and text); returns the edit and the item id."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     link = (manual.link or "").strip()
     parts = urlsplit(link)
     unsafe = any(char in link for char in ' <>"')

@@ -4,27 +4,32 @@ Approval stores the HTML email, its plain-text part and the Markdown archive pos
 composed bulletin they were made from (`frozen_context`, JSON) and a SHA-256 over the three
 texts. Sending and the archive read only these copies (`frozen_copy`), so what subscribers get is
 byte for byte what the editor approved, whatever the feeds or templates do afterwards.
+
+The composed bulletin is written and read with pydantic (`encode_bulletin`, `decode_frozen`):
+a field added to the model later with a default, or one removed, does not make an approved
+bulletin that is waiting to be sent unreadable. `frozen_copy` decodes it before returning, so
+anything that uses the copy to change a bulletin's state (starting to send it) fails first.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import types
-import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
 
 from actwatch.bulletin import Bulletin, load_bulletin, preview_links
 from actwatch.bulletin.render import render_html, render_markdown, render_text
 from actwatch.config import Config
-from actwatch.review.records import load_row
-from actwatch.review.states import APPROVAL_HELD, APPROVED, ReviewError, StateError
+from actwatch.review.records import bulletin_state, load_row
+from actwatch.review.states import APPROVAL_HELD, APPROVED, StateError
 
-CONTEXT_VERSION = 1
+CONTEXT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -59,60 +64,93 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def _from_jsonable(kind: Any, value: Any) -> Any:
-    origin = typing.get_origin(kind)
-    if value is None:
-        return None
-    if origin in (typing.Union, types.UnionType):
-        options = [arg for arg in typing.get_args(kind) if arg is not type(None)]
-        return _from_jsonable(options[0], value)
-    if origin is tuple:
-        return tuple(_from_jsonable(typing.get_args(kind)[0], v) for v in value)
-    if origin is list:
-        return [_from_jsonable(typing.get_args(kind)[0], v) for v in value]
-    if origin is dict:
-        return {k: _from_jsonable(typing.get_args(kind)[1], v) for k, v in value.items()}
-    if kind is datetime:
-        return datetime.fromisoformat(value)
-    if kind is date:
-        return date.fromisoformat(value)
-    if dataclasses.is_dataclass(kind):
-        hints = typing.get_type_hints(kind)
-        build: Any = kind
-        fields = dataclasses.fields(kind)
-        return build(**{f.name: _from_jsonable(hints[f.name], value[f.name]) for f in fields})
-    return value
+_BULLETIN: TypeAdapter[Bulletin] = TypeAdapter(Bulletin)
 
 
-def bulletin_from_context(data: dict[str, Any]) -> Bulletin:
-    """A composed bulletin back from `to_jsonable` (delivery re-renders per reader from it)."""
-    result: Bulletin = _from_jsonable(Bulletin, data)
-    return result
+class FrozenCopyError(StateError):
+    """The stored composed bulletin of an approval cannot be read back."""
+
+
+def encode_bulletin(bulletin: Bulletin) -> dict[str, Any]:
+    """A composed bulletin as JSON-ready data (what `frozen_context` keeps)."""
+    data: dict[str, Any] = _BULLETIN.dump_python(bulletin, mode="json")
+    return data
+
+
+def bulletin_from_context(data: Mapping[str, Any]) -> Bulletin:
+    """A composed bulletin back from `encode_bulletin` (or from an older copy).
+
+    Tolerant by design: a field added to the model since the copy was stored takes its default,
+    and a field removed since is ignored, so an approved bulletin waiting to be sent survives an
+    upgrade. Raises FrozenCopyError when the data cannot be a bulletin at all.
+    """
+    try:
+        return _BULLETIN.validate_python(data)
+    except ValidationError as exc:
+        raise FrozenCopyError(
+            f"the approved copy cannot be read back ({exc.error_count()} problem(s), first: "
+            f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}): approve the bulletin again"
+        ) from None
+
+
+@dataclass(frozen=True)
+class FrozenBulletin:
+    """The composed bulletin of an approval: the email renders from `email` (capping each
+    section), the archive post from `archive` (everything)."""
+
+    email: Bulletin
+    archive: Bulletin
+
+
+def decode_frozen(context: Mapping[str, Any]) -> FrozenBulletin:
+    """Read a stored `frozen_context` back, whatever version wrote it.
+
+    Version 2 keeps the one composed bulletin; version 1 kept the email's (already capped) and
+    the archive's separately. Raises FrozenCopyError for anything else.
+    """
+    version = context.get("version") if isinstance(context, Mapping) else None
+    if version == CONTEXT_VERSION:
+        bulletin = bulletin_from_context(context["bulletin"])
+        return FrozenBulletin(bulletin, bulletin)
+    if version == 1:
+        return FrozenBulletin(
+            bulletin_from_context(context["email"]), bulletin_from_context(context["archive"])
+        )
+    raise FrozenCopyError(
+        f"the approved copy has an unknown format (version {version!r}): approve it again"
+    )
+
+
+def render_bulletin(config: Config, composed: Bulletin, *, today: date) -> Rendered:
+    """The three texts approving `composed` today would freeze (no database: the caller
+    composed it once)."""
+    bulletin = dataclasses.replace(composed, state=APPROVED, issued_on=today)
+    links = preview_links(config, bulletin.season.slug)
+    html = render_html(bulletin, links, config=config)
+    text = render_text(bulletin, links, config=config)
+    markdown = render_markdown(bulletin, links, config=config)
+    context = {"version": CONTEXT_VERSION, "bulletin": encode_bulletin(bulletin)}
+    return Rendered(
+        html, text, markdown, context, content_hash(html, text, markdown), composed.revision
+    )
 
 
 def render_for_approval(
-    engine: Engine, config: Config, bulletin_id: int, *, today: date | None = None
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    *,
+    today: date | None = None,
+    composed: Bulletin | None = None,
 ) -> Rendered:
-    """The bulletin as approving it now would freeze it: marked approved, issued today."""
-    with engine.connect() as connection:
-        revision = load_row(connection, bulletin_id).revision
+    """The bulletin as approving it now would freeze it: marked approved, issued today.
+
+    Composes it once (or uses `composed`, already made for this request).
+    """
     today = today or datetime.now(config.schedule.zone).date()
-    email = load_bulletin(engine, config, bulletin_id)
-    archive = load_bulletin(engine, config, bulletin_id, full=True)
-    if email.revision != revision or archive.revision != revision:
-        raise ReviewError("the bulletin changed while it was being rendered: try again")
-    email = dataclasses.replace(email, state=APPROVED, issued_on=today)
-    archive = dataclasses.replace(archive, state=APPROVED, issued_on=today)
-    links = preview_links(config, email.season.slug)
-    html = render_html(email, links, config=config)
-    text = render_text(email, links, config=config)
-    markdown = render_markdown(archive, links, config=config)
-    context = {
-        "version": CONTEXT_VERSION,
-        "email": to_jsonable(email),
-        "archive": to_jsonable(archive),
-    }
-    return Rendered(html, text, markdown, context, content_hash(html, text, markdown), revision)
+    if composed is None:
+        composed = load_bulletin(engine, config, bulletin_id)
+    return render_bulletin(config, composed, today=today)
 
 
 @dataclass(frozen=True)
@@ -127,18 +165,20 @@ class FrozenCopy:
     approved_by: str
     approved_at: datetime
     approved_revision: int
+    bulletins: FrozenBulletin
 
     @property
     def email_bulletin(self) -> Bulletin:
-        return bulletin_from_context(self.context["email"])
+        return self.bulletins.email
 
     @property
     def archive_bulletin(self) -> Bulletin:
-        return bulletin_from_context(self.context["archive"])
+        return self.bulletins.archive
 
 
 def frozen_copy(engine: Engine, bulletin_id: int) -> FrozenCopy:
-    """The approved copy, checked against its hash; refused unless the approval stands."""
+    """The approved copy, checked against its hash and decoded; refused (StateError, or its
+    FrozenCopyError) unless the approval stands and the copy can be read back."""
     with engine.connect() as connection:
         row = load_row(connection, bulletin_id)
     if row.state not in APPROVAL_HELD or row.frozen_html is None:
@@ -164,4 +204,13 @@ def frozen_copy(engine: Engine, bulletin_id: int) -> FrozenCopy:
         approved_by=row.approved_by,
         approved_at=row.approved_at,
         approved_revision=row.approved_revision,
+        bulletins=decode_frozen(row.frozen_context or {}),
     )
+
+
+def preview_copy(engine: Engine, config: Config, bulletin_id: int) -> Rendered | FrozenCopy:
+    """What the editor previews: the approved copy while the approval stands, else the bulletin
+    as approving it now would freeze it."""
+    if bulletin_state(engine, bulletin_id) in APPROVAL_HELD:
+        return frozen_copy(engine, bulletin_id)
+    return render_for_approval(engine, config, bulletin_id)

@@ -8,14 +8,15 @@ claim so the next run tries again.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from markupsafe import escape
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 
 from actwatch.config import Config
-from actwatch.db.schema import bulletins
+from actwatch.core.clock import utc
 from actwatch.mail import Address, Transport, build_message, open_transport
+from actwatch.review.records import claim_notification, release_notification
 from actwatch.review.view import build_review
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,8 @@ def notify_draft_ready(
     now: datetime | None = None,
 ) -> bool:
     """Email the editor about the draft once; False when they were already told."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    with engine.begin() as connection:
-        claimed = connection.execute(
-            update(bulletins)
-            .where(bulletins.c.id == bulletin_id, bulletins.c.editor_notified_at.is_(None))
-            .values(editor_notified_at=moment)
-        ).rowcount
-    if not claimed:
+    moment = utc(now)
+    if not claim_notification(engine, bulletin_id, moment):
         return False
     try:
         review = build_review(engine, config, bulletin_id, now=moment)
@@ -87,12 +82,7 @@ def notify_draft_ready(
         else:
             transport.send(message)
     except BaseException:
-        with engine.begin() as connection:
-            connection.execute(
-                update(bulletins)
-                .where(bulletins.c.id == bulletin_id, bulletins.c.editor_notified_at == moment)
-                .values(editor_notified_at=None)
-            )
+        release_notification(engine, bulletin_id, moment)
         raise
     log.warning(
         "Draft bulletin %s (%s) is ready for review; told %s: %s",

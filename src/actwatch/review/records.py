@@ -1,4 +1,6 @@
-"""Reading a bulletin row, writing the audit log, and changing a row only if nobody else has."""
+"""The one owner of the `bulletins` table and the audit log: reading a bulletin row, writing the
+audit log, changing a row only if nobody else has, and the few questions the service and the
+faces ask about bulletins (which season has one, which are due or sending)."""
 
 from __future__ import annotations
 
@@ -6,10 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 
+from actwatch.core.text import one_line
 from actwatch.db.schema import audit_log, bulletins
-from actwatch.review.states import ConflictError, NotFoundError
+from actwatch.review.states import (
+    ACTIVE,
+    SCHEDULED,
+    SENDING,
+    SENT,
+    ConflictError,
+    NotFoundError,
+)
 
 # Clearing these discards an approval: the frozen copies and everything about the approval.
 APPROVAL_CLEARED: dict[str, Any] = {
@@ -83,22 +93,142 @@ def record(
 
 
 def clean_actor(actor: str) -> str:
-    actor = " ".join(actor.split())
+    actor = one_line(actor)
     if not actor:
         raise ValueError("say who is doing this (an editor's name)")
     return actor[:100]
 
 
-def find_bulletin_id(connection: Connection, reference: str | int) -> int:
+def find_bulletin_id(engine_or_connection: Engine | Connection, reference: str | int) -> int:
     """A bulletin by id (`3`) or season (`autumn-2017`)."""
     text = str(reference).strip().lower()
     query = select(bulletins.c.id).where(
         bulletins.c.id == int(text) if text.isdigit() else bulletins.c.season == text
     )
-    found = connection.execute(query).scalar()
+    if isinstance(engine_or_connection, Engine):
+        with engine_or_connection.connect() as connection:
+            found = connection.execute(query).scalar()
+    else:
+        found = engine_or_connection.execute(query).scalar()
     if found is None:
         raise NotFoundError(f"no bulletin {reference!r} (see `actwatch bulletins`)")
     return int(found)
+
+
+def bulletin_state(engine: Engine, bulletin_id: int) -> str:
+    with engine.connect() as connection:
+        state: str = load_row(connection, bulletin_id).state
+    return state
+
+
+@dataclass(frozen=True)
+class SeasonBulletin:
+    id: int
+    state: str
+    editor_notified_at: datetime | None
+
+
+def season_bulletin(engine: Engine, season: str) -> SeasonBulletin | None:
+    """The bulletin of a season (by its slug), if there is one yet."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(bulletins.c.id, bulletins.c.state, bulletins.c.editor_notified_at).where(
+                bulletins.c.season == season
+            )
+        ).first()
+    return SeasonBulletin(row.id, row.state, row.editor_notified_at) if row else None
+
+
+def count_bulletins(engine: Engine) -> dict[str, int]:
+    """Bulletins by state (only the states some bulletin is in)."""
+    with engine.connect() as connection:
+        return {
+            state: int(count)
+            for state, count in connection.execute(
+                select(bulletins.c.state, func.count()).group_by(bulletins.c.state)
+            )
+        }
+
+
+@dataclass(frozen=True)
+class ActiveBulletin:
+    id: int
+    season: str
+    state: str
+    scheduled_for: datetime | None
+
+
+def active_bulletins(engine: Engine) -> list[ActiveBulletin]:
+    """Bulletins still on their way to subscribers (drafts to sending), oldest first."""
+    with engine.connect() as connection:
+        return [
+            ActiveBulletin(row.id, row.season, row.state, row.scheduled_for)
+            for row in connection.execute(
+                select(
+                    bulletins.c.id, bulletins.c.season, bulletins.c.state, bulletins.c.scheduled_for
+                )
+                .where(bulletins.c.state.in_(ACTIVE))
+                .order_by(bulletins.c.id)
+            )
+        ]
+
+
+def sent_before(engine: Engine, before: datetime) -> list[int]:
+    """Bulletins sent before `before` (their delivery rows are due for deletion)."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(bulletins.c.id).where(
+                    bulletins.c.state == SENT, bulletins.c.sent_at < before
+                )
+            ).scalars()
+        )
+
+
+def due_scheduled(engine: Engine, now: datetime) -> list[int]:
+    """Scheduled bulletins whose time has come, the earliest first."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(bulletins.c.id)
+                .where(bulletins.c.state == SCHEDULED, bulletins.c.scheduled_for <= now)
+                .order_by(bulletins.c.scheduled_for, bulletins.c.id)
+            ).scalars()
+        )
+
+
+def sending_bulletins(engine: Engine) -> list[int]:
+    """Bulletins being sent, the longest-running first."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(bulletins.c.id)
+                .where(bulletins.c.state == SENDING)
+                .order_by(bulletins.c.send_started_at, bulletins.c.id)
+            ).scalars()
+        )
+
+
+def claim_notification(engine: Engine, bulletin_id: int, now: datetime) -> bool:
+    """Mark the editor as told about the draft, unless they were already: a compare-and-set, so
+    two processes refreshing one draft send one email."""
+    with engine.begin() as connection:
+        claimed = connection.execute(
+            update(bulletins)
+            .where(bulletins.c.id == bulletin_id, bulletins.c.editor_notified_at.is_(None))
+            .values(editor_notified_at=now)
+        ).rowcount
+    return bool(claimed)
+
+
+def release_notification(engine: Engine, bulletin_id: int, claimed_at: datetime) -> None:
+    """The email did not go: the next refresh tries again."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(bulletins)
+            .where(bulletins.c.id == bulletin_id, bulletins.c.editor_notified_at == claimed_at)
+            .values(editor_notified_at=None)
+        )
 
 
 # The public archive: what was sent, exactly as it was frozen.

@@ -11,22 +11,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DRAFT = "draft"
-IN_REVIEW = "in_review"
-APPROVED = "approved"
-SCHEDULED = "scheduled"
-SENDING = "sending"
-SENT = "sent"
-REJECTED = "rejected"
-WITHDRAWN = "withdrawn"
+from actwatch.core.states import BulletinState
 
+DRAFT = BulletinState.DRAFT
+IN_REVIEW = BulletinState.IN_REVIEW
+APPROVED = BulletinState.APPROVED
+SCHEDULED = BulletinState.SCHEDULED
+SENDING = BulletinState.SENDING
+SENT = BulletinState.SENT
+REJECTED = BulletinState.REJECTED
+WITHDRAWN = BulletinState.WITHDRAWN
+
+# Still on its way to subscribers (the service's status lists these).
+ACTIVE = frozenset({DRAFT, IN_REVIEW, APPROVED, SCHEDULED, SENDING})
 # Content may change in these states (approved and scheduled lose their approval).
 EDITABLE = frozenset({DRAFT, IN_REVIEW, APPROVED, SCHEDULED})
 APPROVAL_HELD = frozenset({APPROVED, SCHEDULED, SENDING, SENT})
 LOCKED = frozenset({SENDING, SENT})
 CLOSED = frozenset({REJECTED, WITHDRAWN})
 
-STATE_LABELS = {
+STATE_LABELS: dict[str, str] = {
     DRAFT: "Draft",
     IN_REVIEW: "In review",
     APPROVED: "Approved",

@@ -5,18 +5,22 @@ web editor alike."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, or_, select
+from sqlalchemy import Engine, select
 
-from actwatch.bulletin import HTML_BUDGET, Bulletin, load_bulletin, parse_season
+from actwatch.bulletin import HTML_BUDGET, Bulletin, RenderError, load_bulletin, parse_season
 from actwatch.bulletin.model import Entry
+from actwatch.bulletin.render import section_cap
 from actwatch.bulletin.seasons import bulletin_title
 from actwatch.config import Config
-from actwatch.db.schema import bulletin_items, feeds, items
+from actwatch.core.clock import utc
+from actwatch.core.text import one_line
+from actwatch.db.schema import bulletin_items, items
+from actwatch.feeds.store import failing_feeds
 from actwatch.review.editing import uncertain_in_season
-from actwatch.review.freeze import Rendered
+from actwatch.review.freeze import Rendered, render_for_approval
 from actwatch.review.records import load_row
 from actwatch.review.states import STATE_LABELS, actions_from
 
@@ -106,17 +110,11 @@ class ReviewView:
         return self.content_hash is not None
 
 
-def feed_problems(connection: Connection) -> tuple[FeedProblem, ...]:
-    rows = connection.execute(
-        select(feeds)
-        .where(
-            feeds.c.enabled.is_(True), or_(feeds.c.status == "error", feeds.c.error.is_not(None))
-        )
-        .order_by(feeds.c.name)
-    )
+def feed_problems(engine: Engine) -> tuple[FeedProblem, ...]:
+    """Feeds failing now: the news they carry may be missing from the bulletin."""
     return tuple(
-        FeedProblem(row.name, row.status, row.error or "", row.consecutive_failures, row.last_ok_at)
-        for row in rows
+        FeedProblem(feed.name, feed.status, feed.error or "", feed.failures, feed.last_ok_at)
+        for feed in failing_feeds(engine)
     )
 
 
@@ -138,7 +136,7 @@ def _item_view(entry: Entry, choice: Any, *, can_move: bool = True) -> ItemView:
     )
 
 
-def _sections(full: Bulletin, email: Bulletin, choices: dict[int, Any]) -> list[SectionView]:
+def _sections(full: Bulletin, choices: dict[int, Any], cap: int | None) -> list[SectionView]:
     sections: list[SectionView] = []
     seen: set[int] = set()
 
@@ -155,16 +153,14 @@ def _sections(full: Bulletin, email: Bulletin, choices: dict[int, Any]) -> list[
     commenced = instruments(full.commenced)
     if commenced:
         sections.append(SectionView("in-force", full.commenced.title, tuple(commenced), 0))
-    capped = {s.slug: len(s.entries) for s in (email.pilots, *email.strand_sections, email.other)}
     for section in (full.pilots, *full.strand_sections, full.other):
         views = []
         for entry in section.entries:
             seen.add(entry.item_id)
             views.append(_item_view(entry, choices.get(entry.item_id)))
         if views:
-            sections.append(
-                SectionView(section.slug, section.title, tuple(views), capped.get(section.slug, 0))
-            )
+            shown = len(section.entries) if cap is None else min(cap, len(section.entries))
+            sections.append(SectionView(section.slug, section.title, tuple(views), shown))
     coming = instruments(full.coming_up)
     if coming:
         sections.append(SectionView("coming-up", "Coming up", tuple(coming), 0))
@@ -176,13 +172,15 @@ def build_review(
     config: Config,
     bulletin_id: int,
     *,
+    composed: Bulletin | None = None,
     rendered: Rendered | None = None,
     render_error: str | None = None,
     now: datetime | None = None,
 ) -> ReviewView:
-    now = now or datetime.now(UTC)
-    full = load_bulletin(engine, config, bulletin_id, full=True)
-    email = load_bulletin(engine, config, bulletin_id)
+    """What the editor reviews. `composed`: the bulletin already composed for this request
+    (else it is composed here, once)."""
+    now = utc(now)
+    full = composed if composed is not None else load_bulletin(engine, config, bulletin_id)
     with engine.connect() as connection:
         row = load_row(connection, bulletin_id)
         choice_rows = connection.execute(
@@ -199,14 +197,14 @@ def build_review(
             .order_by(items.c.published_at.desc())
         ).all()
         uncertain = uncertain_in_season(connection, config, bulletin_id)
-        problems = feed_problems(connection)
+    problems = feed_problems(engine)
     zone = config.schedule.zone
     choices = {choice.item_id: choice for choice in choice_rows if choice.included}
-    sections = _sections(full, email, choices)
+    sections = _sections(full, choices, section_cap(config))
     excluded = tuple(
         ItemView(
             item_id=choice.item_id,
-            title=" ".join(choice.title.split()),
+            title=one_line(choice.title),
             link=choice.canonical_link,
             source="",
             published_on=choice.published_at.astimezone(zone).date(),
@@ -247,7 +245,7 @@ def build_review(
         uncertain=tuple(
             QueueItem(
                 item_id=item.id,
-                title=" ".join(item.title.split()),
+                title=one_line(item.title),
                 link=item.canonical_link,
                 summary=item.summary or "",
                 published_on=item.published_at.astimezone(zone).date(),
@@ -262,6 +260,30 @@ def build_review(
         html_bytes=len(rendered.html.encode("utf-8")) if rendered else None,
         strands={slug: strand.name for slug, strand in config.strands.items()},
     )
+
+
+def review_with_preview(
+    engine: Engine, config: Config, bulletin_id: int, *, now: datetime | None = None
+) -> tuple[ReviewView, Rendered | None]:
+    """The review and the copy approving it now would freeze, from one composition of the
+    bulletin (the editor's page and `actwatch review`). A bulletin that cannot be rendered
+    still has its review, with the reason among its warnings."""
+    composed = load_bulletin(engine, config, bulletin_id)
+    rendered, error = None, None
+    try:
+        rendered = render_for_approval(engine, config, bulletin_id, composed=composed)
+    except RenderError as exc:
+        error = str(exc)
+    view = build_review(
+        engine,
+        config,
+        bulletin_id,
+        composed=composed,
+        rendered=rendered,
+        render_error=error,
+        now=now,
+    )
+    return view, rendered
 
 
 def _warnings(
@@ -336,7 +358,7 @@ def uncertain_everywhere(engine: Engine, config: Config, limit: int = 50) -> lis
     return [
         QueueItem(
             item_id=row.id,
-            title=" ".join(row.title.split()),
+            title=one_line(row.title),
             link=row.canonical_link,
             summary=row.summary or "",
             published_on=row.published_at.astimezone(zone).date(),

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from actwatch.config import Config
+from actwatch.core.clock import utc
+from actwatch.core.text import one_line
 from actwatch.review.freeze import FrozenCopy, frozen_copy, render_for_approval
 from actwatch.review.records import (
     APPROVAL_CLEARED,
@@ -34,13 +36,6 @@ from actwatch.review.states import (
 )
 
 
-def _now(now: datetime | None) -> datetime:
-    moment = now or datetime.now(UTC)
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: pass an aware one")
-    return moment.astimezone(UTC)
-
-
 def _transition(
     engine: Engine,
     bulletin_id: int,
@@ -53,7 +48,7 @@ def _transition(
     detail: dict[str, Any] | None = None,
 ) -> str:
     actor = clean_actor(actor)
-    moment = _now(now)
+    moment = utc(now)
     with engine.begin() as connection:
         row = load_row(connection, bulletin_id)
         check_revision(row, revision)
@@ -107,12 +102,13 @@ def approve(
 ) -> Approval:
     """Freeze the bulletin as it is now and approve exactly that.
 
-    `expected_hash`: the content hash of the preview the editor approved; when the content has
-    changed since (an announcement updated by its feed), nothing is approved.
+    `expected_hash`: the content hash of the preview the editor approved (or its first
+    characters); when the content has changed since (an announcement updated by its feed),
+    nothing is approved. The bulletin is composed and rendered once.
     A draft is submitted for review and approved in one step (both are in the audit log).
     """
     by = clean_actor(by)
-    moment = _now(now)
+    moment = utc(now)
     with engine.connect() as connection:
         row = load_row(connection, bulletin_id)
     check_revision(row, revision)
@@ -125,7 +121,7 @@ def approve(
         raise ConflictError(
             f"bulletin {bulletin_id} changed while it was being approved: look at it again"
         )
-    if expected_hash is not None and rendered.content_hash != expected_hash:
+    if expected_hash is not None and not _same_content(rendered.content_hash, expected_hash):
         raise ConflictError(
             "the bulletin's content changed since you looked at it (an announcement was "
             "updated): look at the preview again before approving"
@@ -182,6 +178,11 @@ def approve(
     )
 
 
+def _same_content(actual: str, expected: str) -> bool:
+    """The whole hash, or (typed on the command line) the start of it."""
+    return actual == expected or (len(expected) < len(actual) and actual.startswith(expected))
+
+
 def reject(
     engine: Engine,
     bulletin_id: int,
@@ -192,7 +193,7 @@ def reject(
     now: datetime | None = None,
 ) -> str:
     """This season's bulletin will not go out as drafted (it can be reopened)."""
-    reason = " ".join(reason.split())
+    reason = one_line(reason)
     if not reason:
         raise ReviewError("say why the bulletin is rejected")
     return _transition(
@@ -216,7 +217,7 @@ def withdraw(
     now: datetime | None = None,
 ) -> str:
     """Take the bulletin out of the way to subscribers; any approval is discarded."""
-    detail = {"reason": " ".join(reason.split())[:1000]} if reason.strip() else {}
+    detail = {"reason": one_line(reason)[:1000]} if reason.strip() else {}
     return _transition(
         engine,
         bulletin_id,
@@ -251,7 +252,7 @@ def schedule(
     now: datetime | None = None,
 ) -> str:
     """Send the approved copy at `at` (aware, in the future); rescheduling is allowed."""
-    moment = _now(now)
+    moment = utc(now)
     if at.tzinfo is None:
         raise ValueError("naive datetime: give the time zone")
     if at <= moment:
@@ -296,7 +297,7 @@ def start_sending(
     Only one caller wins (the state change is a compare-and-set), so two schedulers never both
     start the same bulletin.
     """
-    moment = _now(now)
+    moment = utc(now)
     copy = frozen_copy(engine, bulletin_id)
     with engine.connect() as connection:
         row = load_row(connection, bulletin_id)
@@ -324,7 +325,7 @@ def finish_sending(
     **detail: Any,
 ) -> str:
     """Sending -> sent, when delivery has handed over every message (counts in `detail`)."""
-    moment = _now(now)
+    moment = utc(now)
     return _transition(
         engine,
         bulletin_id,

@@ -3,7 +3,8 @@
 
 - `runner`: the process: lock, signals, uvicorn in a thread, orderly shutdown;
 - `scheduler`, `jobs`: APScheduler and the idempotent, database-driven jobs;
-- `lock`: one scheduler per database (a lock file for SQLite, an advisory lock on PostgreSQL);
-- `drafting`, `sending`, `housekeeping`: when to draft, who sends, what retention removes;
-- `state`, `status`, `metrics`: the heartbeat and last poll, and the summary built from them.
+- `drafting`, `sending`, `housekeeping`: when to draft, who sends, what retention removes.
+
+The scheduler lock lives in `actwatch.db.lock`; the heartbeat, status and metrics in
+`actwatch.monitor`, which the web app's probes read without importing the service.
 """

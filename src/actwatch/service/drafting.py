@@ -4,30 +4,15 @@ draft holds what the feeds published up to then, even after the service was down
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Engine, select
-
-from actwatch.bulletin.seasons import Season, last_ended_season, local_midnight
-from actwatch.bulletin.store import draft_bulletin
+from actwatch.bulletin.seasons import Season, draft_due_at, last_ended_season
 from actwatch.config import Config
-from actwatch.db.schema import bulletins
+from actwatch.db import Engine
+from actwatch.pipeline import Notified, draft_and_notify, notify_editor
+from actwatch.review.records import season_bulletin
 from actwatch.review.states import DRAFT
-
-log = logging.getLogger(__name__)
-
-
-def draft_due_at(config: Config, season: Season) -> datetime:
-    """The first `draft_at` local time at or after the season's end plus `draft_after` (UTC)."""
-    zone = config.schedule.zone
-    earliest = local_midnight(season.end, zone) + config.schedule.draft_after
-    day = earliest.astimezone(zone).date()
-    moment = datetime.combine(day, config.schedule.draft_at, tzinfo=zone)
-    if moment < earliest:
-        moment = datetime.combine(day + timedelta(days=1), config.schedule.draft_at, tzinfo=zone)
-    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -39,41 +24,56 @@ class DraftCheck:
     created: bool = False
     items: int = 0
     waiting_for: str | None = None  # why nothing was done yet
-    notify: bool = False  # the editor has not been told yet
+    notify: bool = False  # the editor had not been told yet when this check began
+    told: bool = False  # ... and was told by it
+    notify_error: str | None = None  # ... or could not be (the mail server is down)
 
 
 def check_draft(
-    engine: Engine, config: Config, now: datetime, last_poll_finished: datetime | None
+    engine: Engine,
+    config: Config,
+    now: datetime,
+    last_poll_finished: datetime | None,
+    *,
+    notify: bool = True,
 ) -> DraftCheck:
-    """Compile the last ended season's draft when it is due; say whether the editor still needs
-    telling. Idempotent: the season's bulletin is unique, an existing one is left alone."""
+    """Compile the last ended season's draft when it is due, and tell the editor once (unless
+    `notify` is false: the service is waiting to retry a failed email). Idempotent: the season's
+    bulletin is unique, an existing one is left alone."""
     season = last_ended_season(config, now)
     due = draft_due_at(config, season)
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(bulletins.c.id, bulletins.c.state, bulletins.c.editor_notified_at).where(
-                bulletins.c.season == season.slug
-            )
-        ).first()
-    if row is not None:
+    existing = season_bulletin(engine, season.slug)
+    if existing is not None:
+        needs_notice = (
+            existing.state == DRAFT and existing.editor_notified_at is None and now >= due
+        )
+        notified = (
+            notify_editor(engine, config, existing.id, now=now)
+            if needs_notice and notify
+            else Notified()
+        )
         return DraftCheck(
             season,
             due,
-            row.id,
-            row.state,
-            notify=row.state == DRAFT and row.editor_notified_at is None and now >= due,
+            existing.id,
+            existing.state,
+            notify=needs_notice,
+            told=notified.told,
+            notify_error=notified.error,
         )
     if now < due:
         return DraftCheck(season, due, waiting_for="not due yet")
     if last_poll_finished is None or last_poll_finished < due:
         return DraftCheck(season, due, waiting_for="a poll that finishes after the due time")
-    result = draft_bulletin(engine, config, season, now)
+    drafted = draft_and_notify(engine, config, season, now=now, notify=notify)
     return DraftCheck(
         season,
         due,
-        result.bulletin_id,
+        drafted.draft.bulletin_id,
         DRAFT,
-        created=result.created,
-        items=result.total,
+        created=drafted.draft.created,
+        items=drafted.draft.total,
         notify=True,
+        told=drafted.notified.told,
+        notify_error=drafted.notified.error,
     )

@@ -19,16 +19,17 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
-
 from actwatch.config import Config
-from actwatch.db.schema import bulletins, deliveries, login_failures
-from actwatch.review.states import SENT
+from actwatch.core.clock import utc
+from actwatch.db import Engine
+from actwatch.delivery.ledger import delete_for_bulletin
+from actwatch.editors import prune_login_failures
+from actwatch.review.records import sent_before
 from actwatch.subscribers.privacy import erase
-from actwatch.subscribers.store import expire_signups, left_before
+from actwatch.subscribers.store import expire_signups, leavers_before
 
 log = logging.getLogger(__name__)
 LOGIN_FAILURE_RETENTION = timedelta(days=7)
@@ -54,7 +55,7 @@ def run_housekeeping(
     now: datetime | None = None,
     stop: threading.Event | None = None,
 ) -> HousekeepingReport:
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = utc(now)
     stop = stop or threading.Event()
     schedule = config.schedule
     report = HousekeepingReport()
@@ -68,46 +69,26 @@ def run_housekeeping(
             engine, moment - schedule.unsubscribed_retention, moment, stop
         )
     if schedule.pending_retention is not None and not stop.is_set():
+        # Never before the confirmation link has expired.
         keep = max(schedule.pending_retention, config.web.confirm_within)
         report.signups_deleted = expire_signups(engine, moment - keep)
     if not stop.is_set():
-        with engine.begin() as connection:
-            report.login_failures_deleted = int(
-                connection.execute(
-                    delete(login_failures).where(
-                        login_failures.c.at < moment - LOGIN_FAILURE_RETENTION
-                    )
-                ).rowcount
-            )
+        report.login_failures_deleted = prune_login_failures(
+            engine, moment - LOGIN_FAILURE_RETENTION
+        )
     report.interrupted = stop.is_set()
     return report
 
 
 def _old_deliveries(engine: Engine, before: datetime, stop: threading.Event) -> int:
-    with engine.connect() as connection:
-        old = list(
-            connection.execute(
-                select(bulletins.c.id).where(
-                    bulletins.c.state == SENT, bulletins.c.sent_at < before
-                )
-            ).scalars()
-        )
     deleted = 0
-    for bulletin_id in old:
-        # In batches: one long delete would hold SQLite's write lock against the web editor.
+    for bulletin_id in sent_before(engine, before):
+        # In batches, checking `stop` between them.
         while not stop.is_set():
-            with engine.begin() as connection:
-                ids = list(
-                    connection.execute(
-                        select(deliveries.c.id)
-                        .where(deliveries.c.bulletin_id == bulletin_id)
-                        .limit(BATCH)
-                    ).scalars()
-                )
-                if not ids:
-                    break
-                connection.execute(delete(deliveries).where(deliveries.c.id.in_(ids)))
-                deleted += len(ids)
+            batch = delete_for_bulletin(engine, bulletin_id, batch=BATCH)
+            if not batch:
+                break
+            deleted += batch
     return deleted
 
 
@@ -115,7 +96,7 @@ def _erase_leavers(
     engine: Engine, before: datetime, moment: datetime, stop: threading.Event
 ) -> int:
     erased = 0
-    for subscriber_id in left_before(engine, before):
+    for subscriber_id in leavers_before(engine, before):
         if stop.is_set():
             break
         erase(engine, subscriber_id, now=moment)

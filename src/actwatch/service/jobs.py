@@ -7,34 +7,33 @@ cancelled (every feed already stored stays stored, whole), and a send stops betw
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-
-from sqlalchemy import Engine
 
 from actwatch import __version__
 from actwatch.config import Config
-from actwatch.feeds.poll import Poller, PollReport
-from actwatch.service.drafting import check_draft
-from actwatch.service.housekeeping import run_housekeeping
-from actwatch.service.lock import SchedulerLock
-from actwatch.service.sending import due_scheduled, needs_sender, run_send, sending_bulletins
-from actwatch.service.state import (
+from actwatch.core import clock
+from actwatch.core.clock import iso, parse_iso
+from actwatch.db import Engine
+from actwatch.db.lock import SchedulerLock
+from actwatch.feeds.poll import Poller
+from actwatch.monitor.state import (
     HEARTBEAT,
     HOUSEKEEPING,
     LAST_POLL,
-    iso,
-    parse_iso,
     read_state,
     write_state,
 )
+from actwatch.pipeline import poll_and_match
+from actwatch.service.drafting import check_draft
+from actwatch.service.housekeeping import run_housekeeping
+from actwatch.service.sending import due_scheduled, needs_sender, run_send, sending_bulletins
 
 log = logging.getLogger("actwatch.service")
 ACTOR = "actwatch serve"
@@ -42,10 +41,6 @@ ACTOR = "actwatch serve"
 NOTIFY_RETRY = timedelta(minutes=15)
 # After a send that stopped on a fatal error (the SMTP server refuses us), leave it this long.
 SEND_RETRY = timedelta(minutes=5)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Jobs:
@@ -67,13 +62,14 @@ class Jobs:
         self.on_fatal = on_fatal or (lambda _reason: None)
         self.env = env
         self.mode = mode
-        self.started_at = utcnow()
+        self.started_at = clock.now()
         self._poller: Poller | None = None
         self._poller_lock = threading.Lock()
         self._sending: set[int] = set()
         self._sending_lock = threading.Lock()
         self._send_not_before: dict[int, datetime] = {}
-        self._notify_not_before: dict[int, datetime] = {}
+        # After a failed draft notification, no new attempt before this.
+        self._notify_not_before = self.started_at
 
     # -- heartbeat ---------------------------------------------------------------------------
 
@@ -93,7 +89,7 @@ class Jobs:
             "started_at": iso(self.started_at),
         }
         if stopped:
-            value["stopped_at"] = iso(utcnow())
+            value["stopped_at"] = iso(clock.now())
         write_state(self.engine, HEARTBEAT, value)
 
     # -- feeds -------------------------------------------------------------------------------
@@ -101,17 +97,20 @@ class Jobs:
     def poll(self) -> None:
         if self.stop.is_set():
             return
-        started = utcnow()
-        report = self._poll_pass(started)
-        if report is None:
+        started = clock.now()
+        with self._poller_lock:
+            if self._poller is None:
+                self._poller = Poller(self.engine, self.config)
+            poller = self._poller
+        polled = poll_and_match(
+            self.engine, self.config, now=started, poller=poller, stop=self.stop
+        )
+        if polled is None:
             log.info("poll interrupted by shutdown; unfinished feeds are fetched next time")
             return
-        classified: dict[str, Any] = {}
-        if not self.stop.is_set():
-            from actwatch.matching.store import classify_pending
-
-            classified = classify_pending(self.engine, self.config).as_dict()
-        finished = utcnow()
+        report = polled.poll
+        classified = polled.matching.as_dict() if polled.matching else {}
+        finished = clock.now()
         write_state(
             self.engine,
             LAST_POLL,
@@ -143,37 +142,17 @@ class Jobs:
                     extra={"event": "feed_error", "feed": outcome.name},
                 )
 
-    def _poll_pass(self, now: datetime) -> PollReport | None:
-        with self._poller_lock:
-            if self._poller is None:
-                self._poller = Poller(self.engine, self.config)
-            poller = self._poller
-
-        async def run() -> PollReport | None:
-            task = asyncio.ensure_future(poller.poll_async(now=now))
-            while not task.done():
-                if self.stop.is_set():
-                    task.cancel()
-                    try:
-                        await task
-                    except asyncio.CancelledError:
-                        return None
-                    break
-                await asyncio.wait({task}, timeout=0.1)
-            return task.result()
-
-        return asyncio.run(run())
-
     # -- drafts ------------------------------------------------------------------------------
 
     def draft(self) -> None:
         if self.stop.is_set():
             return
-        now = utcnow()
-        with self.engine.connect() as connection:
-            last_poll = read_state(connection, LAST_POLL)
+        now = clock.now()
+        last_poll = read_state(self.engine, LAST_POLL)
         finished = parse_iso(last_poll.value.get("finished_at")) if last_poll else None
-        checked = check_draft(self.engine, self.config, now, finished)
+        checked = check_draft(
+            self.engine, self.config, now, finished, notify=now >= self._notify_not_before
+        )
         extra = {"event": "draft", "season": checked.season.slug}
         if checked.created:
             log.info(
@@ -183,34 +162,21 @@ class Jobs:
                 checked.items,
                 extra={**extra, "bulletin_id": checked.bulletin_id, "items": checked.items},
             )
-        if checked.notify and checked.bulletin_id is not None and not self.stop.is_set():
-            self._notify(checked.bulletin_id, now, extra)
-
-    def _notify(self, bulletin_id: int, now: datetime, extra: dict[str, Any]) -> None:
-        from actwatch.mail import MailError
-        from actwatch.review import notify_draft_ready
-
-        if now < self._notify_not_before.get(bulletin_id, now):
-            return
-        try:
-            notify_draft_ready(self.engine, self.config, bulletin_id, now=now)
-        except (MailError, OSError) as exc:
-            self._notify_not_before[bulletin_id] = now + NOTIFY_RETRY
+        if checked.notify_error is not None:
+            self._notify_not_before = now + NOTIFY_RETRY
             log.error(
                 "could not tell the editor about draft %s (%s); trying again in %s",
-                bulletin_id,
-                exc,
+                checked.bulletin_id,
+                checked.notify_error,
                 NOTIFY_RETRY,
-                extra={**extra, "bulletin_id": bulletin_id},
+                extra={**extra, "bulletin_id": checked.bulletin_id},
             )
-        else:
-            self._notify_not_before.pop(bulletin_id, None)
 
     # -- sending -----------------------------------------------------------------------------
 
     def send_due(self) -> None:
         """Start the scheduled bulletins whose time has come."""
-        for bulletin_id in due_scheduled(self.engine, utcnow()):
+        for bulletin_id in due_scheduled(self.engine, clock.now()):
             if self.stop.is_set():
                 return
             self._send(bulletin_id)
@@ -234,7 +200,7 @@ class Jobs:
                 self._send(bulletin_id)
 
     def _send(self, bulletin_id: int) -> None:
-        now = utcnow()
+        now = clock.now()
         if now < self._send_not_before.get(bulletin_id, now):
             return
         with self._sending_lock:
@@ -246,7 +212,7 @@ class Jobs:
                 self.engine, self.config, bulletin_id, actor=ACTOR, stop=self.stop, env=self.env
             )
             if report is None or report.error:
-                self._send_not_before[bulletin_id] = utcnow() + SEND_RETRY
+                self._send_not_before[bulletin_id] = clock.now() + SEND_RETRY
             else:
                 self._send_not_before.pop(bulletin_id, None)
         finally:
@@ -280,9 +246,8 @@ class Jobs:
 
     def housekeeping_if_overdue(self) -> None:
         """At start: catch up a night the service was down for."""
-        with self.engine.connect() as connection:
-            last = read_state(connection, HOUSEKEEPING)
-        if last is None or utcnow() - last.updated_at > timedelta(hours=25):
+        last = read_state(self.engine, HOUSEKEEPING)
+        if last is None or clock.now() - last.updated_at > timedelta(hours=25):
             self.housekeeping()
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -18,16 +18,17 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from types import FrameType
 
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Engine
 
 from actwatch.config import Config
+from actwatch.core import clock
+from actwatch.db import Engine
+from actwatch.db.lock import SchedulerLock, scheduler_lock
 from actwatch.service.jobs import Jobs
-from actwatch.service.lock import SchedulerLock, scheduler_lock
 from actwatch.service.scheduler import build_scheduler
 
 log = logging.getLogger("actwatch.service")
@@ -59,7 +60,7 @@ class ServiceInfo:
     """What the ops endpoints can ask the running process."""
 
     mode: str
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: datetime = field(default_factory=clock.now)
     scheduler: BackgroundScheduler | None = None
     standby: bool = False
 
@@ -139,7 +140,7 @@ class Service:
                 )
 
     def _busy_message(self) -> str:
-        from actwatch.service.lock import FileLock
+        from actwatch.db.lock import FileLock
 
         holder = self.lock.holder() if isinstance(self.lock, FileLock) else None
         who = f" (held by {holder})" if holder else ""

@@ -1,4 +1,4 @@
-"""Which bulletins need a sender, and running `send_bulletin` for one of them.
+"""Which bulletins need a sender, and running the pipeline's `send` for one of them.
 
 Shared by the scheduler's jobs and `actwatch send-worker`. Several senders on one bulletin are
 safe by construction (rows are leased with SKIP LOCKED on PostgreSQL and each message starts with
@@ -11,83 +11,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
-
-from sqlalchemy import Engine, func, or_, select
 
 from actwatch.config import Config
-from actwatch.db.schema import bulletins, deliveries
-from actwatch.delivery import DeliveryError, SendReport, send_bulletin
-from actwatch.delivery.ledger import CLAIMABLE, LEASE, SENDING, holder_alive
+from actwatch.db import Engine
+from actwatch.delivery import DeliveryError, SendReport
+from actwatch.delivery.ledger import needs_sender
 from actwatch.mail import MailError
-from actwatch.review.states import SCHEDULED, ReviewError
-from actwatch.review.states import SENDING as BULLETIN_SENDING
+from actwatch.pipeline import send
+from actwatch.review.records import due_scheduled, sending_bulletins
+from actwatch.review.states import ReviewError
 from actwatch.subscribers import SecretMissing
 
+__all__ = ["due_scheduled", "needs_sender", "run_send", "sending_bulletins"]
+
 log = logging.getLogger(__name__)
-
-
-def due_scheduled(engine: Engine, now: datetime) -> list[int]:
-    with engine.connect() as connection:
-        return list(
-            connection.execute(
-                select(bulletins.c.id)
-                .where(bulletins.c.state == SCHEDULED, bulletins.c.scheduled_for <= now)
-                .order_by(bulletins.c.scheduled_for, bulletins.c.id)
-            ).scalars()
-        )
-
-
-def sending_bulletins(engine: Engine) -> list[int]:
-    with engine.connect() as connection:
-        return list(
-            connection.execute(
-                select(bulletins.c.id)
-                .where(bulletins.c.state == BULLETIN_SENDING)
-                .order_by(bulletins.c.send_started_at, bulletins.c.id)
-            ).scalars()
-        )
-
-
-def needs_sender(engine: Engine, bulletin_id: int, now: datetime | None = None) -> bool:
-    """Is there work on this `sending` bulletin that no live sender is doing?
-
-    Yes when it has no delivery rows yet (its sender died before preparing them), when rows are
-    due and unclaimed (or held by a sender that is gone), or when no row is left to send and
-    nobody is in the middle of one (the bulletin only waits to be marked sent)."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(
-                deliveries.c.state,
-                deliveries.c.claimed_by,
-                func.max(deliveries.c.claimed_at).label("claimed_at"),
-                func.count().label("rows"),
-                func.min(deliveries.c.next_attempt_at).label("next_attempt_at"),
-            )
-            .where(
-                deliveries.c.bulletin_id == bulletin_id,
-                or_(deliveries.c.state.in_(CLAIMABLE), deliveries.c.state == SENDING),
-            )
-            .group_by(deliveries.c.state, deliveries.c.claimed_by)
-        ).all()
-        total = connection.execute(
-            select(func.count()).where(deliveries.c.bulletin_id == bulletin_id)
-        ).scalar_one()
-    if not total:
-        return True
-    live_in_flight = False
-    for row in rows:
-        alive = holder_alive(row.claimed_by, row.claimed_at, moment)
-        if row.state == SENDING:
-            live_in_flight = live_in_flight or alive
-            continue
-        leased = alive and row.claimed_at is not None and moment - row.claimed_at < LEASE
-        due = row.next_attempt_at is None or row.next_attempt_at <= moment
-        if due and not leased:
-            return True
-    waiting = any(row.state in CLAIMABLE for row in rows)
-    return not waiting and not live_in_flight
 
 
 def run_send(
@@ -102,7 +39,7 @@ def run_send(
     """Send (or carry on sending) one bulletin until nothing is due or `stop` is set; every
     outcome is logged. None when it could not run (the reason is logged)."""
     try:
-        report = send_bulletin(engine, config, bulletin_id, actor=actor, stop=stop, env=env)
+        report = send(engine, config, bulletin_id, actor=actor, stop=stop, env=env)
     except ReviewError as exc:
         # Another sender moved it on (finished it, or an editor withdrew it) at the same moment.
         log.info(

@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Engine
-
 from actwatch.config import Config
+from actwatch.db import Engine
 from actwatch.service.sending import needs_sender, run_send, sending_bulletins
 
 log = logging.getLogger("actwatch.service.worker")

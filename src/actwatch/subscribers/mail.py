@@ -45,14 +45,14 @@ from actwatch.subscribers.store import (
 from actwatch.subscribers.tokens import Tokens
 
 log = logging.getLogger(__name__)
-TEMPLATES = {
+TEMPLATES: dict[str, str] = {
     outbox.CONFIRM: "subscriber-confirm.txt",
     outbox.WELCOME: "subscriber-welcome.txt",
     outbox.LINKS: "subscriber-links.txt",
     outbox.ALREADY: "subscriber-already.txt",
 }
 # Which state the subscriber must still be in for the message to make sense when it goes out.
-NEEDS = {
+NEEDS: dict[str, str] = {
     outbox.CONFIRM: PENDING,
     outbox.WELCOME: CONFIRMED,
     outbox.LINKS: CONFIRMED,

@@ -14,14 +14,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
+from actwatch.core.states import SubscriberMailKind, SubscriberMailState
 from actwatch.db.schema import subscriber_mail
 from actwatch.subscribers.store import utcnow
 
-CONFIRM = "confirm"
-WELCOME = "welcome"
-LINKS = "links"
-ALREADY = "already"  # someone asked to subscribe an address that already is
-QUEUED, SENT, FAILED = "queued", "sent", "failed"
+CONFIRM = SubscriberMailKind.CONFIRM
+WELCOME = SubscriberMailKind.WELCOME
+LINKS = SubscriberMailKind.LINKS
+ALREADY = SubscriberMailKind.ALREADY
+QUEUED = SubscriberMailState.QUEUED
+SENT = SubscriberMailState.SENT
+FAILED = SubscriberMailState.FAILED
 
 PER_ADDRESS_LIMIT = 5
 PER_ADDRESS_WINDOW = timedelta(days=1)

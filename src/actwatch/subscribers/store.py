@@ -16,15 +16,16 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, sele
 
 from actwatch.config import Config
 from actwatch.core.emails import email_digest, normalise_email
-from actwatch.db.schema import SUBSCRIBER_STATUSES, subscriber_strands, subscribers
+from actwatch.core.states import SubscriberStatus
+from actwatch.db.schema import subscriber_strands, subscribers
 from actwatch.mail.message import clean_header
 from actwatch.subscribers.tokens import new_nonce
 
-PENDING = "pending"
-CONFIRMED = "confirmed"
-UNSUBSCRIBED = "unsubscribed"
-BOUNCED = "bounced"
-ERASED = "erased"
+PENDING = SubscriberStatus.PENDING
+CONFIRMED = SubscriberStatus.CONFIRMED
+UNSUBSCRIBED = SubscriberStatus.UNSUBSCRIBED
+BOUNCED = SubscriberStatus.BOUNCED
+ERASED = SubscriberStatus.ERASED
 # Nobody in these states is ever added back by an import.
 SUPPRESSED = frozenset({UNSUBSCRIBED, BOUNCED, ERASED})
 NAME_LIMIT = 200
@@ -362,14 +363,18 @@ def rotate_nonce(engine: Engine, subscriber_id: int) -> str:
     return nonce
 
 
-def count_by_status(connection: Connection) -> dict[str, int]:
-    """How many subscribers are in each state (every state present, zero or not)."""
-    counts = dict.fromkeys(SUBSCRIBER_STATUSES, 0)
-    for status, count in connection.execute(
-        select(subscribers.c.status, func.count()).group_by(subscribers.c.status)
-    ):
-        counts[status] = int(count)
-    return counts
+# What `actwatch status` counts.
+
+
+def count_by_status(engine: Engine) -> dict[str, int]:
+    """Subscribers by status (every status present, zero or not)."""
+    with engine.connect() as connection:
+        found: dict[str, int] = dict(
+            connection.execute(
+                select(subscribers.c.status, func.count()).group_by(subscribers.c.status)
+            ).all()
+        )
+    return {status.value: int(found.get(status, 0)) for status in SubscriberStatus}
 
 
 # CSV imports: the file is parsed by `imports`, the rows land here.
@@ -506,8 +511,8 @@ def erase_subscriber(connection: Connection, subscriber_id: int, *, now: datetim
     )
 
 
-def left_before(engine: Engine, before: datetime) -> list[int]:
-    """Who unsubscribed or bounced before `before` (and is not erased yet)."""
+def leavers_before(engine: Engine, before: datetime) -> list[int]:
+    """Subscribers who unsubscribed or bounced before `before` (their data is due for erasure)."""
     with engine.connect() as connection:
         return list(
             connection.execute(

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -19,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from actwatch.config import Config
+from actwatch.db import Engine
 from actwatch.logs import install_access_log_filters
 from actwatch.mail import Transport, open_transport
 from actwatch.review.states import STATE_LABELS

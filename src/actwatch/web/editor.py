@@ -9,23 +9,21 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from actwatch import review
+from actwatch import pipeline, review
 from actwatch.bulletin import BulletinError, RenderError, list_bulletins
 from actwatch.bulletin.filters import markdown_html
 from actwatch.config import Config
-from actwatch.db.schema import editors
+from actwatch.editors import AccountError, RateLimited, authenticate, session_editor
 from actwatch.mail import MailError
 from actwatch.review import editing
 from actwatch.review.states import APPROVAL_HELD, LOCKED
 from actwatch.review.view import feed_problems, uncertain_everywhere
-from actwatch.web.accounts import AccountError, RateLimited, authenticate
 from actwatch.web.session import (
     csrf_ok,
     csrf_token,
@@ -101,11 +99,10 @@ async def login_page(request: Request) -> Response:
             error="That name and password do not match an editor account.",
             name=name,
         )
-    with engine.connect() as connection:
-        password_hash = connection.execute(
-            select(editors.c.password_hash).where(editors.c.id == editor.id)
-        ).scalar_one()
-    log_in(request, editor.id, password_hash)
+    found = await run_in_threadpool(session_editor, engine, editor.id)
+    if found is None:  # removed at this very moment
+        return render(request, "login.html", status=401, next=target, error="No such editor.")
+    log_in(request, editor.id, found[1])
     flash(request, "success", f"Welcome, {editor.name}.")
     return RedirectResponse(target, status_code=303)
 
@@ -125,11 +122,9 @@ async def dashboard(request: Request) -> Response:
     engine = request.app.state.engine
 
     def load() -> dict[str, Any]:
-        with engine.connect() as connection:
-            problems = feed_problems(connection)
         return {
             "bulletins": list(reversed(list_bulletins(engine, config))),
-            "problems": problems,
+            "problems": feed_problems(engine),
             "uncertain": uncertain_everywhere(engine, config),
         }
 
@@ -148,14 +143,7 @@ async def bulletin_page(request: Request) -> Response:
     bulletin_id = _bulletin_id(request)
 
     def load() -> dict[str, Any]:
-        rendered, error = None, None
-        try:
-            rendered = review.render_for_approval(engine, config, bulletin_id)
-        except (RenderError, review.ReviewError) as exc:
-            error = str(exc)
-        view = review.build_review(
-            engine, config, bulletin_id, rendered=rendered, render_error=error
-        )
+        view, rendered = review.review_with_preview(engine, config, bulletin_id)
         return {"view": view, "rendered": rendered}
 
     try:
@@ -188,13 +176,8 @@ async def preview(request: Request) -> Response:
         return PlainTextResponse("format must be html, text or markdown", status_code=400)
 
     def load() -> str:
-        with engine.connect() as connection:
-            state = review.records.load_row(connection, bulletin_id).state
-        if state in APPROVAL_HELD:
-            copy = review.frozen_copy(engine, bulletin_id)
-            return {"html": copy.html, "text": copy.text, "markdown": copy.markdown}[kind]
-        rendered = review.render_for_approval(engine, config, bulletin_id)
-        return {"html": rendered.html, "text": rendered.text, "markdown": rendered.markdown}[kind]
+        copy = review.preview_copy(engine, config, bulletin_id)
+        return {"html": copy.html, "text": copy.text, "markdown": copy.markdown}[kind]
 
     try:
         body = await run_in_threadpool(load)
@@ -454,7 +437,7 @@ def do_approve(
     expected = _text(form, "content_hash") or None
     if expected is None:
         raise review.ReviewError("the form did not say which content you approve: reload the page")
-    approval = review.approve(
+    approval = pipeline.approve(
         engine, config, bulletin_id, by=actor, revision=revision, expected_hash=expected
     )
     return (

@@ -34,7 +34,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    from actwatch.service.status import readiness
+    from actwatch.monitor.status import readiness
 
     state = request.app.state
     try:
@@ -58,8 +58,8 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    from actwatch.service.metrics import CONTENT_TYPE, render_metrics
-    from actwatch.service.status import collect
+    from actwatch.monitor.metrics import CONTENT_TYPE, render_metrics
+    from actwatch.monitor.status import collect
 
     state = request.app.state
     try:

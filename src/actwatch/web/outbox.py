@@ -14,10 +14,10 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from actwatch.config import Config
+from actwatch.db import Engine
 from actwatch.mail import Transport
 from actwatch.subscribers import outbox
 from actwatch.subscribers.mail import send_queued

@@ -7,7 +7,6 @@ account ends every session at once), the CSRF token and pending messages; nothin
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
@@ -15,13 +14,11 @@ from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from actwatch.db.schema import editors
-from actwatch.web.accounts import Editor
+from actwatch.editors import Editor, session_editor
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -49,10 +46,6 @@ async def csrf_ok(request: Request) -> bool:
     return sent is not None and hmac.compare_digest(sent.encode(), expected.encode())
 
 
-def password_fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
-
-
 def flash(request: Request, kind: str, message: str) -> None:
     messages = list(request.session.get("flash", []))
     messages.append([kind, message])
@@ -68,20 +61,18 @@ def _current_editor(request: Request) -> Editor | None:
     editor_id = request.session.get("editor_id")
     if not isinstance(editor_id, int):
         return None
-    engine = request.app.state.engine
-    with engine.connect() as connection:
-        row = connection.execute(select(editors).where(editors.c.id == editor_id)).first()
-    if row is None or request.session.get("fp") != password_fingerprint(row.password_hash):
+    found = session_editor(request.app.state.engine, editor_id)
+    if found is None or request.session.get("fp") != found[1]:
         return None
-    return Editor(row.id, row.name, row.email, row.created_at, row.last_login_at)
+    return found[0]
 
 
-def log_in(request: Request, editor_id: int, password_hash: str) -> None:
+def log_in(request: Request, editor_id: int, fingerprint: str) -> None:
     # A new session on login: nothing from before (a planted cookie) carries over.
     request.session.clear()
     request.session.update(
         editor_id=editor_id,
-        fp=password_fingerprint(password_hash),
+        fp=fingerprint,
         csrf=secrets.token_urlsafe(32),
     )
 

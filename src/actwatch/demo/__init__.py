@@ -3,6 +3,9 @@
 `run_demo(folder)` writes a config beside an SQLite database and a maildir, serves the sample
 feeds on 127.0.0.1, polls them, classifies the items, compiles the season with the most news,
 and writes its three renderings. Run again, it reuses the folder: every step is idempotent.
+
+The sample feeds and the little HTTP server that serves them live in `actwatch.demo.samples`
+(the tests and benchmarks serve feeds with it too); both ship in the wheel.
 """
 
 from __future__ import annotations
@@ -10,26 +13,21 @@ from __future__ import annotations
 import mailbox
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine, func, select
 
-from actwatch.bulletin import (
-    load_bulletin,
-    preview_links,
-    render_html,
-    render_markdown,
-    render_text,
-)
 from actwatch.bulletin.seasons import Season
-from actwatch.bulletin.store import draft_bulletin, effective_state, seasons_with_news
+from actwatch.bulletin.store import seasons_with_news
 from actwatch.config import Config, load_config
-from actwatch.db import open_database
-from actwatch.db.schema import item_matches, item_strands, items
+from actwatch.core import clock
+from actwatch.db import Engine, open_database
+from actwatch.feeds.store import count_items
+from actwatch.matching.store import count_decided
+from actwatch.pipeline import draft_and_notify, poll_and_match, render
 
 DEMO_BASE_URL = "http://127.0.0.1:8080"
 CONFIG_HEADER = """\
@@ -69,14 +67,14 @@ def default_config_path() -> Path:
     bundled = files("actwatch") / "default-config.yaml"
     if bundled.is_file():
         return Path(str(bundled))
-    checkout = Path(__file__).resolve().parents[2] / "config.yaml"
+    checkout = Path(__file__).resolve().parents[3] / "config.yaml"
     if checkout.is_file():
         return checkout
     raise DemoError(f"the default config is missing (looked for {checkout})")
 
 
 def demo_config_data(base_url: str, rules: dict[str, Any]) -> dict[str, Any]:
-    from actwatch.feeds.samples import sample_feed_configs
+    from actwatch.demo.samples import sample_feed_configs
 
     data = dict(rules)
     data["feeds"] = sample_feed_configs(base_url)
@@ -111,38 +109,13 @@ def richest_season(engine: Engine, config: Config) -> Season | None:
     return max(seasons, key=lambda pair: (pair[1], pair[0]))[0]
 
 
-def _counts(engine: Engine) -> tuple[int, int, int, dict[str, int]]:
-    with engine.connect() as connection:
-        total = connection.execute(select(func.count()).select_from(items)).scalar_one()
-        states: dict[str, int] = {
-            state: count
-            for state, count in connection.execute(
-                select(effective_state, func.count())
-                .select_from(item_matches)
-                .group_by(effective_state)
-            )
-        }
-        by_strand: dict[str, int] = {
-            strand: count
-            for strand, count in connection.execute(
-                select(item_strands.c.strand, func.count())
-                .join(item_matches, item_matches.c.item_id == item_strands.c.item_id)
-                .where(effective_state == "relevant")
-                .group_by(item_strands.c.strand)
-            )
-        }
-    return total, states.get("relevant", 0), states.get("uncertain", 0), by_strand
-
-
 def run_demo(
     folder: Path, *, progress: Progress | None = None, now: datetime | None = None
 ) -> DemoReport:
-    from actwatch.feeds import poll_feeds, sync_feeds
-    from actwatch.feeds.samples import serve_samples
-    from actwatch.matching.store import classify_pending
+    from actwatch.demo.samples import serve_samples
 
     say = progress or (lambda _message: None)
-    started = datetime.now(UTC)
+    started = clock.now()
     now = now or started
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
@@ -154,39 +127,29 @@ def run_demo(
         config = load_config(config_path)
         engine = open_database(config)
         try:
-            sync_feeds(engine, config, now=now)
-            say(f"Polling {len(config.feeds)} sample feeds")
-            report = poll_feeds(engine, config, force=True, now=now)
+            say(
+                f"Polling {len(config.feeds)} sample feeds, matching the items to the Act's strands"
+            )
+            polled = poll_and_match(engine, config, force=True, now=now)
+            assert polled is not None  # nothing can stop it here
+            report = polled.poll
+            decided = count_decided(engine)
+            total = count_items(engine)
+            season = richest_season(engine, config)
+            files_written: list[Path] = []
+            bulletin_id = None
+            bulletin_items = 0
+            if season is not None:
+                say(f"Compiling the {season.slug} bulletin")
+                drafted = draft_and_notify(engine, config, season, now=now, notify=False)
+                bulletin_id, bulletin_items = drafted.draft.bulletin_id, drafted.draft.total
+                renderings = render(engine, config, bulletin_id)
+                for kind, suffix in (("html", "html"), ("text", "txt"), ("markdown", "md")):
+                    path = folder / f"bulletin-{season.slug}.{suffix}"
+                    path.write_text(renderings[kind], encoding="utf-8")
+                    files_written.append(path)
         finally:
             engine.dispose()
-
-    engine = open_database(config)
-    try:
-        say("Matching the items against the Act's strands")
-        classify_pending(engine, config)
-        total, relevant, uncertain, by_strand = _counts(engine)
-        season = richest_season(engine, config)
-        files_written: list[Path] = []
-        bulletin_id = None
-        bulletin_items = 0
-        if season is not None:
-            say(f"Compiling the {season.slug} bulletin")
-            draft = draft_bulletin(engine, config, season, now)
-            bulletin_id, bulletin_items = draft.bulletin_id, draft.total
-            links = preview_links(config, season.slug)
-            email = load_bulletin(engine, config, draft.bulletin_id)
-            archive = load_bulletin(engine, config, draft.bulletin_id, full=True)
-            renderings = {
-                "html": render_html(email, links, config=config),
-                "txt": render_text(email, links, config=config),
-                "md": render_markdown(archive, links, config=config),
-            }
-            for suffix, text in renderings.items():
-                path = folder / f"bulletin-{season.slug}.{suffix}"
-                path.write_text(text, encoding="utf-8")
-                files_written.append(path)
-    finally:
-        engine.dispose()
 
     return DemoReport(
         folder=folder,
@@ -195,13 +158,15 @@ def run_demo(
         feeds_ok=report.ok + report.not_modified,
         feeds_failed=report.failed,
         items=total,
-        relevant=relevant,
-        uncertain=uncertain,
-        relevant_by_strand={slug: by_strand.get(slug, 0) for slug in config.strands},
+        relevant=decided.states["relevant"],
+        uncertain=decided.states["uncertain"],
+        relevant_by_strand={
+            slug: decided.relevant_by_strand.get(slug, 0) for slug in config.strands
+        },
         strand_names={slug: strand.name for slug, strand in config.strands.items()},
         season=season,
         bulletin_id=bulletin_id,
         bulletin_items=bulletin_items,
         files=files_written,
-        seconds=(datetime.now(UTC) - started).total_seconds(),
+        seconds=(clock.now() - started).total_seconds(),
     )

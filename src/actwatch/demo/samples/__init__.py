@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-from actwatch.feeds.samples.server import CONTENT_TYPES, Document, FeedServer, running
+from actwatch.demo.samples.server import CONTENT_TYPES, Document, FeedServer, running
 
 SAMPLE_TITLES = {
     "gov-uk-dfe": "GOV.UK (DfE)",

@@ -1,5 +1,8 @@
 """Editor accounts: scrypt password hashes, and a login rate limit kept in the database.
 
+The one owner of the `editors` and `login_failures` tables: the web editor (log in, sessions)
+and `actwatch editors` both go through this module.
+
 There is no default account: `actwatch editors add NAME` makes the first one. A hash is stored
 as `scrypt$n$r$p$salt$key` (base64), so the cost can be raised later and old hashes still verify.
 """
@@ -17,6 +20,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from actwatch.core.clock import utc
+from actwatch.core.text import one_line
 from actwatch.db.schema import editors, login_failures
 
 SCRYPT_N = 2**15
@@ -84,7 +89,7 @@ def check_new_password(password: str) -> None:
 
 
 def clean_name(name: str) -> str:
-    name = " ".join(name.split())
+    name = one_line(name)
     if not name or len(name) > 100:
         raise AccountError("a name has 1 to 100 characters")
     return name
@@ -104,7 +109,7 @@ def add_editor(
 ) -> Editor:
     name = clean_name(name)
     check_new_password(password)
-    moment = now or datetime.now(UTC)
+    moment = utc(now)
     try:
         with engine.begin() as connection:
             existing = connection.execute(
@@ -148,7 +153,7 @@ def remove_editor(engine: Engine, name: str) -> None:
 def find_editor(engine: Engine, name: str) -> Editor | None:
     with engine.connect() as connection:
         row = connection.execute(
-            select(editors).where(func.lower(editors.c.name) == " ".join(name.split()).lower())
+            select(editors).where(func.lower(editors.c.name) == one_line(name).lower())
         ).first()
     return _editor(row) if row else None
 
@@ -157,6 +162,19 @@ def get_editor(engine: Engine, editor_id: int) -> Editor | None:
     with engine.connect() as connection:
         row = connection.execute(select(editors).where(editors.c.id == editor_id)).first()
     return _editor(row) if row else None
+
+
+def password_fingerprint(password_hash: str) -> str:
+    """What a session remembers of the password: a new password (or a removed account) no
+    longer matches it, which ends every session at once."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def session_editor(engine: Engine, editor_id: int) -> tuple[Editor, str] | None:
+    """The editor with this id and their password's fingerprint, if the account exists."""
+    with engine.connect() as connection:
+        row = connection.execute(select(editors).where(editors.c.id == editor_id)).first()
+    return (_editor(row), password_fingerprint(row.password_hash)) if row else None
 
 
 def list_editors(engine: Engine) -> list[Editor]:
@@ -171,6 +189,14 @@ class RateLimited(AccountError):
         minutes = max(1, -(-int(retry_after.total_seconds()) // 60))
         super().__init__(f"too many failed logins: try again in {minutes} minute(s)")
         self.retry_after = retry_after
+
+
+def prune_login_failures(engine: Engine, before: datetime) -> int:
+    """Forget failed logins (names and addresses) from before `before`; how many."""
+    with engine.begin() as connection:
+        return int(
+            connection.execute(delete(login_failures).where(login_failures.c.at < before)).rowcount
+        )
 
 
 def _check_rate(engine: Engine, name: str, address: str, now: datetime) -> None:
@@ -200,8 +226,8 @@ def authenticate(
     engine: Engine, name: str, password: str, address: str, *, now: datetime | None = None
 ) -> Editor | None:
     """The editor if name and password match; None otherwise. Raises RateLimited first."""
-    moment = now or datetime.now(UTC)
-    key = " ".join(name.split()).lower()[:100]
+    moment = utc(now)
+    key = one_line(name).lower()[:100]
     address = address[:64]
     _check_rate(engine, key, address, moment)
     with engine.connect() as connection:

@@ -4,34 +4,25 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
-
-from actwatch.bulletin.seasons import last_ended_season
+from actwatch.bulletin.seasons import draft_due_at, last_ended_season
 from actwatch.config import Config
-from actwatch.db.schema import (
-    DELIVERY_STATES,
-    FEED_STATUSES,
-    MATCH_STATES,
-    SUBSCRIBER_STATUSES,
-    bulletins,
-    deliveries,
-    feeds,
-    item_matches,
-    items,
-    subscribers,
-)
-from actwatch.service.drafting import draft_due_at
-from actwatch.service.state import HEARTBEAT, HOUSEKEEPING, LAST_POLL, iso, parse_iso, read_all
+from actwatch.core.clock import iso, parse_iso, utc
+from actwatch.db import Engine
+from actwatch.delivery.ledger import counts_by_state, counts_per_bulletin, sent_since
+from actwatch.feeds.store import count_feeds, count_items
+from actwatch.matching.store import count_verdicts
+from actwatch.monitor.state import HEARTBEAT, HOUSEKEEPING, LAST_POLL, read_all
+from actwatch.review.records import active_bulletins, count_bulletins, season_bulletin
+from actwatch.subscribers.store import count_by_status
 
 HEARTBEAT_STALE = timedelta(seconds=45)
 SEND_RATE_WINDOW = timedelta(seconds=60)
 # A poll may finish this long after its interval before the service counts as unwell.
 POLL_GRACE = timedelta(minutes=10)
 POLL_COUNTS = ("feeds", "ok", "not_modified", "failed", "skipped", "new_items")
-ACTIVE_BULLETIN_STATES = ("draft", "in_review", "approved", "scheduled", "sending")
 
 
 @dataclass
@@ -90,61 +81,20 @@ class Summary:
         return asdict(self)
 
 
-def _counts(connection: Connection, column: Any, names: tuple[str, ...]) -> dict[str, int]:
-    found: dict[str, int] = dict(
-        connection.execute(select(column, func.count()).group_by(column)).all()
-    )
-    return {name: int(found.get(name, 0)) for name in names}
-
-
 def _age(now: datetime, moment: datetime | None) -> float | None:
     return round((now - moment).total_seconds(), 3) if moment else None
 
 
 def collect(engine: Engine, config: Config, now: datetime | None = None) -> Summary:
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    with engine.connect() as connection:
-        state = read_all(connection)
-        feed_rows = connection.execute(
-            select(feeds.c.status, feeds.c.enabled, func.count()).group_by(
-                feeds.c.status, feeds.c.enabled
-            )
-        ).all()
-        item_count = connection.execute(select(func.count()).select_from(items)).scalar_one()
-        matches = _counts(connection, item_matches.c.state, MATCH_STATES)
-        bulletin_counts: dict[str, int] = dict(
-            connection.execute(
-                select(bulletins.c.state, func.count()).group_by(bulletins.c.state)
-            ).all()
-        )
-        active = connection.execute(
-            select(bulletins.c.id, bulletins.c.season, bulletins.c.state, bulletins.c.scheduled_for)
-            .where(bulletins.c.state.in_(ACTIVE_BULLETIN_STATES))
-            .order_by(bulletins.c.id)
-        ).all()
-        per_bulletin: dict[int, dict[str, int]] = {}
-        for bulletin_id, delivery_state, count in connection.execute(
-            select(deliveries.c.bulletin_id, deliveries.c.state, func.count())
-            .where(deliveries.c.bulletin_id.in_([row.id for row in active]))
-            .group_by(deliveries.c.bulletin_id, deliveries.c.state)
-        ):
-            per_bulletin.setdefault(bulletin_id, {})[delivery_state] = int(count)
-        delivery_counts = _counts(connection, deliveries.c.state, DELIVERY_STATES)
-        recent = connection.execute(
-            select(func.count()).where(
-                deliveries.c.state == "sent", deliveries.c.sent_at > moment - SEND_RATE_WINDOW
-            )
-        ).scalar_one()
-        subscriber_counts = _counts(connection, subscribers.c.status, SUBSCRIBER_STATUSES)
-        season = last_ended_season(config, moment)
-        drafted = connection.execute(
-            select(bulletins.c.id, bulletins.c.state).where(bulletins.c.season == season.slug)
-        ).first()
-
-    feed_counts = dict.fromkeys(FEED_STATUSES, 0)
-    for status, enabled, count in feed_rows:
-        key = status if enabled else "disabled"
-        feed_counts[key] = feed_counts.get(key, 0) + int(count)
+    """Each stage's own counts (read through its storage module) and the service's state."""
+    moment = utc(now)
+    state = read_all(engine)
+    bulletin_counts = count_bulletins(engine)
+    active = active_bulletins(engine)
+    per_bulletin = counts_per_bulletin(engine, [row.id for row in active])
+    recent = sent_since(engine, moment - SEND_RATE_WINDOW)
+    season = last_ended_season(config, moment)
+    drafted = season_bulletin(engine, season.slug)
 
     scheduler = SchedulerStatus()
     beat = state.get(HEARTBEAT)
@@ -191,19 +141,23 @@ def collect(engine: Engine, config: Config, now: datetime | None = None) -> Summ
         now=moment.isoformat(),
         scheduler=scheduler,
         last_poll=poll,
-        feeds=feed_counts,
-        items=int(item_count),
-        matches=matches,
-        bulletins={name: int(count) for name, count in bulletin_counts.items()},
+        feeds=count_feeds(engine),
+        items=count_items(engine),
+        matches=count_verdicts(engine),
+        bulletins=bulletin_counts,
         active_bulletins=[
             BulletinStatus(
-                row.id, row.season, row.state, iso(row.scheduled_for), per_bulletin.get(row.id, {})
+                row.id,
+                row.season,
+                row.state,
+                iso(row.scheduled_for),
+                per_bulletin.get(row.id, {}),
             )
             for row in active
         ],
-        deliveries=delivery_counts,
+        deliveries=counts_by_state(engine),
         send_rate=round(recent / SEND_RATE_WINDOW.total_seconds(), 3),
-        subscribers=subscriber_counts,
+        subscribers=count_by_status(engine),
         next_draft={
             "season": season.slug,
             "due_at": iso(draft_due_at(config, season)),

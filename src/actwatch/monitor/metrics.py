@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from actwatch import __version__
-from actwatch.service.state import parse_iso
-from actwatch.service.status import Summary
+from actwatch.core.clock import parse_iso
+from actwatch.monitor.status import Summary
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

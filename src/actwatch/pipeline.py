@@ -1,0 +1,247 @@
+"""The verbs actwatch performs, each written once: poll and match, draft and notify, approve, send.
+
+The faces (the CLI, the service's jobs, the web editor, the demo) call these and only say how it
+went; none of them strings the stages together itself. Each verb is safe to repeat: the stages
+underneath are idempotent and the database decides what is left to do.
+
+    poll_and_match      feeds -> items -> verdicts
+    draft_and_notify    verdicts -> the season's draft -> one email to the editor
+    approve             the draft as it is now -> the frozen copy subscribers get
+    send                the frozen copy -> every confirmed subscriber (delivery's run)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from actwatch.bulletin import (
+    BulletinError,
+    Season,
+    last_ended_season,
+    load_bulletin,
+    preview_links,
+    render_html,
+    render_markdown,
+    render_text,
+)
+from actwatch.bulletin.store import DraftResult, draft_bulletin
+from actwatch.config import Config
+from actwatch.core import clock
+from actwatch.delivery import SendReport, send_bulletin
+from actwatch.feeds.poll import Poller, PollReport, ProgressCallback
+from actwatch.mail import MailError
+from actwatch.matching.instruments import InstrumentFetcher
+from actwatch.matching.store import ClassifyReport, classify_pending
+from actwatch.matching.store import reclassify as reclassify_items
+from actwatch.review import Approval, notify_draft_ready
+from actwatch.review import approve as approve_bulletin
+
+FORMATS = ("html", "text", "markdown")
+
+
+# Poll and match.
+
+
+@dataclass
+class Polled:
+    """One pass over the feeds and the matching of what it brought."""
+
+    poll: PollReport
+    matching: ClassifyReport | None  # None: stopped before matching (the next pass matches)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.poll.as_dict(),
+            "matching": self.matching.as_dict() if self.matching else None,
+        }
+
+
+def poll_and_match(
+    engine: Engine,
+    config: Config,
+    *,
+    feed_names: Collection[str] | None = None,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    now: datetime | None = None,
+    poller: Poller | None = None,
+    stop: threading.Event | None = None,
+) -> Polled | None:
+    """One pass over the feeds that are due (or the named ones), then match new and changed items.
+
+    `poller`: one kept between passes (the service's), else one made for this pass. `stop`: when
+    it is set the pass is cancelled (every feed already stored stays stored, whole) and None is
+    returned; set after the pass, matching waits for the next one.
+    Raises UnknownFeedError for a feed name the config does not have.
+    """
+    own = poller is None
+    current = poller or Poller(engine, config)
+    try:
+        report = _poll_pass(current, feed_names, force, progress, clock.utc(now), stop)
+    finally:
+        if own:
+            current.close()
+    if report is None:
+        return None
+    if stop is not None and stop.is_set():
+        return Polled(report, None)
+    return Polled(report, classify_pending(engine, config))
+
+
+def _poll_pass(
+    poller: Poller,
+    feed_names: Collection[str] | None,
+    force: bool,
+    progress: ProgressCallback | None,
+    now: datetime,
+    stop: threading.Event | None,
+) -> PollReport | None:
+    if stop is None:
+        return poller.poll(feed_names=feed_names, progress=progress, force=force, now=now)
+
+    async def run() -> PollReport | None:
+        task = asyncio.ensure_future(
+            poller.poll_async(feed_names=feed_names, progress=progress, force=force, now=now)
+        )
+        while not task.done():
+            if stop.is_set():
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    return None
+                break
+            await asyncio.wait({task}, timeout=0.1)
+        return task.result()
+
+    return asyncio.run(run())
+
+
+def reclassify(engine: Engine, config: Config, *, offline: bool = False) -> ClassifyReport:
+    """Match every stored item again under the current rules (an editor's decision is kept).
+
+    `offline` (or `matching.fetch_instruments: false`): instrument texts come from the cache only.
+    """
+    fetcher = None
+    if offline or not config.matching.fetch_instruments:
+        fetcher = InstrumentFetcher.from_config(config, allowed_hosts=frozenset())
+    try:
+        return reclassify_items(engine, config, fetcher=fetcher)
+    finally:
+        if fetcher is not None:
+            fetcher.close()
+
+
+# Draft and notify.
+
+
+@dataclass(frozen=True)
+class Notified:
+    told: bool = False  # the editor was emailed just now (once per draft)
+    error: str | None = None  # the email failed: the next attempt tries again
+
+
+@dataclass(frozen=True)
+class Drafted:
+    draft: DraftResult
+    notified: Notified = Notified()
+
+
+def draft_and_notify(
+    engine: Engine,
+    config: Config,
+    season: Season | None = None,
+    *,
+    now: datetime | None = None,
+    notify: bool = True,
+) -> Drafted:
+    """Create the season's draft (default: the season that ended last) or refresh it with newly
+    relevant items, then email the editor a link to it, once per draft.
+
+    A failed email does not undo the draft: it is reported in `notified.error` and the next call
+    tries again. Raises BulletinError when the season's bulletin is past drafting.
+    """
+    moment = clock.utc(now)
+    season = season or last_ended_season(config, moment)
+    draft = draft_bulletin(engine, config, season, moment)
+    if not notify:
+        return Drafted(draft)
+    return Drafted(draft, notify_editor(engine, config, draft.bulletin_id, now=moment))
+
+
+def notify_editor(
+    engine: Engine, config: Config, bulletin_id: int, *, now: datetime | None = None
+) -> Notified:
+    """Email the editor about a draft unless they were told already; a mail failure is
+    reported, not raised (the draft stands, and the next attempt tries again)."""
+    try:
+        told = notify_draft_ready(engine, config, bulletin_id, now=now)
+    except (MailError, OSError) as exc:
+        return Notified(error=str(exc) or type(exc).__name__)
+    return Notified(told=told)
+
+
+# Approve.
+
+
+def approve(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    *,
+    by: str,
+    revision: int | None = None,
+    expected_hash: str | None = None,
+    now: datetime | None = None,
+) -> Approval:
+    """Freeze the bulletin as it is now (composed and rendered once) and approve exactly that.
+
+    `expected_hash`: the content hash the editor saw (or, from the command line, its first
+    characters); when the content changed since, nothing is approved.
+    """
+    return approve_bulletin(
+        engine, config, bulletin_id, by=by, revision=revision, expected_hash=expected_hash, now=now
+    )
+
+
+# Send.
+
+
+def send(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    *,
+    actor: str,
+    stop: threading.Event | None = None,
+    env: Mapping[str, str] | None = None,
+    **options: Any,
+) -> SendReport:
+    """Send (or carry on sending) an approved bulletin to every confirmed subscriber; see
+    `actwatch.delivery.send_bulletin` for the options."""
+    return send_bulletin(engine, config, bulletin_id, actor=actor, stop=stop, env=env, **options)
+
+
+# Show.
+
+
+def render(
+    engine: Engine, config: Config, reference: int | str, formats: Iterable[str] = FORMATS
+) -> dict[str, str]:
+    """A stored bulletin (its id or season) as the editor reviews it, composed once: `html` and
+    `text` (the email, sections capped) and `markdown` (the archive post, everything)."""
+    composed = load_bulletin(engine, config, reference)
+    links = preview_links(config, composed.season.slug)
+    renderers = {"html": render_html, "text": render_text, "markdown": render_markdown}
+    wanted = list(formats)
+    unknown = set(wanted) - set(renderers)
+    if unknown:
+        raise BulletinError(f"unknown format(s): {', '.join(sorted(unknown))}")
+    return {kind: renderers[kind](composed, links, config=config) for kind in wanted}

@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -25,7 +26,6 @@ from actwatch.review.states import STATE_LABELS
 from actwatch.web.limits import PUBLIC_FORMS, BodyLimit, FormLimits, trusted_networks
 
 SESSION_COOKIE = "actwatch_session"
-SESSION_HOURS = 12
 HSTS = "max-age=31536000; includeSubDomains"
 EDITOR_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -119,10 +119,12 @@ def create_app(
     from actwatch.subscribers import Tokens
     from actwatch.web import editor, ops, public
     from actwatch.web.outbox import OutboxSender
+    from actwatch.web.throttle import LoginThrottle, recall_login_failures
 
     secret = secret_key(config, env)
     https = str(config.web.base_url).startswith("https://")
     tokens = Tokens(secret)
+    throttle = LoginThrottle()
     sender = OutboxSender(
         engine, config, tokens, transport_factory or (lambda: open_transport(config))
     )
@@ -134,6 +136,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         install_access_log_filters()
+        await run_in_threadpool(recall_login_failures, engine, throttle)
         await sender.start()
         try:
             yield
@@ -158,7 +161,7 @@ def create_app(
                 SessionMiddleware,
                 secret_key=secret,
                 session_cookie=SESSION_COOKIE,
-                max_age=SESSION_HOURS * 3600,
+                max_age=int(config.web.session_lifetime.total_seconds()),
                 same_site="lax",
                 https_only=https,
             ),
@@ -173,4 +176,6 @@ def create_app(
     app.state.trusted_proxies = trusted_networks(config.web.trusted_proxies)
     app.state.form_limits = FormLimits(PUBLIC_FORMS)
     app.state.poke_outbox = sender.poke
+    app.state.login_throttle = throttle
+    app.state.secret = secret
     return app

@@ -165,7 +165,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.editor if scope["path"].startswith("/editor/") else self.public
+        path = scope["path"]
+        # The login form is open to anyone: it gets the public limit.
+        editor = path.startswith("/editor/") and path != "/editor/login"
+        limit = self.editor if editor else self.public
         for name, value in scope.get("headers", []):
             if name == b"content-length" and (not value.isdigit() or int(value) > limit):
                 await _too_large(send, limit)

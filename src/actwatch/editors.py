@@ -243,16 +243,20 @@ def session_editor(
     session_id = _session_id(secret)
     with engine.connect() as connection:
         row = connection.execute(
-            select(editors, editor_sessions.c.created_at, editor_sessions.c.last_seen_at)
+            select(
+                editors,
+                editor_sessions.c.created_at.label("session_created_at"),
+                editor_sessions.c.last_seen_at.label("session_last_seen_at"),
+            )
             .join(editor_sessions, editor_sessions.c.editor_id == editors.c.id)
             .where(editor_sessions.c.id == session_id)
         ).first()
     if row is None:
         return None
-    if row.created_at + lifetime <= moment or row.last_seen_at + idle <= moment:
+    if row.session_created_at + lifetime <= moment or row.session_last_seen_at + idle <= moment:
         end_session(engine, secret)
         return None
-    if moment - row.last_seen_at >= TOUCH_EVERY:
+    if moment - row.session_last_seen_at >= TOUCH_EVERY:
         with engine.begin() as connection:
             connection.execute(
                 update(editor_sessions)

@@ -337,3 +337,24 @@ def test_hsts_only_when_the_base_url_is_https(
                     assert header is not None and re.match(r"max-age=\d{8}", header)
                 else:
                     assert header is None
+
+
+def test_forwarded_for_counts_only_behind_a_trusted_proxy(
+    approved: Approved, app: Starlette
+) -> None:
+    def sign_up(peer: str, forwarded: str, index: int) -> int:
+        with TestClient(app, base_url=BASE, client=(peer, 40000)) as client:
+            token = form_token(client.get("/subscribe").text)
+            return client.post(
+                "/subscribe",
+                data={"form_token": token, "email": f"p{peer}-{index}@example.org"},
+                headers={"X-Forwarded-For": forwarded},
+            ).status_code
+
+    # Behind the proxy on 127.0.0.1 (trusted by default): each visitor has a limit of their own.
+    assert [sign_up("127.0.0.1", "203.0.113.1", i) for i in range(10)] == [200] * 10
+    assert sign_up("127.0.0.1", "203.0.113.1", 10) == 429
+    assert sign_up("127.0.0.1", "203.0.113.2", 0) == 200
+    # A client on the internet writing its own header is still one client.
+    statuses = [sign_up("198.51.100.9", f"192.0.2.{i}", i) for i in range(11)]
+    assert statuses == [200] * 10 + [429]

@@ -213,7 +213,9 @@ def _rss_mb(pid: int) -> float:
 
 def _failures(engine: Engine) -> int:
     with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(login_failures)).scalar())
+        return int(
+            connection.execute(select(func.count()).select_from(login_failures)).scalar_one()
+        )
 
 
 @pytest.mark.slow

@@ -358,3 +358,31 @@ def test_forwarded_for_counts_only_behind_a_trusted_proxy(
     # A client on the internet writing its own header is still one client.
     statuses = [sign_up("198.51.100.9", f"192.0.2.{i}", i) for i in range(11)]
     assert statuses == [200] * 10 + [429]
+
+
+# The archive: Atom content as escaped HTML, the tracker as a table.
+
+
+def test_the_atom_content_is_escaped_html_and_the_tracker_a_table(
+    approved: Approved, client: TestClient
+) -> None:
+    import xml.etree.ElementTree as ElementTree
+
+    from tests.bulletin.test_markdown_safety import parsed
+
+    assert send_bulletin(approved.engine, approved.config, approved.bulletin_id, env=ENV).finished
+    feed = ElementTree.fromstring(client.get("/archive/feed.atom").content)
+    atom = "{http://www.w3.org/2005/Atom}"
+    contents = feed.findall(f"{atom}entry/{atom}content")
+    assert contents
+    for content in contents:
+        assert content.get("type") == "html"
+        assert list(content) == []  # RFC 4287: text, no child elements
+        html = parsed(content.text or "")
+        assert {"h2", "ul", "li", "a", "table"} <= set(html.tags)
+        assert "script" not in html.tags
+    page = client.get("/archive/autumn-2017").text
+    table = re.search(r"<table>.*?</table>", page, re.S)
+    assert table, "the tracker is not a table"
+    assert "<th>Strand</th>" in table.group() and "<td>Care leavers</td>" in table.group()
+    assert "| Strand |" not in page

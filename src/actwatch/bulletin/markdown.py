@@ -48,7 +48,7 @@ _BACKSLASHED = re.compile(r"([\\`*_\[\]<>|$#])")
 _ENTITIES = {"&": "&amp;", "{": "&#123;", "}": "&#125;", "~": "&#126;", "^": "&#94;"}
 _ENTITY = re.compile("[&{}~^]")
 _LINE_START = re.compile(r"^([-+=:])|^(\d+)([.)])", re.M)
-_URL_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~:/?#@!$&'*+,;=%]")
+_URL_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~:/?#@!$&'*+,;=%]|%(?![0-9A-Fa-f]{2})")
 _ANCHOR = re.compile(r"\s*\{#([a-z0-9-]+)\}\s*$")
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 

@@ -30,6 +30,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from actwatch.core.clock import utc
+from actwatch.core.emails import EmailError, check_email
 from actwatch.core.text import one_line
 from actwatch.db.schema import editor_sessions, editors, login_failures
 
@@ -135,6 +136,11 @@ def add_editor(
 ) -> Editor:
     name = clean_name(name)
     check_new_password(password)
+    if email is not None:
+        try:
+            email = check_email(email)
+        except EmailError as exc:
+            raise AccountError(f"not an email address: {exc}") from None
     moment = utc(now)
     try:
         with engine.begin() as connection:

@@ -293,3 +293,21 @@ def test_export_neutralises_formulas_and_reimports(
     assert names["reader0@example.org"] == HOSTILE_NAMES[0]
     assert names["reader3@example.org"] == "@SUM(1+1)"
     assert "-dash@example.org" in names
+
+
+def test_erasure_forgets_the_mail_queued_for_them(
+    engine: Engine, config: Config, tmp_path: Path
+) -> None:
+    from sqlalchemy import func, select
+
+    from actwatch.db.schema import subscriber_mail
+    from actwatch.subscribers import outbox
+
+    import_file(engine, config, write(tmp_path, "email\nsoon.gone@example.org\n"))
+    person = find_subscriber(engine, "soon.gone@example.org")
+    assert person is not None
+    assert outbox.queue(engine, person.id, outbox.LINKS, now=NOW)
+    erase(engine, person.id, now=NOW)
+    with engine.connect() as connection:
+        left = connection.execute(select(func.count()).select_from(subscriber_mail)).scalar_one()
+    assert left == 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
 from actwatch.core.states import SubscriberMailKind, SubscriberMailState
 from actwatch.db.schema import subscriber_mail
@@ -180,6 +180,14 @@ def waiting(engine: Engine, *, now: datetime | None = None) -> tuple[int, dateti
     if due is not None and due.tzinfo is None:
         due = due.replace(tzinfo=utcnow(now).tzinfo)
     return int(count), due
+
+
+def forget(connection: Connection, subscriber_id: int) -> None:
+    """Erasure: the person's messages go (an SMTP error can quote their address). Takes the
+    caller's transaction."""
+    connection.execute(
+        delete(subscriber_mail).where(subscriber_mail.c.subscriber_id == subscriber_id)
+    )
 
 
 def prune(engine: Engine, *, now: datetime | None = None) -> int:

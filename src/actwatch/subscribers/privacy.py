@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from actwatch.db.schema import bulletins, deliveries
+from actwatch.subscribers import outbox
 from actwatch.subscribers.imports import FORMULA_START
 from actwatch.subscribers.store import (
     ERASED,
@@ -75,6 +76,7 @@ def erase(engine: Engine, subscriber_id: int, *, now: datetime | None = None) ->
     moment = utcnow(now)
     with engine.begin() as connection:
         erase_subscriber(connection, subscriber_id, now=moment)
+        outbox.forget(connection, subscriber_id)
         # Delivery rows keep counts honest; the message ids and errors could identify them.
         connection.execute(
             update(deliveries)

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 
 from actwatch.feeds.normalize import (
-    canonical_link,
     clean_line,
     content_hash,
     html_to_text,
@@ -17,39 +16,6 @@ from actwatch.feeds.normalize import (
 )
 
 NOW = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("link", "expected"),
-    [
-        ("https://www.gov.uk/government/news/x", "https://www.gov.uk/government/news/x"),
-        ("HTTP://WWW.GOV.UK/government/news/x#main", "https://www.gov.uk/government/news/x"),
-        (
-            "http://www.legislation.gov.uk/id/uksi/2018/346",
-            "https://www.legislation.gov.uk/id/uksi/2018/346",
-        ),
-        (
-            "https://example.org:443/a?utm_source=rss&utm_medium=rss&p=2",
-            "https://example.org/a?p=2",
-        ),
-        ("https://example.org/a?b=2&a=1&fbclid=xyz&gclid=1", "https://example.org/a?a=1&b=2"),
-        ("https://example.org", "https://example.org/"),
-        ("https://Example.org./path/", "https://example.org/path/"),
-        ("http://127.0.0.1:8123/feed.rss", "http://127.0.0.1:8123/feed.rss"),
-        ("mailto:someone@example.org", None),
-        ("javascript:alert(1)", None),
-        ("", None),
-        ("http://[::1", None),
-    ],
-)
-def test_canonical_link(link: str, expected: str | None) -> None:
-    assert canonical_link(link) == expected
-
-
-def test_canonical_link_resolves_relative_links_against_the_feed() -> None:
-    assert canonical_link("/news/a", "https://www.cypnow.co.uk/rss/news") == (
-        "https://www.cypnow.co.uk/news/a"
-    )
 
 
 @pytest.mark.parametrize(

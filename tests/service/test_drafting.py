@@ -34,46 +34,46 @@ def test_due_a_day_after_the_season_at_the_local_time(
 
 
 def test_drafts_once_after_a_poll_that_finished_after_the_due_time(
-    tmp_path: Path, repo_config_data: dict[str, Any], sqlite_engine: Engine
+    tmp_path: Path, repo_config_data: dict[str, Any], engine: Engine
 ) -> None:
     config = _config(tmp_path, repo_config_data, draft_after="1d", draft_at="09:00")
     due = datetime(2017, 12, 2, 9, 0, tzinfo=UTC)
 
-    early = check_draft(sqlite_engine, config, due - timedelta(minutes=1), due)
+    early = check_draft(engine, config, due - timedelta(minutes=1), due)
     assert early.season.slug == "autumn-2017"
     assert early.waiting_for == "not due yet" and early.bulletin_id is None
 
     # Due, but the last poll finished before the due time: its items may be missing.
-    stale = check_draft(sqlite_engine, config, due + timedelta(hours=3), due - timedelta(hours=1))
+    stale = check_draft(engine, config, due + timedelta(hours=3), due - timedelta(hours=1))
     assert stale.bulletin_id is None and stale.waiting_for is not None
-    never = check_draft(sqlite_engine, config, due + timedelta(hours=3), None)
+    never = check_draft(engine, config, due + timedelta(hours=3), None)
     assert never.bulletin_id is None
 
     made = check_draft(
-        sqlite_engine, config, due + timedelta(hours=3), due + timedelta(hours=2), notify=False
+        engine, config, due + timedelta(hours=3), due + timedelta(hours=2), notify=False
     )
     assert made.created and made.bulletin_id is not None and made.notify
 
     # Every later check finds it: no second draft, and it still asks for the notification
     # until the editor has been told.
     again = check_draft(
-        sqlite_engine, config, due + timedelta(hours=4), due + timedelta(hours=4), notify=False
+        engine, config, due + timedelta(hours=4), due + timedelta(hours=4), notify=False
     )
     assert (again.bulletin_id, again.created, again.notify) == (made.bulletin_id, False, True)
     assert not again.told
-    with sqlite_engine.begin() as connection:
+    with engine.begin() as connection:
         connection.execute(bulletins.update().values(editor_notified_at=due + timedelta(hours=4)))
-    told = check_draft(sqlite_engine, config, due + timedelta(hours=5), due + timedelta(hours=5))
+    told = check_draft(engine, config, due + timedelta(hours=5), due + timedelta(hours=5))
     assert not told.notify
-    with sqlite_engine.connect() as connection:
+    with engine.connect() as connection:
         assert len(connection.execute(select(bulletins.c.id)).all()) == 1
 
 
 def test_a_service_down_for_the_due_time_catches_up_with_the_latest_season(
-    tmp_path: Path, repo_config_data: dict[str, Any], sqlite_engine: Engine
+    tmp_path: Path, repo_config_data: dict[str, Any], engine: Engine
 ) -> None:
     config = _config(tmp_path, repo_config_data)
     # Down from November to mid-March: autumn is over and winter has ended too.
     now = datetime(2018, 3, 15, 12, 0, tzinfo=UTC)
-    checked = check_draft(sqlite_engine, config, now, now)
+    checked = check_draft(engine, config, now, now)
     assert checked.created and checked.season.slug == "winter-2017"

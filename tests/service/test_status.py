@@ -17,6 +17,7 @@ from actwatch.monitor.metrics import render_metrics
 from actwatch.monitor.state import HEARTBEAT, LAST_POLL, write_state
 from actwatch.monitor.status import collect, readiness
 from actwatch.web import create_app
+from tests.conftest import inserted_id
 from tests.service.conftest import ENV
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -47,30 +48,34 @@ def _fill(engine: Engine, now: datetime) -> None:
                     created_at=now,
                 )
             )
-        bulletin_id = connection.execute(
-            insert(bulletins).values(
-                season="summer-2026",
-                state="sending",
-                headline="",
-                intro_md="",
-                created_at=now,
-                updated_at=now,
-                revision=1,
-            )
-        ).inserted_primary_key[0]
-        subscriber_ids = [
+        bulletin_id = inserted_id(
             connection.execute(
-                insert(subscribers).values(
-                    email=email,
-                    name="Private Person",
-                    status="confirmed",
-                    all_strands=True,
-                    consent_source="import",
-                    consent_at=now,
+                insert(bulletins).values(
+                    season="summer-2026",
+                    state="sending",
+                    headline="",
+                    intro_md="",
                     created_at=now,
-                    token_nonce="n" * 16,
+                    updated_at=now,
+                    revision=1,
                 )
-            ).inserted_primary_key[0]
+            )
+        )
+        subscriber_ids = [
+            inserted_id(
+                connection.execute(
+                    insert(subscribers).values(
+                        email=email,
+                        name="Private Person",
+                        status="confirmed",
+                        all_strands=True,
+                        consent_source="import",
+                        consent_at=now,
+                        created_at=now,
+                        token_nonce="n" * 16,
+                    )
+                )
+            )
             for email in (EMAIL, "b@example.org", "c@example.org")
         ]
         for index, subscriber_id in enumerate(subscriber_ids):
@@ -126,16 +131,16 @@ def test_summary_and_readiness(engine: Engine, config: Config) -> None:
     assert EMAIL not in text and "@" not in text
 
 
-def test_metrics_exposition_format(sqlite_engine: Engine, config: Config) -> None:
-    _fill(sqlite_engine, NOW)
-    write_state(sqlite_engine, HEARTBEAT, {"pid": 1}, NOW)
+def test_metrics_exposition_format(engine: Engine, config: Config) -> None:
+    _fill(engine, NOW)
+    write_state(engine, HEARTBEAT, {"pid": 1}, NOW)
     write_state(
-        sqlite_engine,
+        engine,
         LAST_POLL,
         {"started_at": NOW.isoformat(), "finished_at": (NOW + timedelta(seconds=2)).isoformat()},
         NOW,
     )
-    text = render_metrics(collect(sqlite_engine, config, NOW + timedelta(seconds=3)))
+    text = render_metrics(collect(engine, config, NOW + timedelta(seconds=3)))
     sample = re.compile(r'^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$')
     names = set()
     for line in text.splitlines():
@@ -155,11 +160,9 @@ def test_metrics_exposition_format(sqlite_engine: Engine, config: Config) -> Non
     )
 
 
-def test_routes_need_no_login_and_show_no_personal_data(
-    sqlite_engine: Engine, config: Config
-) -> None:
-    _fill(sqlite_engine, datetime.now(UTC))
-    app = create_app(config, sqlite_engine, env=ENV)
+def test_routes_need_no_login_and_show_no_personal_data(engine: Engine, config: Config) -> None:
+    _fill(engine, datetime.now(UTC))
+    app = create_app(config, engine, env=ENV)
     with TestClient(app) as client:
         health = client.get("/healthz")
         assert health.status_code == 200 and health.json() == {"status": "ok"}
@@ -167,9 +170,7 @@ def test_routes_need_no_login_and_show_no_personal_data(
         assert not_ready.status_code == 503
         assert not_ready.json()["checks"]["scheduler"]["ok"] is False
 
-        write_state(
-            sqlite_engine, HEARTBEAT, {"pid": 1, "started_at": datetime.now(UTC).isoformat()}
-        )
+        write_state(engine, HEARTBEAT, {"pid": 1, "started_at": datetime.now(UTC).isoformat()})
         ready = client.get("/readyz")
         assert ready.status_code == 200, ready.json()
         assert ready.json()["checks"]["scheduler"]["running_here"] is None  # `actwatch web`

@@ -32,11 +32,16 @@ def config(tmp_path: Path, repo_config_data: dict[str, Any]) -> Config:
     return parse_config(data, tmp_path / "config.yaml")
 
 
-@pytest.fixture
-def draft(sqlite_engine: Engine, config: Config) -> Draft:
-    draft = make_draft(sqlite_engine, config)
-    add_editor(sqlite_engine, EDITOR, PASSWORD, email="jo@example.org")
+def draft_with_editor(engine: Engine, config: Config) -> Draft:
+    draft = make_draft(engine, config)
+    add_editor(engine, EDITOR, PASSWORD, email="jo@example.org")
     return draft
+
+
+@pytest.fixture
+def draft(engine: Engine, config: Config) -> Draft:
+    """The autumn 2017 draft and an editor account, on SQLite and on PostgreSQL."""
+    return draft_with_editor(engine, config)
 
 
 @pytest.fixture

@@ -11,16 +11,23 @@ from pathlib import Path
 import pytest
 import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from starlette.applications import Starlette
 
+from actwatch.config import Config
 from actwatch.db.schema import bulletins, items
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, free_port
 from tests.review.conftest import Draft
-from tests.web.conftest import EDITOR, PASSWORD
+from tests.web.conftest import EDITOR, PASSWORD, draft_with_editor
 
 ARTIFACTS = REPO / "test-artifacts" / "editor"
 INTRO = "Autumn brought the **first provisions** into force.\n\n- Care leavers\n- Safeguarding"
+
+
+@pytest.fixture
+def draft(sqlite_engine: Engine, config: Config) -> Draft:
+    """The browser drives the pages; their storage is tested on both backends in test_routes."""
+    return draft_with_editor(sqlite_engine, config)
 
 
 @pytest.fixture

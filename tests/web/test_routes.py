@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -157,9 +157,14 @@ def test_wrong_passwords_are_limited_and_the_limit_survives_a_restart(
         assert 10 <= int(response.headers["retry-after"]) <= 32
         # Time passes: the failures age out of the window.
         with draft.engine.begin() as connection:
-            connection.execute(
-                update(login_failures).values(at=func.datetime(login_failures.c.at, "-16 minutes"))
-            )
+            for failure_id, at in connection.execute(
+                select(login_failures.c.id, login_failures.c.at)
+            ).all():
+                connection.execute(
+                    update(login_failures)
+                    .where(login_failures.c.id == failure_id)
+                    .values(at=at - timedelta(minutes=16))
+                )
     with TestClient(make_app(), base_url="https://testserver", follow_redirects=False) as client:
         token = csrf_of(client.get("/editor/login").text)
         response = client.post(

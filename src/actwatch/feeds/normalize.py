@@ -12,50 +12,11 @@ import html
 import re
 import time
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import nh3
 
 from actwatch.core.text import one_line
-
-# Query parameters that only say how a reader arrived: two links differing by them are one page.
-TRACKING_PARAMS = frozenset(
-    {
-        "fbclid",
-        "gclid",
-        "dclid",
-        "gclsrc",
-        "msclkid",
-        "yclid",
-        "igshid",
-        "twclid",
-        "mc_cid",
-        "mc_eid",
-        "_ga",
-        "_gl",
-        "_hsenc",
-        "_hsmi",
-        "mkt_tok",
-        "oly_anon_id",
-        "oly_enc_id",
-        "vero_id",
-        "wickedid",
-        "rb_clickid",
-        "s_cid",
-        "ns_mchannel",
-        "ns_source",
-        "ns_campaign",
-        "ns_linkname",
-        "ns_fee",
-        "cmpid",
-        "spmailingid",
-        "spuserid",
-        "spjobid",
-        "spreportid",
-    }
-)
-TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # GOV.UK prefixes every feed title with the page's display type ("Press release: ...").
 # Only these known types are split off, so a title like "Social work: a new regulator" stays whole.
@@ -127,45 +88,6 @@ TITLE_MAX_CHARS = 1000
 # Dates this far ahead of now come from a wrong clock or a typo; trusting them would put the
 # entry into a season that has not begun.
 FUTURE_TOLERANCE_SECONDS = 86400
-
-
-def canonical_link(link: str, base: str | None = None) -> str | None:
-    """The link that identifies a story: absolute, https, lower-case host, no fragment or trackers.
-
-    Returns None when the link is not a usable http(s) URL.
-    """
-    link = link.strip()
-    if not link:
-        return None
-    if base and not link.startswith(("https://", "http://")):
-        link = urljoin(base, link)
-    try:
-        parts = urlsplit(link)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        return None
-    host = parts.hostname.rstrip(".").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    # The same page is served over both schemes; https is what a reader should be sent to.
-    if port is not None and port != DEFAULT_PORTS[scheme]:
-        netloc = f"{host}:{port}"
-    else:
-        netloc = host
-        scheme = "https"
-    path = parts.path or "/"
-    query = parts.query
-    if query:
-        pairs = [
-            (key, value)
-            for key, value in parse_qsl(query, keep_blank_values=True)
-            if key.lower() not in TRACKING_PARAMS and not key.lower().startswith(TRACKING_PREFIXES)
-        ]
-        query = urlencode(sorted(pairs), doseq=False) if pairs else ""
-    return urlunsplit((scheme, netloc, path, query, ""))
 
 
 def clean_line(text: str) -> str:

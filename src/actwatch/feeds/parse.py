@@ -21,10 +21,10 @@ import feedparser
 import feedparser.mixin
 import nh3
 
+from actwatch.core.links import canonical_link
 from actwatch.feeds.normalize import (
     SUMMARY_MAX_CHARS,
     TITLE_MAX_CHARS,
-    canonical_link,
     clean_line,
     content_hash,
     html_to_text,

@@ -28,7 +28,7 @@ from actwatch.editors import (
 )
 from actwatch.mail import MailError
 from actwatch.review import editing
-from actwatch.review.states import APPROVAL_HELD, LOCKED
+from actwatch.review.states import APPROVAL_HELD, CLOSED, LOCKED
 from actwatch.review.view import feed_problems, uncertain_everywhere
 from actwatch.web.limits import client_address
 from actwatch.web.session import (
@@ -192,7 +192,7 @@ async def bulletin_page(request: Request) -> Response:
         request,
         "bulletin.html",
         **context,
-        editable=view.state not in LOCKED and view.state not in ("rejected", "withdrawn"),
+        editable=view.state not in LOCKED and view.state not in CLOSED,
         held=view.state in APPROVAL_HELD,
         strands=config.strands,
         event_types=config.event_types,

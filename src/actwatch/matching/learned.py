@@ -132,7 +132,7 @@ def text_features(item: ItemText) -> dict[str, float]:
         found = dict.fromkeys(found, 1.0 / math.sqrt(len(found)))
     if grams:
         scale = 1.0 / math.sqrt(len(grams))
-        for gram in grams:
+        for gram in sorted(grams):  # a fixed order: sums and ties come out the same every run
             found["c:" + gram] = scale
     return found
 
@@ -282,7 +282,7 @@ class LearnedModel:
         if indices:
             contributions = values * self.weights[indices, 0]
             sign = 1.0 if state == "relevant" else -1.0
-            order = np.argsort(-sign * contributions)[:TOP_TERMS]
+            order = np.argsort(-sign * contributions, kind="stable")[:TOP_TERMS]
             for position in order:
                 share = float(contributions[position])
                 if sign * share <= 0:
@@ -409,6 +409,7 @@ def train(matcher: Matcher, examples: Sequence[Example]) -> LearnedModel:
         (np.asarray(data), np.asarray(columns, dtype=np.int64), np.asarray(pointers)),
         shape=(len(rows), len(names)),
     )
+    matrix.sort_indices()
 
     outputs: list[np.ndarray] = []
     biases: list[float] = []

@@ -24,6 +24,7 @@ from actwatch.bulletin.seasons import window
 from actwatch.config import Config
 from actwatch.core.clock import utc
 from actwatch.core.links import canonical_link
+from actwatch.core.states import MatchState
 from actwatch.core.text import multiline
 from actwatch.core.text import one_line as clean_line
 from actwatch.db.schema import bulletin_items, bulletins, item_matches, items
@@ -414,7 +415,7 @@ def uncertain_items() -> Select[Any]:
             item_matches.c.event_type,
         )
         .join(item_matches, item_matches.c.item_id == items.c.id)
-        .where(effective_state == "uncertain")
+        .where(effective_state == MatchState.UNCERTAIN)
     )
 
 
@@ -470,7 +471,7 @@ def pick_uncertain(
         connection.execute(
             update(item_matches)
             .where(item_matches.c.item_id == item_id)
-            .values(editor_state="relevant")
+            .values(editor_state=MatchState.RELEVANT)
         )
         connection.execute(
             insert(bulletin_items).values(
@@ -516,8 +517,8 @@ def dismiss_uncertain(
     with engine.begin() as connection:
         result = connection.execute(
             update(item_matches)
-            .where(item_matches.c.item_id == item_id, effective_state == "uncertain")
-            .values(editor_state="rejected")
+            .where(item_matches.c.item_id == item_id, effective_state == MatchState.UNCERTAIN)
+            .values(editor_state=MatchState.REJECTED)
         )
         if result.rowcount != 1:
             raise ReviewError(f"item {item_id} is not in the uncertain queue")
@@ -622,7 +623,7 @@ def add_manual_item(
         connection.execute(
             insert(item_matches).values(
                 item_id=item_id,
-                state="relevant",
+                state=MatchState.RELEVANT,
                 relevant=True,
                 event_type=manual.event_type,
                 confidence=1.0,
@@ -634,7 +635,7 @@ def add_manual_item(
         record_decision(
             connection,
             item_id,
-            state="relevant",
+            state=MatchState.RELEVANT,
             event_type=manual.event_type,
             strands=[manual.strand] if manual.strand else None,
         )

@@ -55,7 +55,7 @@ RULE_CAP = 0.05
 RULE_SCALE = 1.0
 TYPE_TRUST = 1.0  # rules' evidence for a type at least this strong decides it
 MODEL_TYPE_MIN = 0.85
-MODEL_STRAND_MIN = 0.5
+MODEL_STRAND_MIN = 0.7
 _WORD = re.compile(r"[a-z0-9£]+(?:['’][a-z]+)?")
 _STOP = frozenset(
     {

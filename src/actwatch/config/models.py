@@ -10,7 +10,7 @@ import itertools
 import string
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,6 +49,10 @@ class FeedConfig(StrictModel):
     )
     timeout: Duration | None = Field(default=None, description="Overrides fetch.deadline.")
     max_bytes: ByteSize | None = Field(default=None, description="Overrides fetch.max_bytes.")
+    format: Literal["auto", "xml", "json"] = Field(
+        default="auto",
+        description="xml (RSS, Atom, RDF) or json (JSON Feed); auto goes by the Content-Type.",
+    )
 
     @property
     def source_title(self) -> str:

@@ -294,7 +294,7 @@ def _batch(connection: Connection, fingerprint: str, after: int, everything: boo
             items.c.summary,
             items.c.content_html,
             items.c.type_hint,
-            items.c.canonical_link,
+            items.c.link,
             items.c.source_meta,
             items.c.published_at,
             item_matches.c.item_id.label("matched"),
@@ -328,7 +328,7 @@ def item_text(row: Row[Any]) -> ItemText:
         summary=row.summary or "",
         content=html_to_text(row.content_html) if row.content_html else "",
         type_hint=row.type_hint,
-        link=row.canonical_link or "",
+        link=row.link or "",
         source_meta=meta,
         published=published.date() if isinstance(published, datetime) else None,
     )

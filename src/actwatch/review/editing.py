@@ -408,9 +408,10 @@ def uncertain_items() -> Select[Any]:
         select(
             items.c.id,
             items.c.title,
-            items.c.canonical_link,
+            items.c.link,
             items.c.summary,
             items.c.published_at,
+            items.c.date_source,
             item_matches.c.confidence,
             item_matches.c.event_type,
         )

@@ -1,7 +1,7 @@
 """editor verdicts kept through reclassify; learned examples and cached scorers
 
 Revision ID: 0002_match
-Revises: 0001
+Revises: 0002_feeds
 Create Date: 2026-12-01 15:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_match"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_feeds"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

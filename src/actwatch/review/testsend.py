@@ -6,7 +6,6 @@ approval, the current content as approving it now would freeze it. The subject s
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,6 +15,7 @@ from actwatch.bulletin import parse_season
 from actwatch.bulletin.copies import subject_of
 from actwatch.bulletin.seasons import bulletin_subject
 from actwatch.config import Config
+from actwatch.core.emails import EmailError, check_email
 from actwatch.mail import (
     Address,
     Transport,
@@ -28,10 +28,6 @@ from actwatch.review.freeze import frozen_copy, render_for_approval
 from actwatch.review.notify import sender
 from actwatch.review.records import clean_actor, load_row, record
 from actwatch.review.states import APPROVAL_HELD, ReviewError
-
-_ADDRESS = re.compile(
-    r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
-)
 
 
 @dataclass(frozen=True)
@@ -53,9 +49,10 @@ def send_test_copy(
     now: datetime | None = None,
 ) -> SentCopy:
     actor = clean_actor(actor)
-    to = to.strip()
-    if not _ADDRESS.match(to):
-        raise ReviewError(f"not an email address: {to!r}")
+    try:
+        to = check_email(to)
+    except EmailError as exc:
+        raise ReviewError(f"not an email address: {to.strip()!r} ({exc})") from None
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     with engine.connect() as connection:
         row = load_row(connection, bulletin_id)

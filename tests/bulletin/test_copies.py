@@ -116,3 +116,11 @@ def test_a_heading_left_with_nothing_under_it_goes(config: Config) -> None:
     terms = golden_bulletin(config).strand_terms
     intro = "## In brief\n\n- New safeguarding partners everywhere.\n\n## Next time\n\nMore soon."
     assert intro_for(intro, {"care-leavers"}, terms) == "## Next time\n\nMore soon."
+
+
+def test_the_text_part_reads_as_plain_text(config: Config) -> None:
+    text = render_text(golden_bulletin(config), preview_links(config, "autumn-2017"))
+    intro = text.split("This season:")[0]
+    assert "**" not in intro and "](" not in intro
+    assert "now in force, and the safeguarding" in " ".join(intro.split())
+    assert "\n-- \n" in text  # the signature separator, with its space

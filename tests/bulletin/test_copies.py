@@ -124,3 +124,17 @@ def test_the_text_part_reads_as_plain_text(config: Config) -> None:
     assert "**" not in intro and "](" not in intro
     assert "now in force, and the safeguarding" in " ".join(intro.split())
     assert "\n-- \n" in text  # the signature separator, with its space
+
+
+def test_the_strands_the_words_name_tell_copies_apart(config: Config) -> None:
+    from actwatch.bulletin.copies import strands_in_words
+
+    bulletin = with_words(config, headline="Social Work England opens its register")
+    assert strands_in_words(bulletin) == {
+        "social-work-england",
+        "care-leavers",
+        "safeguarding-partnerships",
+        "sector-led-improvement",
+        "corporate-parenting",
+    }
+    assert strands_in_words(with_words(config, intro_md="")) == set()

@@ -227,6 +227,13 @@ def reader_copy(bulletin: Bulletin, chosen: Collection[str] | None) -> Bulletin:
     return dataclasses.replace(copy, headline="", title=season_title, subject=subject)
 
 
+def strands_in_words(bulletin: Bulletin) -> set[str]:
+    """The strands (slugs) the headline and introduction name: a reader's copy can differ by
+    them, so copies are told apart by these as well as by the strands of their news."""
+    text = "\n\n".join(part for part in (bulletin.headline, bulletin.intro_md) if part)
+    return strands_named(text, bulletin.strand_terms) if text.strip() else set()
+
+
 def subject_of(bulletin: Bulletin) -> str:
     """The email's subject (a bulletin composed before subjects had their own pattern: its
     title)."""

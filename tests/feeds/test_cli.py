@@ -208,6 +208,11 @@ def test_feeds_json_keeps_the_last_warning_and_the_last_error_apart(
     assert row["last_error"]["message"].startswith("HTTP 503")
     assert "without a usable date" in row["last_warning"]["message"]
     assert row["last_warning"]["at"] <= row["last_error"]["at"]
+    # Each fetch keeps its own warnings, newest first.
+    assert [fetch["outcome"] for fetch in row["fetches"]] == ["ok", "error", "ok"]
+    assert row["fetches"][0]["warnings"] == [] and row["fetches"][0]["entries"] == 10
+    assert row["fetches"][1]["error"].startswith("HTTP 503")
+    assert row["fetches"][2]["undated"] == 4 and row["fetches"][2]["warnings"]
     table = run(config_file, "feeds").output
     assert "last error" in table and "HTTP 503" in table
     items = json.loads(run(config_file, "items", "--json").output)

@@ -209,3 +209,39 @@ def test_undated_entries_are_flagged_on_the_item_and_counted_in_the_warnings(
     (feed,) = rows(engine, feeds)
     assert f"{len(undated)} entr" in feed.warning and "without a usable date" in feed.warning
     assert feed.last_warning == feed.warning
+
+
+def test_each_feed_keeps_only_its_newest_fetches(engine: Engine) -> None:
+    from actwatch.feeds.store import FETCH_HISTORY, fetch_history, fetch_row, record_fetches
+
+    with engine.begin() as connection:
+        feed_ids = [
+            connection.execute(
+                feeds.insert().values(
+                    name=name, url=f"https://{name}.example/", fetch_url="x", created_at=NOW
+                )
+            ).inserted_primary_key[0]
+            for name in ("a", "b")
+        ]
+    for batch in range(FETCH_HISTORY + 5):
+        with engine.begin() as connection:
+            record_fetches(
+                connection,
+                [
+                    fetch_row(
+                        feed_id,
+                        now=NOW + timedelta(minutes=batch),
+                        outcome="ok",
+                        warnings=[f"w{batch}"],
+                    )
+                    for feed_id in feed_ids
+                ],
+            )
+    assert count(engine, feed_fetches) == 2 * FETCH_HISTORY
+    history = fetch_history(engine, limit=3)
+    last = FETCH_HISTORY + 4
+    assert [fetch["warnings"] for fetch in history[feed_ids[0]]] == [
+        [f"w{last}"],
+        [f"w{last - 1}"],
+        [f"w{last - 2}"],
+    ]

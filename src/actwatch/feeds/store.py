@@ -327,28 +327,35 @@ def record_fetches(connection: Connection, rows: Sequence[dict[str, Any]]) -> No
     )
 
 
-def recent_fetches(connection: Connection, feed_id: int, limit: int = 10) -> list[dict[str, Any]]:
-    """The feed's newest fetches (not 304s), newest first, as plain values."""
-    rows = connection.execute(
-        select(feed_fetches)
-        .where(feed_fetches.c.feed_id == feed_id)
-        .order_by(feed_fetches.c.id.desc())
-        .limit(limit)
-    )
-    return [
-        {
-            "at": row.fetched_at.isoformat(),
-            "outcome": row.outcome,
-            "error": row.error,
-            "warnings": list(row.warnings or []),
-            "entries": row.entries,
-            "new_items": row.new_items,
-            "updated_items": row.updated_items,
-            "merged": dict(row.merged or {}),
-            "undated": row.undated,
-        }
-        for row in rows
-    ]
+def fetch_history(engine: Engine, *, limit: int = 5) -> dict[int, list[dict[str, Any]]]:
+    """Each feed's newest fetches (not 304s), newest first, with their own warnings."""
+    ranked = select(
+        feed_fetches,
+        func.row_number()
+        .over(partition_by=feed_fetches.c.feed_id, order_by=feed_fetches.c.id.desc())
+        .label("newness"),
+    ).subquery()
+    history: dict[int, list[dict[str, Any]]] = {}
+    with engine.connect() as connection:
+        for row in connection.execute(
+            select(ranked)
+            .where(ranked.c.newness <= limit)
+            .order_by(ranked.c.feed_id, ranked.c.id.desc())
+        ):
+            history.setdefault(row.feed_id, []).append(
+                {
+                    "at": row.fetched_at.isoformat(),
+                    "outcome": row.outcome,
+                    "error": row.error,
+                    "warnings": list(row.warnings or []),
+                    "entries": row.entries,
+                    "new_items": row.new_items,
+                    "updated_items": row.updated_items,
+                    "merged": dict(row.merged or {}),
+                    "undated": row.undated,
+                }
+            )
+    return history
 
 
 _ITEM_COLUMNS = (

@@ -245,3 +245,23 @@ def test_each_feed_keeps_only_its_newest_fetches(engine: Engine) -> None:
         [f"w{last - 1}"],
         [f"w{last - 2}"],
     ]
+
+
+def test_entries_of_a_hash_routed_site_stay_apart(
+    engine: Engine, feed_server: FeedServer, make_config: Callable[..., Config]
+) -> None:
+    entries = "".join(
+        f"<item><title>News {n}</title><link>https://app.example.org/#/news/{n}</link>"
+        "<pubDate>Mon, 01 Jan 2024 10:00:00 +0000</pubDate></item>"
+        for n in (1, 2, 3)
+    )
+    feed_server.put(
+        "/app.rss",
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>App</title>{entries}"
+        "</channel></rss>".encode(),
+    )
+    config = make_config([{"name": "app", "url": feed_server.url("/app.rss")}])
+    assert poll_feeds(engine, config, now=NOW).new_items == 3
+    assert [row.link for row in rows(engine, items)] == [
+        f"https://app.example.org/#/news/{n}" for n in (1, 2, 3)
+    ]

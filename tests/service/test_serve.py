@@ -123,7 +123,8 @@ def test_the_season_cycle_survives_sigterm_mid_send(
         sink.delay = 0.03  # a slow server, so that the stop lands in the middle of the send
         approved = site.run("approve", str(draft.id), "--by", "Jo Broad")
         assert approved.returncode == 0, approved.stderr
-        at = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="seconds")
+        # Far enough ahead that a slow machine still starts the CLI before the time passes.
+        at = (datetime.now(UTC) + timedelta(seconds=10)).isoformat(timespec="seconds")
         scheduled = site.run("schedule", str(draft.id), "--at", at, "--by", "Jo Broad")
         assert scheduled.returncode == 0, scheduled.stderr
 
@@ -164,7 +165,7 @@ def test_the_season_cycle_survives_sigterm_mid_send(
         assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
         assert sink.counts[EDITOR] == 1  # told once, though the service started twice
         with engine.connect() as connection:
-            states = dict(
+            states: dict[str, int] = dict(
                 connection.execute(
                     select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
                 ).all()

@@ -7,7 +7,9 @@
 - `freeze`: rendering for approval, the content hash, the frozen copy delivery reads (decoded
   with `decode_frozen`, which tolerates fields added to the bulletin model later);
 - `view`: what an editor reviews (sections, queue, warnings), for the CLI and the web editor;
-- `notify`: the draft-ready email; `testsend`: one copy to one address.
+- `notify`: the draft-ready email; `testsend`: one copy to one address;
+- `records`: the bulletins table and the audit log (`bulletin_state`, `find_bulletin_id` and
+  `audit` are the public questions and the one public write other stages use).
 """
 
 from actwatch.review.editing import (
@@ -40,6 +42,7 @@ from actwatch.review.freeze import (
     render_for_approval,
 )
 from actwatch.review.notify import editor_link, notify_draft_ready
+from actwatch.review.records import audit, bulletin_state, find_bulletin_id
 from actwatch.review.states import (
     STATE_LABELS,
     TRANSITIONS,
@@ -81,14 +84,17 @@ __all__ = [
     "StateError",
     "add_manual_item",
     "approve",
+    "audit",
     "audit_trail",
     "build_review",
     "bulletin_from_context",
+    "bulletin_state",
     "content_hash",
     "decode_frozen",
     "dismiss_uncertain",
     "editor_link",
     "encode_bulletin",
+    "find_bulletin_id",
     "finish_sending",
     "frozen_copy",
     "include_item",

@@ -22,7 +22,7 @@ from actwatch.config import Config
 from actwatch.editors import AccountError, RateLimited, authenticate, session_editor
 from actwatch.mail import MailError
 from actwatch.review import editing
-from actwatch.review.states import APPROVAL_HELD, LOCKED
+from actwatch.review.states import APPROVAL_HELD, CLOSED, LOCKED
 from actwatch.review.view import feed_problems, uncertain_everywhere
 from actwatch.web.session import (
     csrf_ok,
@@ -155,7 +155,7 @@ async def bulletin_page(request: Request) -> Response:
         request,
         "bulletin.html",
         **context,
-        editable=view.state not in LOCKED and view.state not in ("rejected", "withdrawn"),
+        editable=view.state not in LOCKED and view.state not in CLOSED,
         held=view.state in APPROVAL_HELD,
         strands=config.strands,
         event_types=config.event_types,

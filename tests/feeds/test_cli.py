@@ -187,8 +187,8 @@ def test_feeds_json_keeps_the_last_warning_and_the_last_error_apart(
     from tests.feeds.conftest import FEEDS
 
     dated = (FEEDS / "fastmailstatus.rss").read_bytes()
-    undated = (FEEDS / "broken-dates.rss").read_bytes()
-    feed_server.put("/flaky.rss", undated)
+    undated_body = (FEEDS / "broken-dates.rss").read_bytes()
+    feed_server.put("/flaky.rss", undated_body)
     config_file = write_offline_config(
         feeds=[{"name": "flaky", "url": feed_server.url("/flaky.rss")}]
     )
@@ -215,7 +215,7 @@ def test_feeds_json_keeps_the_last_warning_and_the_last_error_apart(
     assert row["fetches"][2]["undated"] == 4 and row["fetches"][2]["warnings"]
     table = run(config_file, "feeds").output
     assert "last error" in table and "HTTP 503" in table
-    items = json.loads(run(config_file, "items", "--json").output)
-    undated = [item for item in items if item["date_source"] == "first_seen"]
+    listed = json.loads(run(config_file, "items", "--json").output)
+    undated = [item for item in listed if item["date_source"] == "first_seen"]
     assert len(undated) == 4
     assert "undated: first seen" in run(config_file, "items").output

@@ -217,10 +217,10 @@ def test_each_feed_keeps_only_its_newest_fetches(engine: Engine) -> None:
     with engine.begin() as connection:
         feed_ids = [
             connection.execute(
-                feeds.insert().values(
-                    name=name, url=f"https://{name}.example/", fetch_url="x", created_at=NOW
-                )
-            ).inserted_primary_key[0]
+                feeds.insert()
+                .values(name=name, url=f"https://{name}.example/", fetch_url="x", created_at=NOW)
+                .returning(feeds.c.id)
+            ).scalar_one()
             for name in ("a", "b")
         ]
     for batch in range(FETCH_HISTORY + 5):

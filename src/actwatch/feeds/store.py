@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, delete, func, select, update
 
 from actwatch.config import Config
 from actwatch.core.links import canonical_link
@@ -255,26 +255,81 @@ def record_success(
     items_seen: int,
 ) -> None:
     """A fetch that parsed: the feed's state (its fetch is kept by `record_fetches`)."""
-    warning = "; ".join(warnings) or None
-    values: dict[str, Any] = {
-        "status": "ok",
-        "error": None,
-        "warning": warning,
-        "consecutive_failures": 0,
-        "last_fetched_at": now,
-        "last_ok_at": now,
-        "next_fetch_at": next_fetch_at,
-        "etag": etag,
-        "last_modified": last_modified,
-        "items_seen": items_seen,
+    record_successes(
+        connection,
+        [
+            success_row(
+                feed_id,
+                now=now,
+                next_fetch_at=next_fetch_at,
+                etag=etag,
+                last_modified=last_modified,
+                fetch_url=fetch_url,
+                title=title,
+                warnings=warnings,
+                items_seen=items_seen,
+            )
+        ],
+    )
+
+
+def success_row(
+    feed_id: int,
+    *,
+    now: datetime,
+    next_fetch_at: datetime,
+    etag: str | None,
+    last_modified: str | None,
+    fetch_url: str | None,
+    title: str | None,
+    warnings: Sequence[str],
+    items_seen: int,
+) -> dict[str, Any]:
+    return {
+        "b_feed_id": feed_id,
+        "b_now": now,
+        "b_next": next_fetch_at,
+        "b_etag": etag,
+        "b_last_modified": last_modified,
+        "b_fetch_url": fetch_url or None,
+        "b_title": title or None,
+        "b_warning": "; ".join(warnings) or None,
+        "b_items_seen": items_seen,
     }
-    if fetch_url:
-        values["fetch_url"] = fetch_url
-    if title:
-        values["feed_title"] = title
-    if warning:
-        values.update(last_warning=warning, last_warning_at=now)
-    connection.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+
+
+def record_successes(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Many fetches that parsed in one statement (`success_row` makes each row): the last
+    warning is kept when a fetch has none, the fetch URL and title when the fetch gave none."""
+    if not rows:
+        return
+    now = bindparam("b_now", type_=feeds.c.last_fetched_at.type)
+    warning = bindparam("b_warning", type_=feeds.c.warning.type)
+    statement = (
+        update(feeds)
+        .where(feeds.c.id == bindparam("b_feed_id"))
+        .values(
+            status=FeedStatus.OK,
+            error=None,
+            warning=warning,
+            consecutive_failures=0,
+            last_fetched_at=now,
+            last_ok_at=now,
+            next_fetch_at=bindparam("b_next", type_=feeds.c.next_fetch_at.type),
+            etag=bindparam("b_etag", type_=feeds.c.etag.type),
+            last_modified=bindparam("b_last_modified", type_=feeds.c.last_modified.type),
+            items_seen=bindparam("b_items_seen", type_=feeds.c.items_seen.type),
+            fetch_url=func.coalesce(
+                bindparam("b_fetch_url", type_=feeds.c.fetch_url.type), feeds.c.fetch_url
+            ),
+            feed_title=func.coalesce(
+                bindparam("b_title", type_=feeds.c.feed_title.type), feeds.c.feed_title
+            ),
+            last_warning=func.coalesce(warning, feeds.c.last_warning),
+            last_warning_at=case((warning.is_(None), feeds.c.last_warning_at), else_=now),
+        )
+    )
+    connection.execute(statement, list(rows))
 
 
 def fetch_row(

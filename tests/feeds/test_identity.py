@@ -265,3 +265,38 @@ def test_entries_of_a_hash_routed_site_stay_apart(
     assert [row.link for row in rows(engine, items)] == [
         f"https://app.example.org/#/news/{n}" for n in (1, 2, 3)
     ]
+
+
+def test_the_shown_link_follows_its_own_feed_and_never_flips_between_feeds(
+    engine: Engine, feed_server: FeedServer, make_config: Callable[..., Config]
+) -> None:
+    def feed(link: str) -> bytes:
+        return (
+            "<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
+            f"<item><title>Story</title><link>{link}</link><guid isPermaLink='false'>s1</guid>"
+            "<pubDate>Mon, 01 Jan 2024 10:00:00 +0000</pubDate></item></channel></rss>"
+        ).encode()
+
+    feed_server.put("/a.rss", feed("http://news.example.org/story?utm_source=a"))
+    feed_server.put("/b.rss", feed("https://NEWS.example.org/story"))
+    config = make_config(
+        [
+            {"name": "a", "url": feed_server.url("/a.rss")},
+            {"name": "b", "url": feed_server.url("/b.rss")},
+        ]
+    )
+    assert poll_feeds(engine, config, now=NOW).new_items == 1
+    (shown,) = [row.link for row in rows(engine, items)]
+    # Whichever feed was stored first is shown (they are fetched concurrently).
+    assert shown in ("http://news.example.org/story", "https://NEWS.example.org/story")
+    feed_server.conditional = False
+    for hours in (1, 2):
+        again = poll_feeds(engine, config, now=NOW + timedelta(hours=hours))
+        assert (again.new_items, again.updated_items) == (0, 0)
+        assert [row.link for row in rows(engine, items)] == [shown]
+    # The feed whose link is shown writes it another way: readers get the new form.
+    path = "/a.rss" if shown.startswith("http:") else "/b.rss"
+    feed_server.put(path, feed("https://News.Example.org/story"))
+    poll_feeds(engine, config, now=NOW + timedelta(hours=3))
+    assert [row.link for row in rows(engine, items)] == ["https://News.Example.org/story"]
+    assert count(engine, item_sources) == 2

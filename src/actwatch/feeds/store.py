@@ -545,7 +545,7 @@ def store_entries(
             seen_sources.append(source.id)
             if source.guid != entry.guid or source.link != entry.link:
                 retagged.append({"b_id": source.id, "b_guid": entry.guid, "b_link": entry.link})
-            _fill_blanks(connection, item, entry, own_source=True)
+            _fill_blanks(connection, item, entry, shown_source=source.link == item.link)
         elif _apply_change(connection, feed_id, item, source.id, entry, now, known):
             result.changed_ids.append(item.id)
         else:
@@ -748,12 +748,12 @@ def _item_values(entry: ParsedEntry, key: str, now: datetime) -> dict[str, Any]:
 
 
 def _fill_blanks(
-    connection: Connection, item: Any, entry: ParsedEntry, *, own_source: bool = False
+    connection: Connection, item: Any, entry: ParsedEntry, *, shown_source: bool | None = None
 ) -> None:
     """A second source may know what the first did not (GOV.UK search feeds omit summaries,
     a feed may give the date another left out); a feed may start dating its entries."""
     values: dict[str, Any] = {}
-    if not own_source:
+    if shown_source is None:  # a new source of the story
         if not item.summary and entry.summary:
             values["summary"] = entry.summary
         if item.content_html is None and entry.content_html:
@@ -762,8 +762,10 @@ def _fill_blanks(
             values["type_hint"] = entry.type_hint
     if item.date_source == DateSource.FIRST_SEEN and entry.published is not None:
         values.update(published_at=entry.published, date_source=entry.date_source)
-    if own_source and entry.link != item.link and canonical_link(item.link) == entry.canonical_link:
-        values["link"] = entry.link  # the publisher now writes it another way (https, no tracker)
+    if shown_source and entry.link != item.link:
+        # The feed whose link readers get now writes it another way (https, no tracker). Only
+        # that feed: two feeds writing one link differently must not take turns rewriting it.
+        values["link"] = entry.link
     if values:
         connection.execute(update(items).where(items.c.id == item.id).values(**values))
 

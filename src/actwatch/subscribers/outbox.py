@@ -190,6 +190,17 @@ def forget(connection: Connection, subscriber_id: int) -> None:
     )
 
 
+def count_by_state(engine: Engine) -> dict[str, int]:
+    """Subscriber mail by state (every state present): what waits, what was given up."""
+    with engine.connect() as connection:
+        found: dict[str, int] = dict(
+            connection.execute(
+                select(subscriber_mail.c.state, func.count()).group_by(subscriber_mail.c.state)
+            ).all()
+        )
+    return {state.value: int(found.get(state, 0)) for state in SubscriberMailState}
+
+
 def prune(engine: Engine, *, now: datetime | None = None) -> int:
     """Forget messages finished more than KEEP_DONE ago (the per-address cap needs a day)."""
     moment = utcnow(now)

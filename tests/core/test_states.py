@@ -10,8 +10,10 @@ from sqlalchemy import CheckConstraint, Engine, insert, inspect, select
 
 from actwatch.core.states import (
     BulletinState,
+    DateSource,
     DeliveryState,
     FeedStatus,
+    FetchOutcome,
     MatchState,
     SubscriberMailKind,
     SubscriberMailState,
@@ -29,6 +31,8 @@ EXPECTED = {
     ("deliveries", "state"): DeliveryState,
     ("subscriber_mail", "kind"): SubscriberMailKind,
     ("subscriber_mail", "state"): SubscriberMailState,
+    ("items", "date_source"): DateSource,
+    ("feed_fetches", "outcome"): FetchOutcome,
 }
 
 

@@ -1,7 +1,7 @@
 """editor sessions on the server; subscriber mail queued and sent after the response
 
 Revision ID: 0002_websec
-Revises: 0001
+Revises: 0002_match
 Create Date: 2026-12-01 15:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_websec"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_match"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

@@ -29,10 +29,10 @@ EXPECTED = {
     ("bulletins", "state"): BulletinState,
     ("subscribers", "status"): SubscriberStatus,
     ("deliveries", "state"): DeliveryState,
-    ("subscriber_mail", "kind"): SubscriberMailKind,
-    ("subscriber_mail", "state"): SubscriberMailState,
     ("items", "date_source"): DateSource,
     ("feed_fetches", "outcome"): FetchOutcome,
+    ("subscriber_mail", "kind"): SubscriberMailKind,
+    ("subscriber_mail", "state"): SubscriberMailState,
 }
 
 

@@ -305,6 +305,7 @@ def compose(
     choices: Mapping[int, EditorChoice] | None = None,
     headline: str = "",
     intro_md: str = "",
+    preheader: str = "",
     issued_on: date,
     bulletin_id: int | None = None,
     state: str = "draft",
@@ -433,4 +434,5 @@ def compose(
         state=state,
         revision=revision,
         strand_names={slug: strand.name for slug, strand in config.strands.items()},
+        preheader=" ".join(preheader.split()),
     )

@@ -163,7 +163,16 @@ class Bulletin:
     state: str = "draft"
     revision: int = 1
     strand_names: dict[str, str] = field(default_factory=dict)
+    preheader: str = ""  # the editor's preview text; empty: `preview_text` says what is inside
 
     @property
     def is_empty(self) -> bool:
         return self.item_count == 0
+
+    @property
+    def preview_text(self) -> str:
+        """What inboxes show after the subject (the email's hidden preheader)."""
+        return self.preheader or (
+            f"{self.season.label}: what came into force, pilots and news on the "
+            f"{self.act.name}, strand by strand."
+        )

@@ -7,11 +7,14 @@
 - `freeze`: rendering for approval, the content hash, the frozen copy delivery reads (decoded
   with `decode_frozen`, which tolerates fields added to the bulletin model later);
 - `view`: what an editor reviews (sections, queue, warnings), for the CLI and the web editor;
-- `notify`: the draft-ready email; `testsend`: one copy to one address.
+- `notify`: the draft-ready email; `testsend`: one copy to one address;
+- `audit`: the audit trail in words.
 """
 
+from actwatch.review.audit import AuditEntry, audit_entries
 from actwatch.review.editing import (
     Edit,
+    Included,
     ManualItem,
     add_manual_item,
     dismiss_uncertain,
@@ -23,6 +26,7 @@ from actwatch.review.editing import (
     set_headline,
     set_included,
     set_intro,
+    set_preheader,
     set_summary,
 )
 from actwatch.review.freeze import (
@@ -57,6 +61,7 @@ from actwatch.review.workflow import (
     reject,
     reopen,
     schedule,
+    send_now,
     start_sending,
     submit,
     unschedule,
@@ -67,11 +72,13 @@ __all__ = [
     "STATE_LABELS",
     "TRANSITIONS",
     "Approval",
+    "AuditEntry",
     "ConflictError",
     "Edit",
     "FrozenBulletin",
     "FrozenCopy",
     "FrozenCopyError",
+    "Included",
     "ManualItem",
     "NotFoundError",
     "Rendered",
@@ -81,6 +88,7 @@ __all__ = [
     "StateError",
     "add_manual_item",
     "approve",
+    "audit_entries",
     "audit_trail",
     "build_review",
     "bulletin_from_context",
@@ -104,10 +112,12 @@ __all__ = [
     "reorder",
     "review_with_preview",
     "schedule",
+    "send_now",
     "send_test_copy",
     "set_headline",
     "set_included",
     "set_intro",
+    "set_preheader",
     "set_summary",
     "start_sending",
     "submit",

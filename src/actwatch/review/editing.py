@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from actwatch.bulletin import load_bulletin, parse_season
-from actwatch.bulletin.seasons import window
+from actwatch.bulletin.seasons import season_containing, window
 from actwatch.config import Config
 from actwatch.core.clock import utc
 from actwatch.core.text import multiline
@@ -46,6 +46,7 @@ from actwatch.review.states import (
 )
 
 HEADLINE_CHARS = 200
+PREHEADER_CHARS = 200
 INTRO_CHARS = 10_000
 SUMMARY_CHARS = 1_000
 TITLE_CHARS = 300
@@ -341,6 +342,30 @@ def set_intro(
     return outcome[0]
 
 
+def set_preheader(
+    engine: Engine,
+    bulletin_id: int,
+    preheader: str,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> Edit:
+    """The preview text inboxes show after the subject ("" brings back the default)."""
+    text = one_line(preheader, PREHEADER_CHARS)
+    with _edit(
+        engine,
+        bulletin_id,
+        actor=actor,
+        action="edit_preheader",
+        revision=revision,
+        now=now,
+        preheader=text,
+    ) as (connection, row, outcome):
+        _set_bulletin(connection, row.id, preheader=text)
+    return outcome[0]
+
+
 def _set_bulletin(connection: Connection, bulletin_id: int, **values: str) -> None:
     connection.execute(update(bulletins).where(bulletins.c.id == bulletin_id).values(**values))
 
@@ -416,21 +441,37 @@ def pick_uncertain(
                 f"item {item_id} is not in this season's uncertain queue (or already in the "
                 "bulletin)"
             )
-        connection.execute(
-            update(item_matches)
-            .where(item_matches.c.item_id == item_id)
-            .values(editor_state="relevant")
-        )
-        connection.execute(
-            insert(bulletin_items).values(
-                bulletin_id=bulletin_id,
-                item_id=item_id,
-                included=True,
-                added_by="editor",
-                added_at=moment,
-            )
-        )
+        _take(connection, bulletin_id, item_id, moment)
     return outcome[0]
+
+
+def _take(connection: Connection, bulletin_id: int, item_id: int, moment: datetime) -> None:
+    """The editor says the item is relevant, and it joins the bulletin."""
+    connection.execute(
+        update(item_matches)
+        .where(item_matches.c.item_id == item_id)
+        .values(editor_state="relevant")
+    )
+    connection.execute(
+        insert(bulletin_items).values(
+            bulletin_id=bulletin_id,
+            item_id=item_id,
+            included=True,
+            added_by="editor",
+            added_at=moment,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Included:
+    """How `include_item` put an item in: "back" (it had been left out), "queue" (from the
+    season's uncertain queue) or "overruled" (the matcher had not put it in: it judged it not
+    relevant, or the draft stopped being refreshed before the item arrived)."""
+
+    edit: Edit
+    how: str
+    verdict: str | None = None  # the verdict the editor overruled
 
 
 def include_item(
@@ -442,18 +483,74 @@ def include_item(
     actor: str,
     revision: int | None = None,
     now: datetime | None = None,
-) -> tuple[Edit, bool]:
-    """Put an excluded item back, or take one from the season's uncertain queue; the edit and
-    whether it came from the queue."""
+) -> Included:
+    """Put an item into the bulletin whatever the matcher said: an excluded one back, an
+    uncertain one from the queue, one the matcher rejected (the editor's verdict then stands
+    through every reclassify). Refused, saying what to do instead, for an item of another
+    season or one not matched yet."""
     with engine.connect() as connection:
-        queue = {row.id for row in uncertain_in_season(connection, config, bulletin_id, 10_000)}
-    if item_id in queue:
+        in_bulletin = connection.execute(
+            select(bulletin_items.c.included).where(
+                bulletin_items.c.bulletin_id == bulletin_id, bulletin_items.c.item_id == item_id
+            )
+        ).first()
+    if in_bulletin is not None:
+        edit = set_included(
+            engine, bulletin_id, item_id, True, actor=actor, revision=revision, now=now
+        )
+        return Included(edit, "back")
+    verdict = _verdict_in_season(engine, config, bulletin_id, item_id)
+    if verdict == "uncertain":
         edit = pick_uncertain(
             engine, config, bulletin_id, item_id, actor=actor, revision=revision, now=now
         )
-        return edit, True
-    edit = set_included(engine, bulletin_id, item_id, True, actor=actor, revision=revision, now=now)
-    return edit, False
+        return Included(edit, "queue", verdict)
+    moment = utc(now)
+    with _edit(
+        engine,
+        bulletin_id,
+        actor=actor,
+        action="include_item",
+        revision=revision,
+        now=moment,
+        item_id=item_id,
+        overruled=verdict,
+    ) as (connection, _, outcome):
+        _take(connection, bulletin_id, item_id, moment)
+    return Included(outcome[0], "overruled", verdict)
+
+
+def _verdict_in_season(engine: Engine, config: Config, bulletin_id: int, item_id: int) -> str:
+    """The verdict on an item that may join the bulletin: one published in its season and
+    matched already (else ReviewError, saying what to do)."""
+    with engine.connect() as connection:
+        row = load_row(connection, bulletin_id)
+        found = connection.execute(
+            select(items.c.published_at, effective_state.label("verdict"))
+            .select_from(items.outerjoin(item_matches, item_matches.c.item_id == items.c.id))
+            .where(items.c.id == item_id)
+        ).first()
+    if found is None:
+        raise ReviewError(
+            f"there is no item {item_id} (`actwatch items` lists them with their ids)"
+        )
+    season = parse_season(config, row.season)
+    published = found.published_at.astimezone(config.schedule.zone).date()
+    if not season.start <= published <= season.last_day:
+        other = season_containing(config, published)
+        raise ReviewError(
+            f"item {item_id} was published on {published:%d %B %Y}, in {other.label}, and bulletin "
+            f"{bulletin_id} is {season.label} ({season.start:%d %B %Y} to "
+            f"{season.last_day:%d %B %Y}): include it in the {other.slug} bulletin "
+            f"(`actwatch draft {other.slug}` creates it), or add its news to this one by hand "
+            f"(`actwatch add {row.season} LINK --title TITLE --date DATE`)"
+        )
+    if found.verdict is None:
+        raise ReviewError(
+            f"item {item_id} has not been matched yet: run `actwatch reclassify`, then include "
+            "it again"
+        )
+    return str(found.verdict)
 
 
 def dismiss_uncertain(

@@ -22,7 +22,7 @@ from actwatch.feeds.store import failing_feeds
 from actwatch.review.editing import uncertain_in_season
 from actwatch.review.freeze import Rendered, render_for_approval
 from actwatch.review.records import load_row
-from actwatch.review.states import STATE_LABELS, actions_from
+from actwatch.review.states import LOCKED, STATE_LABELS, actions_from
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,9 @@ class ReviewView:
     item_count: int
     html_bytes: int | None = None
     strands: dict[str, str] = field(default_factory=dict)
+    subject: str = ""  # the email's subject line
+    preheader: str = ""  # the editor's preview text ("" for the default)
+    preview_text: str = ""  # what inboxes show after the subject: the preheader or the default
 
     @property
     def state_label(self) -> str:
@@ -259,6 +262,9 @@ def build_review(
         item_count=full.item_count,
         html_bytes=len(rendered.html.encode("utf-8")) if rendered else None,
         strands={slug: strand.name for slug, strand in config.strands.items()},
+        subject=full.title,
+        preheader=row.preheader,
+        preview_text=full.preview_text,
     )
 
 
@@ -297,7 +303,9 @@ def _warnings(
     render_error: str | None,
     now: datetime,
 ) -> list[str]:
-    warnings = []
+    warnings: list[str] = []
+    if row.state in LOCKED:
+        return warnings  # sent (or being sent): nothing left to check
     if render_error:
         warnings.append(f"The bulletin cannot be rendered: {render_error}")
     if full.is_empty:

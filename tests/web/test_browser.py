@@ -3,24 +3,22 @@ introduction, preview at desktop and phone widths, approve. Screenshots go to te
 
 from __future__ import annotations
 
-import threading
-import time
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import Engine, select
 from starlette.applications import Starlette
 
 from actwatch.config import Config
 from actwatch.db.schema import bulletins, items
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, free_port
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.review.conftest import Draft
+from tests.web.browser import serving, shot
 from tests.web.conftest import EDITOR, PASSWORD, draft_with_editor
 
-ARTIFACTS = REPO / "test-artifacts" / "editor"
 INTRO = "Autumn brought the **first provisions** into force.\n\n- Care leavers\n- Safeguarding"
 
 
@@ -32,24 +30,8 @@ def draft(sqlite_engine: Engine, config: Config) -> Draft:
 
 @pytest.fixture
 def server(app: Starlette) -> Iterator[str]:
-    """The app under uvicorn on 127.0.0.1, in a thread."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not instance.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
-
-
-def shot(page: Page, name: str, *, full_page: bool = True) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.mark.browser
@@ -120,7 +102,9 @@ def test_log_in_exclude_write_intro_preview_approve(
             shot(page, "05-approved")
 
             page.goto(f"{server}/editor/bulletins/1/audit")
-            expect(page.get_by_role("cell", name="approve", exact=True)).to_be_visible()
+            expect(
+                page.get_by_role("cell", name=re.compile(r"^Approved this copy"))
+            ).to_be_visible()
             shot(page, "06-audit")
             page.goto(f"{server}/editor/")
             shot(page, "07-dashboard")

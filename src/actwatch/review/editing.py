@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, Engine, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from actwatch.bulletin import load_bulletin, parse_season
+from actwatch.bulletin import draft_bulletin, load_bulletin, parse_season
 from actwatch.bulletin.seasons import season_containing, window
 from actwatch.config import Config
 from actwatch.core.clock import utc
@@ -34,6 +34,7 @@ from actwatch.review.records import (
     compare_and_set,
     load_row,
     record,
+    season_bulletin,
 )
 from actwatch.review.states import (
     CLOSED,
@@ -551,6 +552,55 @@ def _verdict_in_season(engine: Engine, config: Config, bulletin_id: int, item_id
             "it again"
         )
     return str(found.verdict)
+
+
+@dataclass(frozen=True)
+class Picked:
+    """Where `pick_for_season` put an item: its season's bulletin, drafted just now or not."""
+
+    bulletin_id: int
+    season: str
+    drafted: bool
+
+
+def pick_for_season(
+    engine: Engine, config: Config, item_id: int, *, actor: str, now: datetime | None = None
+) -> Picked:
+    """Take an uncertain item into its own season's bulletin (the dashboard's queue spans every
+    season). A season without a bulletin yet is drafted: the editor's verdict makes the item
+    news of that season, so the new draft holds it (and whatever else the season has)."""
+    moment = utc(now)
+    with engine.connect() as connection:
+        found = connection.execute(
+            uncertain_items().where(items.c.id == item_id).with_only_columns(items.c.published_at)
+        ).first()
+    if found is None:
+        raise ReviewError(f"item {item_id} is not in the uncertain queue")
+    season = season_containing(config, found.published_at.astimezone(config.schedule.zone).date())
+    existing = season_bulletin(engine, season.slug)
+    if existing is not None:
+        pick_uncertain(engine, config, existing.id, item_id, actor=actor, now=moment)
+        return Picked(existing.id, season.slug, drafted=False)
+    actor = clean_actor(actor)
+    with engine.begin() as connection:
+        taken = connection.execute(
+            update(item_matches)
+            .where(item_matches.c.item_id == item_id, effective_state == "uncertain")
+            .values(editor_state="relevant")
+        ).rowcount
+        if taken != 1:
+            raise ReviewError(f"item {item_id} left the uncertain queue a moment ago")
+        record(
+            connection,
+            at=moment,
+            actor=actor,
+            action="pick_uncertain",
+            bulletin_id=None,
+            item_id=item_id,
+            season=season.slug,
+        )
+    drafted = draft_bulletin(engine, config, season, moment)
+    return Picked(drafted.bulletin_id, season.slug, drafted=drafted.created)
 
 
 def dismiss_uncertain(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import CursorResult, Engine, create_engine, text
 
 from actwatch.config import Config, parse_config
 from actwatch.db import make_engine, upgrade
@@ -35,6 +35,13 @@ CHROMIUM_ARGS = [
 POSTGRES_URL = os.environ.get(
     "ACTWATCH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT made."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def free_port() -> int:

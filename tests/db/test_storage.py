@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from actwatch.db import current_revision, head_revision, make_engine, metadata, upgrade
 from actwatch.db.schema import bulletins, deliveries, feeds, item_sources, items, subscribers
+from tests.conftest import inserted_id
 
 NOW = datetime(2017, 10, 31, 9, 30, tzinfo=UTC)
 
@@ -19,30 +20,34 @@ NOW = datetime(2017, 10, 31, 9, 30, tzinfo=UTC)
 def _feed(engine: Engine, name: str = "gov-uk-dfe") -> int:
     with engine.begin() as connection:
         return int(
-            connection.execute(
-                insert(feeds).values(
-                    name=name,
-                    url="https://www.gov.uk/x.atom",
-                    fetch_url="https://www.gov.uk/x.atom",
-                    created_at=NOW,
+            inserted_id(
+                connection.execute(
+                    insert(feeds).values(
+                        name=name,
+                        url="https://www.gov.uk/x.atom",
+                        fetch_url="https://www.gov.uk/x.atom",
+                        created_at=NOW,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
         )
 
 
 def _item(engine: Engine, link: str = "https://www.gov.uk/government/news/a") -> int:
     with engine.begin() as connection:
         return int(
-            connection.execute(
-                insert(items).values(
-                    canonical_link=link,
-                    title="A",
-                    published_at=NOW,
-                    first_seen_at=NOW,
-                    content_hash="h",
-                    source_meta={},
+            inserted_id(
+                connection.execute(
+                    insert(items).values(
+                        canonical_link=link,
+                        title="A",
+                        published_at=NOW,
+                        first_seen_at=NOW,
+                        content_hash="h",
+                        source_meta={},
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
         )
 
 
@@ -83,19 +88,23 @@ def test_one_source_row_per_feed_and_item(engine: Engine) -> None:
 
 def test_one_bulletin_per_season_and_one_delivery_per_subscriber(engine: Engine) -> None:
     with engine.begin() as connection:
-        bulletin_id = connection.execute(
-            insert(bulletins).values(season="autumn-2017", created_at=NOW, updated_at=NOW)
-        ).inserted_primary_key[0]
-        subscriber_id = connection.execute(
-            insert(subscribers).values(
-                email="a@example.org",
-                status="confirmed",
-                consent_source="test",
-                consent_at=NOW,
-                token_nonce="n",
-                created_at=NOW,
+        bulletin_id = inserted_id(
+            connection.execute(
+                insert(bulletins).values(season="autumn-2017", created_at=NOW, updated_at=NOW)
             )
-        ).inserted_primary_key[0]
+        )
+        subscriber_id = inserted_id(
+            connection.execute(
+                insert(subscribers).values(
+                    email="a@example.org",
+                    status="confirmed",
+                    consent_source="test",
+                    consent_at=NOW,
+                    token_nonce="n",
+                    created_at=NOW,
+                )
+            )
+        )
         connection.execute(
             insert(deliveries).values(bulletin_id=bulletin_id, subscriber_id=subscriber_id)
         )

@@ -28,10 +28,8 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     assert plain.get_content_type() == "text/plain"
     assert html.get_content_type() == "text/html"
     # Mail has CRLF line ends; the approved copies have LF.
-    return tuple(  # type: ignore[return-value]
-        str(p.get_content()).replace("\r\n", "\n")  # type: ignore[attr-defined]
-        for p in (plain, html)
-    )
+    text, markup = (str(p.get_content()).replace("\r\n", "\n") for p in (plain, html))
+    return text, markup
 
 
 def by_reader(sink: Sink) -> dict[str, EmailMessage]:

@@ -82,9 +82,11 @@ def test_redirect_loop_and_too_many_redirects_are_named(
     assert loop.error is not None and loop.error.startswith("redirect loop: ")
     assert loop.error.endswith("/loop-b -> " + feed_server.url("/loop-a"))
     for hop in range(5):
-        feed_server.routes[f"/hop{hop}"] = lambda h, n=hop: _send(
-            h, 302, b"", "text/plain", {"Location": f"/hop{n + 1}"}
-        )
+
+        def redirect(handler: Any, n: int = hop) -> None:
+            _send(handler, 302, b"", "text/plain", {"Location": f"/hop{n + 1}"})
+
+        feed_server.routes[f"/hop{hop}"] = redirect
     chain = run_fetch(config, FetchRequest(feed_server.url("/hop0")))
     assert chain.error == "too many redirects (more than 3)"
 
@@ -177,7 +179,7 @@ def test_one_client_reuses_connections(feed_server: FeedServer, config: Config) 
         ports.add(client_address[1])
         original(self, request, client_address)
 
-    FeedServer.process_request = spy  # type: ignore[method-assign]
+    FeedServer.process_request = spy  # type: ignore[method-assign,assignment]
     try:
         results = asyncio.run(go())
     finally:

@@ -327,8 +327,8 @@ def test_a_conflict_with_another_poller_is_retried_feed_by_feed(
     from sqlalchemy.exc import IntegrityError
 
     import actwatch.feeds.poll as poll_module
+    from actwatch.feeds.store import store_entries as real
 
-    real = poll_module.store_entries
     conflicts = {"left": 2}
 
     def racing(connection: Any, feed_id: int, entries: Any, now: datetime) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,12 @@ from actwatch.mail import (
 from tests.mail.conftest import PASSWORD, USERNAME, Received
 
 SENDER = Address("bulletin@actwatch.example.org", "Children & Social Work Act news")
+
+
+def body(message: EmailMessage, kind: str) -> str:
+    part = message.get_body((kind,))
+    assert part is not None, f"no {kind} part"
+    return str(part.get_content())
 
 
 def message(n: int = 1, to: str = "reader@example.org", **changes: Any) -> Any:
@@ -83,9 +90,7 @@ def test_smtp_sends_many_messages_over_one_connection(smtp_server: tuple[int, Re
     assert [m["Subject"] for m in received.messages] == [f"Autumn 2017 news {n}" for n in range(3)]
     assert len(received.sessions) == 1
     assert received.envelopes[0] == ("bulletin@actwatch.example.org", ["reader0@example.org"])
-    assert received.messages[0].get_body(("html",)).get_content().strip() == (
-        "<p>Plain <b>words</b>.</p>"
-    )
+    assert body(received.messages[0], "html").strip() == ("<p>Plain <b>words</b>.</p>")
 
 
 def test_smtp_login_and_refusals(smtp_server: tuple[int, Received]) -> None:

@@ -21,7 +21,7 @@ from actwatch.db import make_engine, upgrade
 from actwatch.db.schema import commencements, instrument_texts, item_matches, item_strands, items
 from actwatch.matching.instruments import InstrumentFetcher, instrument_url
 from actwatch.matching.store import classify_pending, reclassify
-from tests.conftest import DATA
+from tests.conftest import DATA, inserted_id
 
 NOW = datetime(2018, 4, 2, 9, 0, tzinfo=UTC)
 
@@ -40,7 +40,7 @@ def add_item(engine: Engine, title: str, summary: str = "", **values: Any) -> in
         **values,
     }
     with engine.begin() as connection:
-        return int(connection.execute(insert(items).values(**row)).inserted_primary_key[0])
+        return int(inserted_id(connection.execute(insert(items).values(**row))))
 
 
 def verdict(engine: Engine, item_id: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,12 @@ __all__ = ["smtp_server"]
 NOW = datetime(2017, 12, 2, 9, 5, tzinfo=UTC)
 
 
+def body(message: EmailMessage, kind: str) -> str:
+    part = message.get_body((kind,))
+    assert part is not None, f"no {kind} part"
+    return str(part.get_content())
+
+
 def test_the_editor_hears_once(sqlite_draft: Draft, tmp_path: Path, caplog: Any) -> None:
     draft = sqlite_draft
     box = MaildirTransport(tmp_path / "box")
@@ -34,9 +41,9 @@ def test_the_editor_hears_once(sqlite_draft: Draft, tmp_path: Path, caplog: Any)
         message["Subject"] == "Draft ready for review: Autumn 2017 news: Children & Social Work Act"
     )
     link = "https://actwatch.example.org/editor/bulletins/1"
-    text = message.get_body(("plain",)).get_content()
+    text = body(message, "plain")
     assert link in text and "10 announcement(s)" in text and "No introduction yet." in text
-    assert f'href="{link}"' in message.get_body(("html",)).get_content()
+    assert f'href="{link}"' in body(message, "html")
     assert link in caplog.text
     with draft.engine.connect() as connection:
         assert connection.execute(select(bulletins.c.editor_notified_at)).scalar_one() == NOW
@@ -77,9 +84,9 @@ def test_test_copies_before_and_after_approval(sqlite_draft: Draft, tmp_path: Pa
     messages = sorted(box.messages(), key=lambda m: m["Message-ID"] == after.message_id)
     assert messages[1]["Message-ID"] == after.message_id
     # MIME ends a text part with a line break; otherwise the parts are the frozen copies.
-    html = messages[1].get_body(("html",)).get_content()
+    html = body(messages[1], "html")
     assert html.rstrip("\n") == frozen.frozen_html.rstrip("\n")
-    text = messages[1].get_body(("plain",)).get_content()
+    text = body(messages[1], "plain")
     assert text.rstrip("\n") == frozen.frozen_text.rstrip("\n")
     assert messages[1]["X-Actwatch-Test"] == "yes" and messages[1]["Subject"].startswith("[Test] ")
     assert [s["to"] for s in sends] == ["me@example.org", "me@example.org"]
@@ -101,4 +108,4 @@ def test_a_test_copy_over_smtp_from_the_config(
     [message] = received.messages
     assert received.envelopes == [("bulletin@actwatch.example.org", ["me@example.org"])]
     assert message["Message-ID"] == sent.message_id
-    assert message.get_body(("html",)).get_content().startswith("<!doctype html>")
+    assert body(message, "html").startswith("<!doctype html>")

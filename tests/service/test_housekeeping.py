@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, insert, select
 from actwatch.config import parse_config
 from actwatch.db.schema import bulletins, deliveries, login_failures, subscribers
 from actwatch.service.housekeeping import run_housekeeping
+from tests.conftest import inserted_id
 
 NOW = datetime(2018, 6, 1, 3, 30, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(days=500)
@@ -19,37 +20,41 @@ RECENTLY = NOW - timedelta(days=3)
 
 def _bulletin(connection: Any, season: str, state: str, sent_at: datetime | None) -> int:
     return int(
-        connection.execute(
-            insert(bulletins).values(
-                season=season,
-                state=state,
-                headline="",
-                intro_md="",
-                created_at=LONG_AGO,
-                updated_at=LONG_AGO,
-                revision=1,
-                sent_at=sent_at,
+        inserted_id(
+            connection.execute(
+                insert(bulletins).values(
+                    season=season,
+                    state=state,
+                    headline="",
+                    intro_md="",
+                    created_at=LONG_AGO,
+                    updated_at=LONG_AGO,
+                    revision=1,
+                    sent_at=sent_at,
+                )
             )
-        ).inserted_primary_key[0]
+        )
     )
 
 
 def _subscriber(connection: Any, email: str, status: str, at: datetime) -> int:
     return int(
-        connection.execute(
-            insert(subscribers).values(
-                email=email,
-                name="A Name",
-                status=status,
-                all_strands=True,
-                consent_source="import",
-                consent_at=at,
-                created_at=at,
-                token_nonce="n" * 16,
-                unsubscribed_at=at if status == "unsubscribed" else None,
-                bounced_at=at if status == "bounced" else None,
+        inserted_id(
+            connection.execute(
+                insert(subscribers).values(
+                    email=email,
+                    name="A Name",
+                    status=status,
+                    all_strands=True,
+                    consent_source="import",
+                    consent_at=at,
+                    created_at=at,
+                    token_nonce="n" * 16,
+                    unsubscribed_at=at if status == "unsubscribed" else None,
+                    bounced_at=at if status == "bounced" else None,
+                )
             )
-        ).inserted_primary_key[0]
+        )
     )
 
 
@@ -95,7 +100,7 @@ def test_retention(engine: Engine, tmp_path: Path, repo_config_data: dict[str, A
     assert not report.interrupted
 
     with engine.connect() as connection:
-        kept = dict(
+        kept: dict[int, int] = dict(
             connection.execute(
                 select(deliveries.c.bulletin_id, func.count()).group_by(deliveries.c.bulletin_id)
             ).all()

@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, delete, insert, update
 
 from actwatch.db.schema import bulletins, deliveries, subscribers
-from actwatch.service.sending import due_scheduled, needs_sender, sending_bulletins
+from actwatch.delivery.ledger import needs_sender
+from actwatch.review.records import due_scheduled, sending_bulletins
+from tests.conftest import inserted_id
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ALIVE = f"{socket.gethostname()}:{os.getpid()}:abc123"
@@ -26,19 +28,21 @@ def _setup(engine: Engine) -> int:
             ("winter-2025", "scheduled", NOW + timedelta(hours=1)),
         ):
             ids.append(
-                connection.execute(
-                    insert(bulletins).values(
-                        season=season,
-                        state=state,
-                        headline="",
-                        intro_md="",
-                        created_at=NOW,
-                        updated_at=NOW,
-                        revision=1,
-                        scheduled_for=at,
-                        send_started_at=NOW if state == "sending" else None,
+                inserted_id(
+                    connection.execute(
+                        insert(bulletins).values(
+                            season=season,
+                            state=state,
+                            headline="",
+                            intro_md="",
+                            created_at=NOW,
+                            updated_at=NOW,
+                            revision=1,
+                            scheduled_for=at,
+                            send_started_at=NOW if state == "sending" else None,
+                        )
                     )
-                ).inserted_primary_key[0]
+                )
             )
         for n in range(3):
             connection.execute(

@@ -165,7 +165,7 @@ def test_the_season_cycle_survives_sigterm_mid_send(
         assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
         assert sink.counts[EDITOR] == 1  # told once, though the service started twice
         with engine.connect() as connection:
-            states = dict(
+            states: dict[str, int] = dict(
                 connection.execute(
                     select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
                 ).all()

@@ -17,6 +17,7 @@ from actwatch.monitor.metrics import render_metrics
 from actwatch.monitor.state import HEARTBEAT, LAST_POLL, write_state
 from actwatch.monitor.status import collect, readiness
 from actwatch.web import create_app
+from tests.conftest import inserted_id
 from tests.service.conftest import ENV
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -47,30 +48,34 @@ def _fill(engine: Engine, now: datetime) -> None:
                     created_at=now,
                 )
             )
-        bulletin_id = connection.execute(
-            insert(bulletins).values(
-                season="summer-2026",
-                state="sending",
-                headline="",
-                intro_md="",
-                created_at=now,
-                updated_at=now,
-                revision=1,
-            )
-        ).inserted_primary_key[0]
-        subscriber_ids = [
+        bulletin_id = inserted_id(
             connection.execute(
-                insert(subscribers).values(
-                    email=email,
-                    name="Private Person",
-                    status="confirmed",
-                    all_strands=True,
-                    consent_source="import",
-                    consent_at=now,
+                insert(bulletins).values(
+                    season="summer-2026",
+                    state="sending",
+                    headline="",
+                    intro_md="",
                     created_at=now,
-                    token_nonce="n" * 16,
+                    updated_at=now,
+                    revision=1,
                 )
-            ).inserted_primary_key[0]
+            )
+        )
+        subscriber_ids = [
+            inserted_id(
+                connection.execute(
+                    insert(subscribers).values(
+                        email=email,
+                        name="Private Person",
+                        status="confirmed",
+                        all_strands=True,
+                        consent_source="import",
+                        consent_at=now,
+                        created_at=now,
+                        token_nonce="n" * 16,
+                    )
+                )
+            )
             for email in (EMAIL, "b@example.org", "c@example.org")
         ]
         for index, subscriber_id in enumerate(subscriber_ids):

@@ -68,7 +68,7 @@ def test_send_workers_share_a_bulletin_exactly_once(
         assert len(sink.counts) == READERS
         assert set(sink.counts.values()) == {1}, "someone got two copies"
         with engine.connect() as connection:
-            states = dict(
+            states: dict[str, int] = dict(
                 connection.execute(
                     select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
                 ).all()

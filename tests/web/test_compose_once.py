@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-import actwatch.bulletin.store
+from actwatch.bulletin.compose import compose
 from actwatch.bulletin.model import Bulletin
 from tests.review.conftest import Draft
 
@@ -26,13 +26,12 @@ class Counter:
 def composed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
     """Counts every composition of a stored bulletin."""
     counter = Counter()
-    real = actwatch.bulletin.store.compose
 
     def counting(*args: Any, **kwargs: Any) -> Bulletin:
         counter.calls += 1
-        return real(*args, **kwargs)
+        return compose(*args, **kwargs)
 
-    monkeypatch.setattr(actwatch.bulletin.store, "compose", counting)
+    monkeypatch.setattr("actwatch.bulletin.store.compose", counting)
     yield counter
 
 

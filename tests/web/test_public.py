@@ -157,7 +157,7 @@ def test_preferences_page_changes_the_strands(
 
 def confirmation_link(outbox: MaildirTransport) -> str:
     (message,) = outbox.messages()
-    body = str(message.get_content())  # type: ignore[attr-defined]
+    body = str(message.get_content())
     found = re.search(rf"{BASE}(/subscribe/confirm/\S+)", body)
     assert found, body
     return found.group(1)
@@ -301,7 +301,7 @@ def test_lost_links_are_emailed_only_to_subscribers(
         assert response.status_code == 200 and "Check your inbox" in response.text
     (message,) = outbox.messages()
     assert message["To"].addresses[0].addr_spec == "all@example.org"
-    assert "/unsubscribe/" in str(message.get_content())  # type: ignore[attr-defined]
+    assert "/unsubscribe/" in str(message.get_content())
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 

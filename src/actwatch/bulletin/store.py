@@ -44,6 +44,7 @@ from actwatch.bulletin.seasons import (
     window,
 )
 from actwatch.config import Config
+from actwatch.core.states import BulletinState, MatchState
 from actwatch.db.schema import (
     audit_log,
     bulletin_items,
@@ -57,7 +58,7 @@ from actwatch.db.schema import (
 )
 from actwatch.matching.store import effective_state
 
-REFRESHABLE_STATES = ("draft",)
+REFRESHABLE_STATES = (BulletinState.DRAFT,)
 
 
 class BulletinError(Exception):
@@ -97,7 +98,7 @@ def _utc(moment: datetime) -> datetime:
 
 def _relevant_in(start: datetime, end: datetime) -> Any:
     return and_(
-        effective_state == "relevant",
+        effective_state == MatchState.RELEVANT,
         items.c.published_at >= _utc(start),
         items.c.published_at < _utc(end),
     )
@@ -184,7 +185,7 @@ def load_commencements(connection: Connection, before: datetime) -> list[StoredC
         )
         .join(items, items.c.id == commencements.c.item_id)
         .join(item_matches, item_matches.c.item_id == items.c.id)
-        .where(effective_state == "relevant", items.c.published_at < _utc(before))
+        .where(effective_state == MatchState.RELEVANT, items.c.published_at < _utc(before))
         .order_by(commencements.c.in_force_on, commencements.c.id)
     )
     return [
@@ -209,7 +210,7 @@ def load_activity(connection: Connection, before: datetime) -> dict[str, StrandA
         )
         .join(items, items.c.id == item_strands.c.item_id)
         .join(item_matches, item_matches.c.item_id == items.c.id)
-        .where(effective_state == "relevant", items.c.published_at < _utc(before))
+        .where(effective_state == MatchState.RELEVANT, items.c.published_at < _utc(before))
         .group_by(item_strands.c.strand)
     )
     activity = {}
@@ -245,7 +246,7 @@ def draft_bulletin(engine: Engine, config: Config, season: Season, now: datetime
                     connection.execute(
                         insert(bulletins).values(
                             season=season.slug,
-                            state="draft",
+                            state=BulletinState.DRAFT,
                             headline="",
                             intro_md="",
                             created_at=now,
@@ -296,7 +297,7 @@ def draft_bulletin(engine: Engine, config: Config, season: Season, now: datetime
                 action="create_draft" if created else "refresh_draft",
                 bulletin_id=row.id,
                 from_state=None if created else row.state,
-                to_state="draft",
+                to_state=BulletinState.DRAFT,
                 detail={"season": season.slug, "added": added, "items": total},
             )
         )
@@ -407,7 +408,7 @@ def seasons_with_news(engine: Engine, config: Config) -> list[tuple[Season, int]
         published = connection.execute(
             select(items.c.published_at)
             .join(item_matches, item_matches.c.item_id == items.c.id)
-            .where(effective_state == "relevant")
+            .where(effective_state == MatchState.RELEVANT)
         ).scalars()
         counts: dict[Season, int] = defaultdict(int)
         zone = config.schedule.zone

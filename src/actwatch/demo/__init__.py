@@ -24,6 +24,7 @@ from actwatch.bulletin.seasons import Season
 from actwatch.bulletin.store import seasons_with_news
 from actwatch.config import Config, load_config
 from actwatch.core import clock
+from actwatch.core.states import MatchState
 from actwatch.db import Engine, open_database
 from actwatch.feeds.store import count_items
 from actwatch.matching.store import count_decided
@@ -158,8 +159,8 @@ def run_demo(
         feeds_ok=report.ok + report.not_modified,
         feeds_failed=report.failed,
         items=total,
-        relevant=decided.states["relevant"],
-        uncertain=decided.states["uncertain"],
+        relevant=decided.states[MatchState.RELEVANT],
+        uncertain=decided.states[MatchState.UNCERTAIN],
         relevant_by_strand={
             slug: decided.relevant_by_strand.get(slug, 0) for slug in config.strands
         },

@@ -8,10 +8,11 @@
   with `decode_frozen`, which tolerates fields added to the bulletin model later);
 - `view`: what an editor reviews (sections, queue, warnings), for the CLI and the web editor;
 - `notify`: the draft-ready email; `testsend`: one copy to one address;
-- `audit`: the audit trail in words.
+- `trail`: the audit trail in words;
+- `records`: the bulletins table and the audit log (`bulletin_state`, `find_bulletin_id` and
+  `audit` are the public questions and the one public write other stages use).
 """
 
-from actwatch.review.audit import AuditEntry, audit_entries
 from actwatch.review.editing import (
     Edit,
     Included,
@@ -46,6 +47,7 @@ from actwatch.review.freeze import (
     render_for_approval,
 )
 from actwatch.review.notify import editor_link, notify_draft_ready
+from actwatch.review.records import audit, bulletin_state, find_bulletin_id
 from actwatch.review.states import (
     STATE_LABELS,
     TRANSITIONS,
@@ -55,6 +57,7 @@ from actwatch.review.states import (
     StateError,
 )
 from actwatch.review.testsend import SentCopy, send_test_copy
+from actwatch.review.trail import AuditEntry, audit_entries
 from actwatch.review.view import ReviewView, audit_trail, build_review, review_with_preview
 from actwatch.review.workflow import (
     Approval,
@@ -91,15 +94,18 @@ __all__ = [
     "StateError",
     "add_manual_item",
     "approve",
+    "audit",
     "audit_entries",
     "audit_trail",
     "build_review",
     "bulletin_from_context",
+    "bulletin_state",
     "content_hash",
     "decode_frozen",
     "dismiss_uncertain",
     "editor_link",
     "encode_bulletin",
+    "find_bulletin_id",
     "finish_sending",
     "frozen_copy",
     "include_item",

@@ -23,6 +23,7 @@ from actwatch.bulletin import draft_bulletin, load_bulletin, parse_season
 from actwatch.bulletin.seasons import season_containing, window
 from actwatch.config import Config
 from actwatch.core.clock import utc
+from actwatch.core.states import MatchState
 from actwatch.core.text import multiline
 from actwatch.core.text import one_line as clean_line
 from actwatch.db.schema import bulletin_items, bulletins, item_matches, item_strands, items
@@ -389,7 +390,7 @@ def uncertain_items() -> Select[Any]:
             item_matches.c.event_type,
         )
         .join(item_matches, item_matches.c.item_id == items.c.id)
-        .where(effective_state == "uncertain")
+        .where(effective_state == MatchState.UNCERTAIN)
     )
 
 
@@ -451,7 +452,7 @@ def _take(connection: Connection, bulletin_id: int, item_id: int, moment: dateti
     connection.execute(
         update(item_matches)
         .where(item_matches.c.item_id == item_id)
-        .values(editor_state="relevant")
+        .values(editor_state=MatchState.RELEVANT)
     )
     connection.execute(
         insert(bulletin_items).values(
@@ -585,8 +586,8 @@ def pick_for_season(
     with engine.begin() as connection:
         taken = connection.execute(
             update(item_matches)
-            .where(item_matches.c.item_id == item_id, effective_state == "uncertain")
-            .values(editor_state="relevant")
+            .where(item_matches.c.item_id == item_id, effective_state == MatchState.UNCERTAIN)
+            .values(editor_state=MatchState.RELEVANT)
         ).rowcount
         if taken != 1:
             raise ReviewError(f"item {item_id} left the uncertain queue a moment ago")
@@ -612,8 +613,8 @@ def dismiss_uncertain(
     with engine.begin() as connection:
         result = connection.execute(
             update(item_matches)
-            .where(item_matches.c.item_id == item_id, effective_state == "uncertain")
-            .values(editor_state="rejected")
+            .where(item_matches.c.item_id == item_id, effective_state == MatchState.UNCERTAIN)
+            .values(editor_state=MatchState.REJECTED)
         )
         if result.rowcount != 1:
             raise ReviewError(f"item {item_id} is not in the uncertain queue")
@@ -710,14 +711,14 @@ def add_manual_item(
         connection.execute(
             insert(item_matches).values(
                 item_id=item_id,
-                state="relevant",
+                state=MatchState.RELEVANT,
                 relevant=True,
                 event_type=manual.event_type,
                 confidence=1.0,
                 evidence=[{"manual": clean_actor(actor)}],
                 rules_hash="manual",
                 classified_at=moment,
-                editor_state="relevant",
+                editor_state=MatchState.RELEVANT,
             )
         )
         if manual.strand:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 
+from actwatch.core.clock import utc
 from actwatch.core.text import one_line
 from actwatch.db.schema import audit_log, bulletins
 from actwatch.review.states import (
@@ -90,6 +91,27 @@ def record(
             detail=detail,
         )
     )
+
+
+def audit(
+    engine: Engine,
+    *,
+    actor: str,
+    action: str,
+    bulletin_id: int | None,
+    at: datetime | None = None,
+    **detail: Any,
+) -> None:
+    """Write one entry to the audit trail (for steps outside review, such as a test send)."""
+    with engine.begin() as connection:
+        record(
+            connection,
+            at=utc(at),
+            actor=clean_actor(actor),
+            action=action,
+            bulletin_id=bulletin_id,
+            **detail,
+        )
 
 
 def clean_actor(actor: str) -> str:

@@ -22,6 +22,7 @@ from actwatch.core import clock
 from actwatch.core.clock import iso, parse_iso
 from actwatch.db import Engine
 from actwatch.db.lock import SchedulerLock
+from actwatch.delivery.ledger import needs_sender
 from actwatch.feeds.poll import Poller
 from actwatch.monitor.state import (
     HEARTBEAT,
@@ -31,9 +32,10 @@ from actwatch.monitor.state import (
     write_state,
 )
 from actwatch.pipeline import poll_and_match
+from actwatch.review.records import due_scheduled, sending_bulletins
 from actwatch.service.drafting import check_draft
 from actwatch.service.housekeeping import run_housekeeping
-from actwatch.service.sending import due_scheduled, needs_sender, run_send, sending_bulletins
+from actwatch.service.sending import run_send
 
 log = logging.getLogger("actwatch.service")
 ACTOR = "actwatch serve"

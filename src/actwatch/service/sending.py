@@ -15,14 +15,10 @@ from collections.abc import Mapping
 from actwatch.config import Config
 from actwatch.db import Engine
 from actwatch.delivery import DeliveryError, SendReport
-from actwatch.delivery.ledger import needs_sender
 from actwatch.mail import MailError
 from actwatch.pipeline import send
-from actwatch.review.records import due_scheduled, sending_bulletins
 from actwatch.review.states import ReviewError
 from actwatch.subscribers import SecretMissing
-
-__all__ = ["due_scheduled", "needs_sender", "run_send", "sending_bulletins"]
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,9 @@ from datetime import timedelta
 
 from actwatch.config import Config
 from actwatch.db import Engine
-from actwatch.service.sending import needs_sender, run_send, sending_bulletins
+from actwatch.delivery.ledger import needs_sender
+from actwatch.review.records import sending_bulletins
+from actwatch.service.sending import run_send
 
 log = logging.getLogger("actwatch.service.worker")
 ACTOR = "actwatch send-worker"

@@ -66,6 +66,7 @@ def serve_samples() -> Iterator[str]:
 
 
 __all__ = [
+    "CONTENT_TYPES",
     "SAMPLE_TITLES",
     "Document",
     "FeedServer",

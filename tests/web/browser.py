@@ -10,14 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from starlette.applications import Starlette
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, free_port
 
 ARTIFACTS = REPO / "test-artifacts" / "editor"
-PHONE = {"width": 375, "height": 740}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 375, "height": 740}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 
 
 @contextmanager

@@ -10,8 +10,10 @@ from sqlalchemy import CheckConstraint, Engine, insert, inspect, select
 
 from actwatch.core.states import (
     BulletinState,
+    DateSource,
     DeliveryState,
     FeedStatus,
+    FetchOutcome,
     MatchState,
     SubscriberStatus,
 )
@@ -25,6 +27,8 @@ EXPECTED = {
     ("bulletins", "state"): BulletinState,
     ("subscribers", "status"): SubscriberStatus,
     ("deliveries", "state"): DeliveryState,
+    ("items", "date_source"): DateSource,
+    ("feed_fetches", "outcome"): FetchOutcome,
 }
 
 

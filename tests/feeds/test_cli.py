@@ -143,7 +143,7 @@ def test_items_json_has_sources_and_match_fields(config_file: Path, tmp_path: Pa
     assert first["state"] is None and first["strands"] is None and first["evidence"] is None
 
     by_link = {row["link"]: row for row in rows}
-    instrument = by_link["https://www.legislation.gov.uk/id/uksi/2018/346"]
+    instrument = by_link["http://www.legislation.gov.uk/id/uksi/2018/346"]  # as published
     assert instrument["sources"] == ["legislation-cswa"]
     engine = make_engine(f"sqlite:///{tmp_path / 'actwatch.db'}")
     with engine.begin() as connection:
@@ -179,3 +179,38 @@ def test_items_json_has_sources_and_match_fields(config_file: Path, tmp_path: Pa
     assert all(row["published"] >= "2019-01-01" for row in since)
     table = run(config_file, "items")
     assert table.exit_code == 0 and "Commencement No. 3" in table.output
+
+
+def test_feeds_json_keeps_the_last_warning_and_the_last_error_apart(
+    feed_server: FeedServer, write_offline_config: Callable[..., Path]
+) -> None:
+    from tests.feeds.conftest import FEEDS
+
+    dated = (FEEDS / "fastmailstatus.rss").read_bytes()
+    undated = (FEEDS / "broken-dates.rss").read_bytes()
+    feed_server.put("/flaky.rss", undated)
+    config_file = write_offline_config(
+        feeds=[{"name": "flaky", "url": feed_server.url("/flaky.rss")}]
+    )
+    run(config_file, "poll")
+    row = json.loads(run(config_file, "feeds", "--json").output)[0]
+    assert row["warning"] == row["last_warning"]["message"]
+    assert "4 entries without a usable date" in row["warning"] and row["last_error"] is None
+
+    feed_server.routes["/flaky.rss"] = lambda handler: handler.send_error(503)
+    run(config_file, "poll", "--force")
+    del feed_server.routes["/flaky.rss"]
+    feed_server.put("/flaky.rss", dated)
+    run(config_file, "poll", "--force")
+    row = json.loads(run(config_file, "feeds", "--json").output)[0]
+    # The latest fetch was clean; what went wrong before is still there, each in its place.
+    assert (row["status"], row["error"], row["warning"]) == ("ok", None, None)
+    assert row["last_error"]["message"].startswith("HTTP 503")
+    assert "without a usable date" in row["last_warning"]["message"]
+    assert row["last_warning"]["at"] <= row["last_error"]["at"]
+    table = run(config_file, "feeds").output
+    assert "last error" in table and "HTTP 503" in table
+    items = json.loads(run(config_file, "items", "--json").output)
+    undated = [item for item in items if item["date_source"] == "first_seen"]
+    assert len(undated) == 4
+    assert "undated: first seen" in run(config_file, "items").output

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
 
+from actwatch.feeds.entries import plausible
 from actwatch.feeds.normalize import (
     clean_line,
     content_hash,
     html_to_text,
     split_display_type,
-    struct_to_datetime,
 )
 
 NOW = datetime(2020, 1, 1, tzinfo=UTC)
@@ -61,13 +60,18 @@ def test_titles_cannot_carry_line_breaks_or_controls() -> None:
 
 
 def test_dates_are_aware_utc_and_absurd_ones_are_dropped() -> None:
-    parsed = time.strptime("2018-03-07 09:12:00", "%Y-%m-%d %H:%M:%S")
-    assert struct_to_datetime(parsed, NOW) == datetime(2018, 3, 7, 9, 12, tzinfo=UTC)
-    assert struct_to_datetime(None, NOW) is None
-    future = time.strptime("2031-01-01", "%Y-%m-%d")
-    assert struct_to_datetime(future, NOW) is None
-    ancient = time.strptime("1970-01-02", "%Y-%m-%d")
-    assert struct_to_datetime(ancient, NOW) is None
+    moment = datetime(2018, 3, 7, 9, 12, tzinfo=UTC)
+    assert plausible(moment, NOW) == (moment, None)
+    assert plausible(moment.replace(tzinfo=None), NOW) == (moment, None)
+    assert plausible(None, NOW) == (None, None)
+    assert plausible(datetime(2031, 1, 1, tzinfo=UTC), NOW) == (
+        None,
+        "date in the future (2031-01-01)",
+    )
+    assert plausible(datetime(1970, 1, 2, tzinfo=UTC), NOW) == (
+        None,
+        "implausibly old date (1970-01-02)",
+    )
 
 
 def test_content_hash_ignores_whitespace_in_markup_but_not_words() -> None:

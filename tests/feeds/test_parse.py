@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -10,48 +9,14 @@ from typing import Any
 
 import pytest
 
-from actwatch.feeds.parse import ParsedEntry, check_entities, parse_feed
+from actwatch.feeds.parse import check_entities, parse_feed
 from tests.feeds.conftest import FEEDS, billion_laughs
 
 NOW = datetime(2020, 1, 1, tzinfo=UTC)
-EXPECTED: dict[str, Any] = json.loads((FEEDS / "expected.json").read_text(encoding="utf-8"))
-FILES = sorted(name for name in EXPECTED if not name.startswith("_"))
 
 
 def parse_file(name: str) -> Any:
     return parse_feed((FEEDS / name).read_bytes(), f"https://feeds.example.org/{name}", None, NOW)
-
-
-def as_expected(entry: ParsedEntry, keys: list[str]) -> dict[str, Any]:
-    values = {
-        "canonical_link": entry.canonical_link,
-        "title": entry.title,
-        "type_hint": entry.type_hint,
-        "published": entry.published.isoformat() if entry.published else None,
-        "guid": entry.guid,
-        "summary": entry.summary,
-        "source_meta": entry.source_meta,
-    }
-    return {key: values[key] for key in keys}
-
-
-@pytest.mark.parametrize("name", FILES)
-def test_feed_file_parses_as_expected(name: str) -> None:
-    expected = EXPECTED[name]
-    parsed = parse_file(name)
-    assert parsed.error is None
-    assert parsed.warning is None
-    assert parsed.format == expected["format"]
-    assert parsed.title == expected["title"]
-    got = [
-        as_expected(entry, list(want))
-        for entry, want in zip(parsed.entries, expected["entries"], strict=False)
-    ]
-    assert got == expected["entries"]
-    assert len(parsed.entries) == len(expected["entries"])
-    for entry in parsed.entries:
-        assert entry.published is None or entry.published.tzinfo is UTC
-        assert "\n" not in entry.title and "<" not in entry.title
 
 
 def test_wordpress_content_is_sanitised_with_links_made_absolute() -> None:
@@ -82,7 +47,10 @@ def test_entry_with_only_an_id_gets_a_stable_identity_and_one_with_nothing_is_sk
     assert [entry.canonical_link for entry in parsed.entries] == [
         "urn:actwatch:https://example.org/feed#abc-123"
     ]
-    assert parsed.warning == "1 entry without a usable link or id skipped"
+    assert parsed.warnings == [
+        "1 entry without a usable link or id skipped",
+        "1 entry without a usable date (1 no date given): dated when first seen",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -90,7 +58,9 @@ def test_entry_with_only_an_id_gets_a_stable_identity_and_one_with_nothing_is_sk
     [
         (b"", "application/rss+xml", "the server sent an empty body"),
         (b"  \r\n ", "application/rss+xml", "the server sent an empty body"),
-        (b'{"items": []}', "application/json", "the server sent JSON, not an RSS or Atom feed"),
+        (b'{"items": []}', "application/json", "the server sent JSON that is not a JSON Feed"),
+        (b"[1, 2]", "text/plain", "the server sent JSON that is not a JSON Feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1"', None, "the JSON is malformed"),
         (b"<!DOCTYPE html><html><body>hi</body></html>", "text/html", "an HTML page, not a feed"),
         (
             b"<html><head><title>x</title></head></html>",
@@ -108,8 +78,7 @@ def test_entry_with_only_an_id_gets_a_stable_identity_and_one_with_nothing_is_sk
             "malformed XML",
         ),
         (
-            b'<?xml version="1.0"?><rss version="2.0"><channel><title>B</title>'
-            b"<item><title>Unclosed</ti",
+            b'<?xml version="1.0"?><rss version="2.0"><channel><title>B</tit',
             None,
             "malformed XML and no entries could be recovered",
         ),
@@ -127,6 +96,18 @@ def test_empty_but_valid_feed_is_fine() -> None:
     )
     parsed = parse_feed(body, "https://example.org/feed", "application/rss+xml", NOW)
     assert parsed.error is None and parsed.entries == [] and parsed.format == "RSS 2.0"
+
+
+def test_a_recovered_entry_dropped_for_lacking_a_link_is_not_an_unrecoverable_feed() -> None:
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>B</title>'
+        b"<item><title>Unclosed</ti"
+    )
+    parsed = parse_feed(body, "https://example.org/feed", None, NOW)
+    assert parsed.error is None and parsed.entries == []
+    assert parsed.warnings[0].startswith("malformed XML (")
+    assert parsed.warnings[0].endswith("read leniently; 1 entry recovered")
+    assert parsed.warnings[1] == "1 entry without a usable link or id skipped"
 
 
 def test_bozo_feed_with_entries_is_kept_with_its_warning() -> None:
@@ -147,7 +128,10 @@ def test_misdeclared_encoding_is_read_correctly_and_noted() -> None:
     ).encode("cp1252")
     parsed = parse_feed(body, "https://example.org/feed", "application/rss+xml", NOW)
     assert [entry.title for entry in parsed.entries] == ["Café – résumé"]
-    assert parsed.warning is not None and "declared character encoding was wrong" in parsed.warning
+    # The server said nothing of the charset: the document's own declaration was wrong.
+    assert parsed.warnings[0] == (
+        "the document declares encoding=utf-8, but it is windows-1252; read as windows-1252"
+    )
 
 
 def test_billion_laughs_is_refused_before_parsing() -> None:
@@ -200,7 +184,13 @@ started = time.perf_counter()
 headers = {"content-type": "application/rss+xml"}
 result = feedparser.parse(io.BytesIO(billion_laughs(12)), response_headers=headers)
 titles = [len(entry.get("title", "")) for entry in result.entries]
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM is this program's own peak: ru_maxrss would include the parent's at fork (Linux
+# keeps it across exec), so a large test process would fail this test.
+try:
+    status = open("/proc/self/status").read()
+    rss = int(status.split("VmHWM:")[1].split()[0])
+except (OSError, IndexError, ValueError):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(time.perf_counter() - started, rss, max(titles or [0]))
 """
     output = subprocess.run(

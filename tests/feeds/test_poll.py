@@ -331,11 +331,11 @@ def test_a_conflict_with_another_poller_is_retried_feed_by_feed(
 
     conflicts = {"left": 2}
 
-    def racing(connection: Any, feed_id: int, entries: Any, now: datetime) -> Any:
+    def racing(connection: Any, feed_id: int, entries: Any, now: datetime, **known: Any) -> Any:
         if conflicts["left"]:
             conflicts["left"] -= 1
             raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
-        return real(connection, feed_id, entries, now)
+        return real(connection, feed_id, entries, now, **known)
 
     monkeypatch.setattr(poll_module, "store_entries", racing)
     report = poll_feeds(engine, good_config, now=NOW)

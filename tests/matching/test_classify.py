@@ -261,3 +261,121 @@ def test_hostile_input_does_not_crash(judge: Judge) -> None:
     junk = "(" * 5000 + "section " * 2000 + "\x00\u0130" * 100
     result = judge(junk, junk, junk, content=junk)
     assert result.state in ("relevant", "uncertain", "rejected")
+
+
+# --- what an item announces: the headline event, its tense and sense --------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "expected"),
+    [
+        ("New rights for care leavers became law from Saturday", "", "commencement"),
+        (
+            "Councils now have new duties",
+            "Care leavers are now entitled to a personal adviser up to the age of 25.",
+            "commencement",
+        ),
+        ("Regulation of social workers transfers to Social Work England", "", "commencement"),
+        ("Relationships education will become compulsory", "", "other"),
+        ("Relationships education set to become compulsory in 2020", "", "other"),
+        (
+            "Corporate parenting duties come into force today",
+            "Guidance published today explains the seven principles.",
+            "commencement",
+        ),
+        (
+            "Care leaver support hampered by funding issues, say councils",
+            "Councils say a funding shortfall limits personal advisers.",
+            "other",
+        ),
+        (
+            "Statutory guidance on corporate parenting published",
+            "The guidance follows a consultation last year.",
+            "guidance",
+        ),
+        ("Minister lays out plans for care leavers", "", "other"),
+        ("Independent trust takes over children's services", "The trust is a charity.", "other"),
+    ],
+)
+def test_the_type_is_what_the_item_announces(
+    judge: Judge, title: str, summary: str, expected: str
+) -> None:
+    assert judge(title, summary).event_type == expected
+
+
+def test_a_negated_event_is_not_announced(judge: Judge) -> None:
+    result = judge("Care leaver duties will not come into force until next year")
+    assert result.event_type != "commencement"
+
+
+@pytest.mark.parametrize(
+    ("title", "strand"),
+    [
+        ("New RHSE guidance for schools", "relationships-education"),
+        (
+            "Personal, Social, Health and Economic education to be reviewed",
+            "relationships-education",
+        ),
+        ("What Works for Children's Social Care names new trials", "sector-led-improvement"),
+    ],
+)
+def test_aliases_play_their_cues_role(judge: Judge, title: str, strand: str) -> None:
+    result = judge(title)
+    assert strand in result.strands
+    assert result.state != "rejected"
+
+
+def test_a_publisher_that_is_itself_the_signal(judge: Judge) -> None:
+    result = judge(
+        "New guide to family group conferences",
+        "Our latest evidence review.",
+        link="https://whatworks-csc.org.uk/blog/new-guide",
+    )
+    assert result.relevant and result.strands == ("sector-led-improvement",)
+    assert any(entry.kind == "publisher" for entry in result.evidence)
+
+
+def test_another_jurisdictions_government_is_not_the_act(judge: Judge) -> None:
+    result = judge(
+        "A promise from Wales: charter for care leavers",
+        "Every care leaver will have a personal adviser and a local offer.",
+        link="https://www.gov.wales/promise-care-leavers",
+    )
+    assert result.state == "rejected"
+    assert any(entry.kind == "jurisdiction" and entry.field == "link" for entry in result.evidence)
+
+
+def test_the_act_named_beside_another_jurisdiction_stays_relevant(judge: Judge) -> None:
+    result = judge(
+        "English councils can place children in secure accommodation in Scotland",
+        "Section 10 of the Children and Social Work Act 2017 is now in force.",
+    )
+    assert result.relevant
+
+
+def test_england_beside_another_jurisdiction_is_not_rejected_outright(judge: Judge) -> None:
+    result = judge(
+        "English councils can now place children in Scottish secure units",
+        "Care leavers and corporate parenting duties apply in England.",
+    )
+    assert result.state != "rejected"
+
+
+def test_part_and_section_references_map_to_strands_anywhere(judge: Judge) -> None:
+    result = judge("MPs call for a review of Part 2 of the Children and Social Work Act 2017", "")
+    assert "social-work-england" in result.strands
+    assert any(entry.kind == "section" for entry in result.evidence)
+    other_act = judge(
+        "Local safeguarding arrangements",
+        "Sections 13, 14 and 16 of the Children Act 2004 set the old boards' rules.",
+    )
+    assert not any(entry.kind == "section" for entry in other_act.evidence)
+
+
+def test_a_passing_mention_weighs_less_than_the_subject(judge: Judge) -> None:
+    subject = judge("Virtual school heads get new duties", "Councils must appoint one.")
+    passing = judge(
+        "Pupil premium plus rates for 2019",
+        "Schools receive the grant per pupil. It is managed by the virtual school head.",
+    )
+    assert passing.confidence < subject.confidence

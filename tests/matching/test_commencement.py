@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
+from actwatch.core.provisions import Provision, ProvisionMap
 from actwatch.matching.commencement import commencement_number, extract, instrument_text
-from actwatch.matching.sections import Provision, SectionMap
 from tests.conftest import DATA
 
 
@@ -91,11 +91,11 @@ def test_first_commencement_instrument() -> None:
 
 
 def test_section_map_prefers_the_narrowest_reference() -> None:
-    sections = SectionMap({"swe": ["36-58", "Part 2", "Sch 3"], "cp": ["1"]}, ["8-11", "Part 3"])
+    sections = ProvisionMap({"swe": ["36-58", "Part 2", "Sch 3"], "cp": ["1"]}, ["8-11", "Part 3"])
     assert sections.strand(Provision("section", 42)) == "swe"
     assert sections.strand(Provision("schedule", 3)) == "swe"
     assert sections.strand(Provision("section", 1)) == "cp"
-    assert sections.strand(Provision("section", 9)) == SectionMap.OUTSIDE
+    assert sections.strand(Provision("section", 9)) == ProvisionMap.OUTSIDE
     assert sections.strand(Provision("section", 70)) is None
 
 

@@ -11,20 +11,23 @@ from actwatch.cli import main
 from actwatch.config import Config
 from actwatch.matching import Matcher
 from actwatch.matching.evaluate import evaluate, item_from_labelled, load_labelled
-from tests.conftest import DATA
+from tests.conftest import DATA, REPO
 
 EVAL = DATA / "eval"
+SHIPPED = REPO / "src" / "actwatch" / "matching" / "data"
 
 
-def scores_for(name: str, matcher: Matcher, rules: Config) -> dict[str, object]:
-    labelled = load_labelled(EVAL / name, rules.strands, rules.event_types)
+def scores_for(
+    name: str, matcher: Matcher, rules: Config, folder: Path = EVAL
+) -> dict[str, object]:
+    labelled = load_labelled(folder / name, rules.strands, rules.event_types)
     result = evaluate(matcher, labelled)
     misses = [(miss.id, miss.what, miss.expected, miss.got) for miss in result.misses]
     return {"scores": result.as_dict(), "misses": misses}
 
 
 def test_dev_set_meets_the_bars(matcher: Matcher, rules: Config) -> None:
-    result = scores_for("dev.jsonl", matcher, rules)
+    result = scores_for("dev.jsonl", matcher, rules, SHIPPED)
     scores = result["scores"]
     assert isinstance(scores, dict)
     assert scores["items"] == 47
@@ -102,8 +105,34 @@ def test_metrics_are_computed_as_documented(
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
     scores = evaluate(matcher, load_labelled(path, rules.strands, rules.event_types)).as_dict()
     assert scores["relevance"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5}
-    assert scores["type"] == {"accuracy": 0.5}
-    assert scores["strands"] == {"precision": 0.5, "recall": 0.3333, "f1": 0.4}
+    assert scores["type"] == {
+        "accuracy": 0.5,
+        "recall": {"guidance": {"recall": 0.5, "support": 2}},
+        "confusion": {"guidance": {"guidance": 1, "other": 1}},
+    }
+    strands = scores["strands"]
+    assert {key: strands[key] for key in ("precision", "recall", "f1")} == {
+        "precision": 0.5,
+        "recall": 0.3333,
+        "f1": 0.4,
+    }
+    assert strands["per_strand"]["corporate-parenting"] == {
+        "precision": 1.0,
+        "recall": 1.0,
+        "f1": 1.0,
+        "support": 1,
+    }
+    assert strands["per_strand"]["schools-accountability"]["recall"] == 0.0
+    assert scores["uncertain"]["relevant"] + scores["uncertain"]["irrelevant"] == 0
+    assert {(miss["id"], miss["what"]) for miss in scores["misses"]} == {
+        ("b", "relevance"),
+        ("b", "type"),
+        ("b", "strands"),
+        ("a", "strands"),
+        ("c", "relevance"),
+        ("c", "strands"),
+    }
+    assert all("evidence" in miss for miss in scores["misses"])
 
 
 def test_govuk_titles_lose_their_display_type_prefix() -> None:
@@ -124,14 +153,15 @@ def test_govuk_titles_lose_their_display_type_prefix() -> None:
 def test_evaluate_command_json_touches_no_database(write_config: object, tmp_path: Path) -> None:
     config_file = write_config()  # type: ignore[operator]
     result = CliRunner().invoke(
-        main, ["--config", str(config_file), "evaluate", str(EVAL / "dev.jsonl"), "--json"]
+        main, ["--config", str(config_file), "evaluate", str(SHIPPED / "dev.jsonl"), "--json"]
     )
     assert result.exit_code == 0, result.output
     scores = json.loads(result.output)
-    assert set(scores) == {"items", "relevance", "type", "strands"}
+    assert {"items", "relevance", "type", "strands", "uncertain", "misses"} <= set(scores)
     assert set(scores["relevance"]) == {"precision", "recall", "f1"}
-    assert set(scores["type"]) == {"accuracy"}
-    assert set(scores["strands"]) == {"precision", "recall", "f1"}
+    assert {"accuracy", "recall", "confusion"} <= set(scores["type"])
+    assert list(scores["type"]["recall"])[:2] == ["commencement", "pilot"]
+    assert {"precision", "recall", "f1", "per_strand"} <= set(scores["strands"])
     assert not (tmp_path / "actwatch.db").exists()
 
 

@@ -296,3 +296,55 @@ def test_items_json_shows_the_evidence(
     assert {"cue": "LSCBs", "kind": "strand", "field": "summary", "text": "LSCBs"}.items() <= next(
         entry for entry in item["evidence"] if entry["cue"] == "LSCBs"
     ).items()
+
+
+def test_the_trained_scorer_is_cached_in_the_database(
+    engine: Engine, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from actwatch.db.schema import matcher_models
+    from actwatch.matching import store
+
+    first = store.load_matcher(engine, config)
+    assert first.model is not None
+    store._MODELS.clear()
+
+    def no_training(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("trained again instead of reading the cache")
+
+    monkeypatch.setattr(store, "train", no_training)
+    again = store.load_matcher(engine, config)
+    assert again.fingerprint == first.fingerprint
+    with engine.connect() as connection:
+        assert connection.execute(select(matcher_models.c.data_key)).scalars().all() == [
+            first.model.fingerprint
+        ]
+
+
+def test_verdicts_are_written_per_batch_and_twice_changes_nothing(
+    engine: Engine, config: Config
+) -> None:
+    ids = [add_item(engine, f"Care leavers news {n}", "Personal advisers to 25.") for n in range(7)]
+    first = classify_pending(engine, config)
+    assert first.classified == 7
+    with engine.connect() as connection:
+        before = connection.execute(
+            select(
+                item_matches.c.item_id, item_matches.c.state, item_matches.c.event_type
+            ).order_by(item_matches.c.item_id)
+        ).all()
+        strands = connection.execute(
+            select(item_strands.c.item_id, item_strands.c.strand).order_by(item_strands.c.item_id)
+        ).all()
+    assert [row.item_id for row in before] == ids
+    assert {strand for _, strand in strands} == {"care-leavers"}
+    assert classify_pending(engine, config).classified == 0
+    reclassify(engine, config)
+    with engine.connect() as connection:
+        assert (
+            connection.execute(
+                select(
+                    item_matches.c.item_id, item_matches.c.state, item_matches.c.event_type
+                ).order_by(item_matches.c.item_id)
+            ).all()
+            == before
+        )

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from actwatch.bulletin import provisions
 from actwatch.bulletin.model import (
     Act,
     Bulletin,
@@ -35,6 +34,8 @@ from actwatch.bulletin.model import (
 )
 from actwatch.bulletin.seasons import Season, bulletin_title, window
 from actwatch.config import Config
+from actwatch.core import provisions
+from actwatch.core.provisions import Provision, ProvisionMap
 
 OTHER_SLUG = "other-news"
 # Short enough for a phone screen, long enough for the gist of a GOV.UK summary.
@@ -109,7 +110,11 @@ class _Composer:
         self.zone = config.schedule.zone
         self.start, self.end = window(config, season)
         self.strand_order = {slug: index for index, slug in enumerate(config.strands)}
-        self.strand_sections = _claimed_provisions(config)
+        self.owners = ProvisionMap(
+            {slug: strand.sections for slug, strand in config.strands.items()},
+            config.matching.outside_strands,
+        )
+        self.strand_sections = {slug: self.owners.claimed(slug) for slug in config.strands}
 
     def strand_name(self, slug: str) -> str:
         strand = self.config.strands.get(slug)
@@ -149,19 +154,18 @@ class _Composer:
         for row in rows:
             if row.strand:
                 slugs.add(row.strand)
-            expanded = provisions.expand(row.section)
-            slugs.update(s for s, claimed in self.strand_sections.items() if expanded & claimed)
+            slugs.update(self.owners.strands_of(_provisions(row)))
         return self.known_strands(slugs)
 
     def strand_labels(self, rows: Sequence[StoredCommencement]) -> tuple[str, ...]:
         """'Corporate parenting (section 1)' where a strand has only some of the provisions."""
-        everything = provisions.expand_all(row.section for row in rows)
+        everything = {provision for row in rows for provision in _provisions(row)}
         labels = []
         for slug in self.strands_of_provisions(rows):
             own = {
                 provision
                 for row in rows
-                for provision in provisions.expand(row.section)
+                for provision in _provisions(row)
                 if row.strand == slug or provision in self.strand_sections[slug]
             }
             name = self.strand_name(slug)
@@ -185,7 +189,7 @@ class _Composer:
         entries = [
             Commencement(
                 in_force_on=day,
-                provisions=provisions.describe(provisions.expand_all(r.section for r in group)),
+                provisions=provisions.describe(p for r in group for p in _provisions(r)),
                 strands=self.strand_labels(group),
                 purpose=purpose or None,
                 instrument=instruments.get(item_id),
@@ -207,7 +211,8 @@ class _Composer:
         activity: Mapping[str, StrandActivity],
     ) -> tuple[TrackerRow, ...]:
         end_day = self.season.end
-        in_force: dict[str, set[str]] = defaultdict(set)  # strand -> provisions fully in force
+        # strand -> provisions fully in force
+        in_force: dict[str, set[Provision]] = defaultdict(set)
         touched: set[str] = set()  # strands with any provision in force
         upcoming: dict[str, date] = {}
         for row in commencements:
@@ -217,7 +222,7 @@ class _Composer:
                 if row.in_force_on < end_day:
                     touched.add(slug)
                     if not _is_limited(row.purpose):
-                        in_force[slug] |= provisions.expand(row.section)
+                        in_force[slug] |= _provisions(row)
                 elif slug not in upcoming or row.in_force_on < upcoming[slug]:
                     upcoming[slug] = row.in_force_on
         rows = []
@@ -247,29 +252,12 @@ class _Composer:
         return tuple(rows)
 
 
-def _claimed_provisions(config: Config) -> dict[str, set[str]]:
-    """The provisions of each strand, the narrowest reference winning where strands overlap.
-
-    Sector-led improvement names s.42 while Social Work England names ss.36-58: s.42 coming
-    into force is news for sector-led improvement, and Social Work England is not thereby in
-    force in part.
-    """
-    best: dict[str, tuple[int, set[str]]] = {}
-    for slug, strand in config.strands.items():
-        for reference in strand.sections:
-            expanded = provisions.expand(reference)
-            for provision in expanded:
-                width, owners = best.get(provision, (len(expanded) + 1, set()))
-                if len(expanded) < width:
-                    best[provision] = (len(expanded), {slug})
-                elif len(expanded) == width:
-                    owners.add(slug)
-                    best[provision] = (width, owners)
-    claimed: dict[str, set[str]] = {slug: set() for slug in config.strands}
-    for provision, (_, owners) in best.items():
-        for slug in owners:
-            claimed[slug].add(provision)
-    return claimed
+def _provisions(row: StoredCommencement) -> set[Provision]:
+    """The provisions a stored commencement names (stored as labels: s.8, Part 2, Sch 3)."""
+    try:
+        return set(provisions.parse(row.section))
+    except provisions.BadReference:
+        return set()
 
 
 def _is_limited(purpose: str | None) -> bool:

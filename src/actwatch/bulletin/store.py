@@ -130,7 +130,7 @@ def load_items(connection: Connection, config: Config, where: Any) -> list[Store
         select(
             items.c.id,
             items.c.title,
-            items.c.canonical_link,
+            items.c.link,
             items.c.published_at,
             items.c.summary,
             items.c.type_hint,
@@ -156,8 +156,8 @@ def load_items(connection: Connection, config: Config, where: Any) -> list[Store
         StoredItem(
             id=row.id,
             title=row.title,
-            link=row.canonical_link,
-            source=sources.get(row.id) or _host(row.canonical_link),
+            link=row.link,
+            source=sources.get(row.id) or _host(row.link),
             published_at=row.published_at,
             summary=row.summary or "",
             event_type=row.event_type,

@@ -135,6 +135,11 @@ def feeds_command(app: App, as_json: bool, enable: str | None) -> None:
         problem = row["error"] or row["warning"] or ""
         if row["status"] == "error" and row["failures"] > 1:
             problem = f"{problem} ({row['failures']} failures in a row)"
+        if not problem:
+            earlier = row["last_error"] or row["last_warning"]
+            if earlier:
+                kind = "error" if row["last_error"] else "warning"
+                problem = f"last {kind} {_short_time(earlier['at'])}: {earlier['message']}"
         table.add_row(
             escape(row["name"]),
             f"[{style}]{status}[/]",
@@ -161,6 +166,10 @@ def feed_listing(app: App) -> list[dict[str, Any]]:
             "status": feed.status,
             "error": feed.error,
             "warning": feed.warning,
+            # Kept when later fetches are clean: what went wrong last, and when.
+            "last_error": _event(feed.last_error, feed.last_error_at),
+            "last_warning": _event(feed.last_warning, feed.last_warning_at),
+            "identity": feed.identity,
             "items": feed.items,
             "last_fetched": _iso(feed.last_fetched_at),
             "last_ok": _iso(feed.last_ok_at),
@@ -203,9 +212,12 @@ def items(app: App, since: datetime | None, limit: int | None, as_json: bool) ->
             match += " (editor)"
         if row["strands"]:
             match += ": " + ", ".join(row["strands"])
+        published = (row["published"] or "")[:10]
+        if row["date_source"] == "first_seen":
+            published += " (undated: first seen)"
         table.add_row(
             str(row["id"]),
-            (row["published"] or "")[:10],
+            published,
             escape(row["title"]),
             escape(row["type_hint"] or ""),
             escape(", ".join(row["sources"])),
@@ -231,6 +243,8 @@ def item_listing(app: App, since: datetime | None, limit: int | None) -> list[di
                 "type_hint": story.type_hint,
                 "summary": story.summary,
                 "published": _iso(story.published_at),
+                # first_seen: the feed gave no usable date; `published` is when it was first seen.
+                "date_source": story.date_source,
                 "updated": _iso(story.updated_at),
                 "first_seen": _iso(story.first_seen_at),
                 "sources": story.sources,
@@ -245,6 +259,10 @@ def item_listing(app: App, since: datetime | None, limit: int | None) -> list[di
             }
         )
     return listing
+
+
+def _event(message: str | None, at: datetime | None) -> dict[str, str | None] | None:
+    return {"message": message, "at": _iso(at)} if message else None
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -10,7 +10,7 @@ import itertools
 import string
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,6 +49,10 @@ class FeedConfig(StrictModel):
     )
     timeout: Duration | None = Field(default=None, description="Overrides fetch.deadline.")
     max_bytes: ByteSize | None = Field(default=None, description="Overrides fetch.max_bytes.")
+    format: Literal["auto", "xml", "json"] = Field(
+        default="auto",
+        description="xml (RSS, Atom, RDF) or json (JSON Feed); auto goes by the Content-Type.",
+    )
 
     @property
     def source_title(self) -> str:
@@ -299,6 +303,12 @@ class Config(StrictModel):
                 if strand not in self.strands:
                     raise ValueError(
                         f"themes.{theme_slug}.strands[{index}]: unknown strand {strand!r}"
+                    )
+        for name, publisher in self.matching.publishers.items():
+            for index, strand in enumerate(publisher.strands):
+                if strand not in self.strands:
+                    raise ValueError(
+                        f"matching.publishers.{name}.strands[{index}]: unknown strand {strand!r}"
                     )
         return self
 

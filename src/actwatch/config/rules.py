@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated
 
 from pydantic import Field, field_validator
 
 from actwatch.config.types import Slug, StrictModel
-
-# A reference to part of the Act as an editor writes it: "1", "12-32", "Sch 3", "Part 2".
-SECTION_REF = re.compile(r"^(?:s\.?\s*)?(\d+[A-Z]?)(?:\s*-\s*(\d+[A-Z]?))?$|^(Sch|Part)\s+(\d+)$")
+from actwatch.core import provisions
 
 Cue = Annotated[str, Field(min_length=1)]
 
 
 def _check_sections(values: list[str]) -> list[str]:
     for value in values:
-        if not SECTION_REF.match(value.strip()):
-            raise ValueError(
-                f"{value!r} is not a section reference (use e.g. 1, 12-32, Sch 3, Part 2)"
-            )
+        provisions.parse_spans(value.strip())  # BadReference (a ValueError) names the value
     return [value.strip() for value in values]
 
 
@@ -31,6 +25,11 @@ class ActConfig(StrictModel):
     citation: str
     legislation_id: str = Field(pattern=r"^[a-z]+/\d{4}/\d+$")
     royal_assent: date | None = None
+    introduced: date | None = Field(
+        default=None,
+        description="When the Bill was introduced: news published before it is rarely about the"
+        " Act (a signal for the matcher, not a rule).",
+    )
     aliases: list[Cue] = []
     commencement_power: str | None = Field(
         default=None, description="The section under which commencement regulations are made."
@@ -82,6 +81,20 @@ class EventTypeConfig(StrictModel):
         description="legislation.gov.uk alternative number series that imply this type"
         " (C for commencement).",
     )
+    tense_sensitive: bool = Field(
+        default=False,
+        description="Only done events count: a cue after a future or modal word (will, set to)"
+        " is planned news, not this type (commencement: 'will come into force').",
+    )
+    statutory: bool = Field(
+        default=False,
+        description="Only the Act's own provisions can have this type: the item must name the Act,"
+        " one of its sections, or a strand with sections (a trust 'taking over' is not one).",
+    )
+    complaint_sensitive: bool = Field(
+        default=False,
+        description="A cue in a sentence of complaint ('a funding shortfall') is not this type.",
+    )
 
 
 class Thresholds(StrictModel):
@@ -89,7 +102,66 @@ class Thresholds(StrictModel):
     uncertain: float = Field(default=0.3, ge=0, le=1)
 
 
+class PublisherConfig(StrictModel):
+    domains: list[str] = Field(min_length=1, description="Link hosts (and their subdomains).")
+    strands: list[Slug] = Field(
+        default=[], description="Strands the publisher is itself evidence of (its own news)."
+    )
+
+
+class JurisdictionConfig(StrictModel):
+    """A place the Act does not cover: its publishers, its legislation and its names."""
+
+    domains: list[str] = Field(default=[], description="Link hosts of its governments and bodies.")
+    legislation: list[str] = Field(
+        default=[], description="legislation.gov.uk document types of its legislation (wsi, ssi)."
+    )
+    cues: list[Cue] = Field(default=[], description="Names of the place and its institutions.")
+    shared: list[Cue] = Field(
+        default=[],
+        description="Phrases naming the place together with England (England and Wales): not"
+        " evidence of another jurisdiction.",
+    )
+
+
+class ModalityConfig(StrictModel):
+    """Words that change what a type cue announces (see the matcher's docstring)."""
+
+    future: list[Cue] = Field(
+        default=[], description="Just before a cue: the event is planned, not done (will, set to)."
+    )
+    negation: list[Cue] = Field(
+        default=[], description="Just before a cue: the event is denied (not, no longer)."
+    )
+    complaint: list[Cue] = Field(
+        default=[],
+        description="In the cue's sentence: the cue is complained of, not announced (shortfall).",
+    )
+    subordinate: list[Cue] = Field(
+        default=[],
+        description="Words opening a subordinate clause (following, after, which): a cue after"
+        " one in its sentence weighs less than the main clause's.",
+    )
+
+
 class MatchingConfig(StrictModel):
+    aliases: dict[str, list[Cue]] = Field(
+        default={},
+        description="Other ways of writing a cue (acronyms, spelled-out forms, renamed bodies):"
+        " wherever the cue appears in the rules, its aliases play the same role.",
+    )
+    publishers: dict[Slug, PublisherConfig] = Field(
+        default={}, description="Publishers whose own news is evidence of strands."
+    )
+    jurisdictions: dict[Slug, JurisdictionConfig] = Field(
+        default={}, description="Places the Act does not cover (Wales, Scotland, ...)."
+    )
+    modality: ModalityConfig = ModalityConfig()
+    home_cues: list[Cue] = Field(
+        default=[],
+        description="Names of the place the Act covers (England, English): another jurisdiction"
+        " named beside them is not the item's subject.",
+    )
     negative_cues: list[Cue] = Field(
         default=[], description="Phrases that make an item irrelevant whatever else it says."
     )
@@ -107,6 +179,11 @@ class MatchingConfig(StrictModel):
         description="Sections of the Act that belong to no strand (relevant, no strand).",
     )
     thresholds: Thresholds = Thresholds()
+    learned_scorer: bool = Field(
+        default=True,
+        description="Combine the rules with the learned scorer (trained on the shipped labelled"
+        " sets and the editor's decisions); off: the rules alone decide.",
+    )
     fetch_instruments: bool = Field(
         default=True,
         description="Read a commencement instrument's text on legislation.gov.uk for its dates.",

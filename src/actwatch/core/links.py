@@ -111,14 +111,9 @@ def canonical_link(link: str, base: str | None = None) -> str | None:
 
     Relative links resolve against `base` (a feed's or entry's URL) first.
     """
-    parts = _split(link, base)
-    if parts is None:
-        return None
-    scheme, host, port, path, query, fragment = parts
-    netloc = host if port is None or port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
-    return urlunsplit(
-        ("https", netloc, path or "/", _without_tracking(query), _identifying(fragment))
-    )
+    absolute = _absolute(link, base)
+    parts = _split(absolute) if absolute is not None else None
+    return _canonical(parts) if parts is not None else None
 
 
 def published_link(link: str, base: str | None = None) -> str | None:
@@ -127,15 +122,23 @@ def published_link(link: str, base: str | None = None) -> str | None:
     None unless it is a usable http(s) URL. Nothing else changes: not the scheme, not the
     host's case, not the query's encoding, not the fragment.
     """
+    forms = link_forms(link, base)
+    return forms[0] if forms is not None else None
+
+
+def link_forms(link: str, base: str | None = None) -> tuple[str, str] | None:
+    """(`published_link`, `canonical_link`) of one link, reading it once; None unless it is a
+    usable http(s) URL."""
     absolute = _absolute(link, base)
-    if absolute is None or _split(absolute, None) is None:
+    parts = _split(absolute) if absolute is not None else None
+    if absolute is None or parts is None:
         return None
     before, hash_mark, fragment = absolute.partition("#")
     address, question_mark, query = before.partition("?")
     if question_mark:
         query = _without_tracking(query)
         before = f"{address}?{query}" if query else address
-    return f"{before}{hash_mark}{fragment}"
+    return f"{before}{hash_mark}{fragment}", _canonical(parts)
 
 
 def is_tracking_param(name: str) -> bool:
@@ -155,10 +158,7 @@ def _absolute(link: str, base: str | None) -> str | None:
     return link
 
 
-def _split(link: str, base: str | None) -> tuple[str, str, int | None, str, str, str] | None:
-    absolute = _absolute(link, base)
-    if absolute is None:
-        return None
+def _split(absolute: str) -> tuple[str, str, int | None, str, str, str] | None:
     try:
         parts = urlsplit(absolute)
         port = parts.port
@@ -175,6 +175,13 @@ def _split(link: str, base: str | None) -> tuple[str, str, int | None, str, str,
         with contextlib.suppress(UnicodeError):
             host = host.encode("idna").decode("ascii")
     return scheme, host, port, parts.path, parts.query, parts.fragment
+
+
+def _canonical(parts: tuple[str, str, int | None, str, str, str]) -> str:
+    scheme, host, port, path, query, fragment = parts
+    netloc = host if port is None or port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    query, fragment = _without_tracking(query), _identifying(fragment)
+    return urlunsplit(("https", netloc, path or "/", query, fragment))
 
 
 def _without_tracking(query: str) -> str:

@@ -20,6 +20,22 @@ class FeedStatus(StrEnum):
     DISABLED = "disabled"
 
 
+class FetchOutcome(StrEnum):
+    """How a fetch that was not a 304 ended (`feed_fetches.outcome`)."""
+
+    OK = "ok"
+    ERROR = "error"
+
+
+class DateSource(StrEnum):
+    """Where an item's date came from (`items.date_source`)."""
+
+    PUBLISHED = "published"
+    UPDATED = "updated"
+    FIRST_SEEN = "first_seen"
+    """The feed gave no usable date: the item is dated when actwatch first saw it."""
+
+
 class MatchState(StrEnum):
     """The matcher's (or the editor's) verdict on an item (`item_matches.state`)."""
 

@@ -33,8 +33,10 @@ from sqlalchemy import (
 
 from actwatch.core.states import (
     BulletinState,
+    DateSource,
     DeliveryState,
     FeedStatus,
+    FetchOutcome,
     MatchState,
     SubscriberStatus,
 )
@@ -94,8 +96,18 @@ feeds = Table(
     Column("last_modified", Text),
     Column("status", String(20), nullable=False, default=FeedStatus.NEW),
     Column("error", Text),
+    Column("warning", Text, comment="Warnings of the latest fetch that parsed; null if none."),
+    Column("last_warning", Text, comment="The latest warning, kept when later fetches are clean."),
+    Column("last_warning_at", UTCDateTime),
+    Column("last_error", Text, comment="The latest error, kept when later fetches succeed."),
+    Column("last_error_at", UTCDateTime),
     Column(
-        "warning", Text, comment="A bozo feed that still parsed: what feedparser complained of."
+        "identity",
+        JSON,
+        nullable=False,
+        default=dict,
+        server_default="{}",
+        comment="What polling learned about the feed's ids, and the entries it merged and why.",
     ),
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("last_fetched_at", UTCDateTime),
@@ -112,12 +124,34 @@ items = Table(
     "items",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("canonical_link", Text, nullable=False, unique=True),
+    Column(
+        "canonical_link",
+        Text,
+        nullable=False,
+        unique=True,
+        comment="Identity: core.links.canonical_link, or a urn for an entry no link identifies.",
+    ),
+    Column(
+        "link",
+        Text,
+        nullable=False,
+        # An item added without a published link (an editor's) is shown at its canonical link.
+        default=lambda context: context.get_current_parameters()["canonical_link"],
+        comment="The link as published (tracking parameters removed): what readers get.",
+    ),
     Column("title", Text, nullable=False),
     Column("type_hint", Text, comment="GOV.UK display type split off the title."),
     Column("summary", Text, nullable=False, default="", comment="Sanitised plain text."),
     Column("content_html", Text, comment="Sanitised HTML."),
     Column("published_at", UTCDateTime, nullable=False),
+    Column(
+        "date_source",
+        String(20),
+        nullable=False,
+        default=DateSource.PUBLISHED,
+        server_default=DateSource.PUBLISHED.value,
+        comment="first_seen: the feed gave no usable date, so published_at is first_seen_at.",
+    ),
     Column("updated_at", UTCDateTime),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("content_hash", String(64), nullable=False),
@@ -126,6 +160,7 @@ items = Table(
     Column("last_changed_at", UTCDateTime),
     Column("manual", Boolean, nullable=False, default=False, comment="Added by an editor."),
     Index("ix_items_published_at", "published_at"),
+    _one_of("date_source", DateSource),
 )
 
 # Where an item was seen: one row per feed and item (so per feed and canonical link).
@@ -144,6 +179,26 @@ item_sources = Table(
     Index("ix_item_sources_feed_guid", "feed_id", "guid"),
     Index("ix_item_sources_feed_hash", "feed_id", "content_hash"),
     Index("ix_item_sources_item_id", "item_id"),
+)
+
+# One row per fetch that brought a document or failed (not per 304), newest kept per feed:
+# each fetch's own warnings, so a later clean fetch cannot hide an earlier problem.
+feed_fetches = Table(
+    "feed_fetches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("feed_id", ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("error", Text),
+    Column("warnings", JSON, nullable=False, default=list),
+    Column("entries", Integer, nullable=False, default=0),
+    Column("new_items", Integer, nullable=False, default=0),
+    Column("updated_items", Integer, nullable=False, default=0),
+    Column("merged", JSON, nullable=False, default=dict, comment="reason -> entries merged"),
+    Column("undated", Integer, nullable=False, default=0),
+    Index("ix_feed_fetches_feed_id", "feed_id", "id"),
+    _one_of("outcome", FetchOutcome),
 )
 
 item_changes = Table(
@@ -170,8 +225,40 @@ item_matches = Table(
     Column("rules_hash", String(64), nullable=False),
     Column("classified_at", UTCDateTime, nullable=False),
     Column("editor_state", String(20), comment="An editor's decision overrides the matcher's."),
+    Column("editor_event_type", String(30), comment="The editor's type: kept through reclassify."),
+    Column(
+        "editor_strands", JSON, comment="The editor's strands (a list): kept through reclassify."
+    ),
     _one_of("state", MatchState),
     Index("ix_item_matches_state", "state"),
+)
+
+# The editor's decisions taken in by `actwatch learn`: labelled examples for the learned scorer,
+# kept as they were decided (the item's words included) so retraining needs nothing else.
+learned_examples = Table(
+    "learned_examples",
+    metadata,
+    Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("link", Text, nullable=False, default=""),
+    Column("type_hint", Text),
+    Column("published_on", Date),
+    Column("relevant", Boolean, nullable=False),
+    Column("event_type", String(30)),
+    Column("strands", JSON, nullable=False, default=list),
+    Column("learned_at", UTCDateTime, nullable=False),
+)
+
+# Trained scorers, cached by what they were trained from (rules, data, version): training is
+# deterministic, so a cached model is the model training would give.
+matcher_models = Table(
+    "matcher_models",
+    metadata,
+    Column("data_key", String(64), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("trained_on", Integer, nullable=False),
+    Column("body", JSON, nullable=False, comment="Vocabulary, weights and outputs."),
 )
 
 item_strands = Table(

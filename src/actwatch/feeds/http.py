@@ -24,7 +24,7 @@ from actwatch import __version__
 from actwatch.config import Config
 
 ACCEPT = (
-    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+    "application/atom+xml, application/rss+xml, application/feed+json, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
 )
 PERMANENT_REDIRECTS = frozenset({301, 308})

@@ -6,12 +6,10 @@ thousands of entries spends its time in feedparser, not here.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import html
 import re
-import time
-from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
@@ -81,13 +79,57 @@ _BLOCK_TAG = re.compile(
     re.IGNORECASE,
 )
 _SPACE = re.compile(r"\s+")
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
+# MathML and SVG elements whose text a reader sees; nh3 would drop them with their words.
+MATHML_TAGS = frozenset(
+    {
+        "math",
+        "mi",
+        "mn",
+        "mo",
+        "ms",
+        "mtext",
+        "mspace",
+        "mrow",
+        "mfrac",
+        "msqrt",
+        "mroot",
+        "mstyle",
+        "merror",
+        "mpadded",
+        "mphantom",
+        "mfenced",
+        "menclose",
+        "msub",
+        "msup",
+        "msubsup",
+        "munder",
+        "mover",
+        "munderover",
+        "mmultiscripts",
+        "mprescripts",
+        "none",
+        "mtable",
+        "mtr",
+        "mlabeledtr",
+        "mtd",
+        "semantics",
+    }
+)
+SVG_TEXT_TAGS = frozenset({"svg", "g", "text", "tspan", "textpath"})
+FOREIGN_TEXT_TAGS = MATHML_TAGS | SVG_TEXT_TAGS
+# Alternative encodings of a formula (TeX, content MathML) would repeat it; styles and scripts
+# are not text at all.
+_NO_TEXT = {"script", "style", "annotation", "annotation-xml"}
+_FOREIGN_START = re.compile(r"<(?:[a-z]+:)?(?:math|svg)\b", re.IGNORECASE)
+_FOREIGN_TAG = re.compile(
+    r"</?(" + "|".join(sorted(FOREIGN_TEXT_TAGS, key=len, reverse=True)) + r")\b[^>]*>",
+    re.IGNORECASE,
+)
 _HAS_MARKUP = re.compile(r"[<&]")
 
 SUMMARY_MAX_CHARS = 4000
 TITLE_MAX_CHARS = 1000
-# Dates this far ahead of now come from a wrong clock or a typo; trusting them would put the
-# entry into a season that has not begun.
-FUTURE_TOLERANCE_SECONDS = 86400
 
 
 def clean_line(text: str) -> str:
@@ -97,12 +139,43 @@ def clean_line(text: str) -> str:
 
 
 def html_to_text(fragment: str) -> str:
-    """Visible text of an HTML fragment (scripts and styles dropped), as one clean line."""
+    """Visible text of an HTML fragment as one clean line: markup dropped, entities decoded,
+    scripts and styles dropped, the words of MathML and SVG kept."""
     if not fragment:
         return ""
     if _HAS_MARKUP.search(fragment):
-        fragment = html.unescape(nh3.clean(_BLOCK_TAG.sub(" <", fragment), tags=set()))
+        fragment = html.unescape(clean_html(_BLOCK_TAG.sub(" <", fragment), tags=set()))
     return clean_line(fragment)
+
+
+def text_of(value: str, content_type: str | None) -> str:
+    """A title or summary as text, following its declared type: text stays exactly as written
+    (feedparser has already decoded its entities), HTML and XHTML become their visible text."""
+    if not value:
+        return ""
+    if is_html_type(content_type):
+        return html_to_text(value)
+    return clean_line(value)
+
+
+def is_html_type(content_type: str | None) -> bool:
+    return (content_type or "").split(";")[0].strip().lower() in _HTML_TYPES
+
+
+def clean_html(fragment: str, *, tags: set[str], **options: Any) -> str:
+    """`nh3.clean` that keeps the words inside MathML and SVG while dropping their markup
+    (nh3 would drop those elements whole, words and all)."""
+    if not _FOREIGN_START.search(fragment):
+        return nh3.clean(fragment, tags=tags, **options)
+    cleaned = nh3.clean(
+        fragment, tags=tags | FOREIGN_TEXT_TAGS, clean_content_tags=_NO_TEXT, **options
+    )
+    return _strip_foreign_tags(cleaned)
+
+
+def _strip_foreign_tags(cleaned: str) -> str:
+    # Safe on nh3's output: its text is escaped, so removing whole tags cannot form new markup.
+    return _FOREIGN_TAG.sub(" ", cleaned)
 
 
 def truncate(text: str, limit: int) -> str:
@@ -132,22 +205,12 @@ def split_display_type(title: str, link: str | None) -> tuple[str, str | None]:
 
 
 def _is_govuk(link: str) -> bool:
+    if link.startswith(("https://www.gov.uk/", "https://gov.uk/")):
+        return True  # a canonical link: the common case, without parsing it
+    if "gov.uk" not in link[:40].lower():
+        return False
     host = urlsplit(link).hostname or ""
     return host == "www.gov.uk" or host == "gov.uk"
-
-
-def struct_to_datetime(value: time.struct_time | None, now: datetime) -> datetime | None:
-    """feedparser's UTC struct_time as an aware datetime; None if absent or absurd."""
-    if value is None:
-        return None
-    try:
-        stamp = calendar.timegm(value)
-        moment = datetime.fromtimestamp(stamp, UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
-    if moment.year < 1990 or stamp > now.timestamp() + FUTURE_TOLERANCE_SECONDS:
-        return None
-    return moment
 
 
 def content_hash(title: str, summary: str, content_html: str | None) -> str:

@@ -26,8 +26,10 @@ from actwatch.feeds.parse import ParsedFeed
 from actwatch.feeds.store import (
     FeedRow,
     StoreResult,
+    fetch_row,
     load_feed_rows,
     record_failure,
+    record_fetches,
     record_not_modified,
     record_success,
     store_entries,
@@ -50,6 +52,9 @@ class FeedOutcome:
     entries: int = 0
     new_items: int = 0
     updated_items: int = 0
+    merged: dict[str, int] = field(default_factory=dict)
+    """Entries recognised as already stored although their ids differ (or repeated), by why."""
+    undated: int = 0
     seconds: float = 0.0
     parse_cpu_seconds: float = 0.0
 
@@ -103,6 +108,7 @@ class _StoreJob:
     result: FetchResult
     parsed: ParsedFeed
     done: asyncio.Future[StoreResult] = field(init=False)
+    fetch: dict[str, Any] = field(init=False)
 
 
 # Feeds stored in one transaction at most: bounds what one conflict makes us redo.
@@ -290,7 +296,7 @@ class _Pass:
         assert result.body is not None
         body, result.body = result.body, None
         parsed = await self.poller.parse_pool.parse(
-            body, result.url, result.content_type, self.now, deadline
+            body, result.url, result.content_type, self.now, deadline, feed.format
         )
         del body
         if parsed.error is not None:
@@ -301,10 +307,12 @@ class _Pass:
         return FeedOutcome(
             feed.name,
             "ok",
-            warning=parsed.warning,
+            warning="; ".join([*parsed.warnings, *stored.warnings]) or None,
             entries=len(parsed.entries),
             new_items=len(stored.new_ids),
             updated_items=len(stored.changed_ids),
+            merged=dict(stored.merged),
+            undated=parsed.undated_entries,
             parse_cpu_seconds=parsed.cpu_seconds,
         )
 
@@ -380,6 +388,7 @@ class _Pass:
         try:
             with connection.begin():
                 results = [self._store_feed(connection, job) for job in batch]
+                record_fetches(connection, [job.fetch for job in batch])
         except IntegrityError:
             results = [self._store_alone(connection, job) for job in batch]
         for stored in results:
@@ -390,15 +399,36 @@ class _Pass:
     def _store_alone(self, connection: Connection, job: _StoreJob) -> StoreResult:
         try:
             with connection.begin():
-                return self._store_feed(connection, job)
+                stored = self._store_feed(connection, job)
+                record_fetches(connection, [job.fetch])
+                return stored
         except IntegrityError:
             # Another poller stored one of these links between our read and our write:
             # read again and the entry is simply a known one.
             with connection.begin():
-                return self._store_feed(connection, job)
+                stored = self._store_feed(connection, job)
+                record_fetches(connection, [job.fetch])
+                return stored
 
     def _store_feed(self, connection: Connection, job: _StoreJob) -> StoreResult:
-        stored = store_entries(connection, job.row.id, job.parsed.entries, self.now)
+        identity = dict(job.row.identity or {})
+        try:
+            stored = store_entries(
+                connection, job.row.id, job.parsed.entries, self.now, feed=job.row
+            )
+        except BaseException:
+            job.row.identity = identity  # the transaction rolls back what was learned
+            raise
+        warnings = [*job.parsed.warnings, *stored.warnings]
+        job.fetch = fetch_row(
+            job.row.id,
+            now=self.now,
+            outcome="ok",
+            warnings=warnings,
+            entries=len(job.parsed.entries),
+            stored=stored,
+            undated=job.parsed.undated_entries,
+        )
         record_success(
             connection,
             job.row.id,
@@ -413,7 +443,7 @@ class _Pass:
             last_modified=job.result.last_modified,
             fetch_url=job.result.permanent_url,
             title=job.parsed.title,
-            warning=job.parsed.warning,
+            warnings=warnings,
             items_seen=stored.items_seen,
         )
         return stored

@@ -1,31 +1,33 @@
 """Feed rows and items in the database: config sync, per-feed state, exactly-once items.
 
-An item is a story (unique canonical link); `item_sources` says which feeds carried it. An entry
-is recognised as one already stored by its canonical link, then by the feed's own guid for it,
-then by its content hash; a recognised entry whose words changed updates the item and records
-the change, at most once per `CHANGE_COOLDOWN` and `MAX_RECORDED_CHANGES` times in all, so a
-feed that rewrites its entries on every fetch cannot churn the database or the classifier.
+An item is a story, stored under its identity (`core.links.canonical_link` of its link, unique);
+`item_sources` says which feeds carried it and what id each gave it. How an entry is recognised
+as one already stored is in `store_entries`. A recognised entry whose words changed updates the
+item and records the change, at most once per `CHANGE_COOLDOWN` and `MAX_RECORDED_CHANGES` times
+in all, so a feed that rewrites its entries on every fetch cannot churn the database or the
+classifier. Each fetch that brought a document or failed is kept in `feed_fetches` with its own
+warnings (the newest `FETCH_HISTORY` per feed).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 
 from actwatch.config import Config
-from actwatch.core.states import FeedStatus
-from actwatch.db.schema import feeds, item_changes, item_sources, items
-from actwatch.feeds.parse import ParsedEntry
+from actwatch.core.links import canonical_link
+from actwatch.core.states import DateSource, FeedStatus
+from actwatch.db.schema import feed_fetches, feeds, item_changes, item_sources, items
+from actwatch.feeds.entries import ParsedEntry
 
 CHANGE_COOLDOWN = timedelta(hours=1)
 MAX_RECORDED_CHANGES = 20
-# A content hash is a weak identity when the entry has only a title: two different
-# "Weekly roundup" entries are not one story.
-MIN_TEXT_FOR_HASH_IDENTITY = 40
+FETCH_HISTORY = 50
 IN_CHUNK = 500
 CONFIG_DISABLED = "disabled in the config"
 NOT_IN_CONFIG = "no longer in the config"
@@ -44,6 +46,7 @@ class FeedRow:
     consecutive_failures: int
     next_fetch_at: datetime | None
     items_seen: int
+    identity: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -60,6 +63,9 @@ class StoreResult:
     deferred_changes: int = 0
     duplicates: int = 0
     items_seen: int = 0
+    merged: dict[str, int] = field(default_factory=dict)
+    """Entries recognised as one stored entry although their ids differ, or repeated, by why."""
+    warnings: list[str] = field(default_factory=list)
 
 
 def sync_feeds(engine: Engine, config: Config, *, now: datetime | None = None) -> FeedSync:
@@ -158,6 +164,13 @@ def _enable_feed(connection: Connection, name: str) -> bool:
     return bool(changed.rowcount)
 
 
+def load_feed_row(connection: Connection, feed_id: int) -> FeedRow:
+    columns = [feeds.c[name] for name in FeedRow.__slots__]
+    return FeedRow(
+        **connection.execute(select(*columns).where(feeds.c.id == feed_id)).one()._mapping
+    )
+
+
 def load_feed_rows(connection: Connection) -> dict[str, FeedRow]:
     columns = [feeds.c[name] for name in FeedRow.__slots__]
     return {
@@ -216,6 +229,8 @@ def record_failure(
     values: dict[str, Any] = {
         "status": "error",
         "error": error,
+        "last_error": error,
+        "last_error_at": now,
         "consecutive_failures": failures,
         "last_fetched_at": now,
         "next_fetch_at": next_fetch_at,
@@ -223,6 +238,7 @@ def record_failure(
     if disable_reason:
         values.update(enabled=False, disabled_reason=disable_reason, status="disabled")
     connection.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+    record_fetches(connection, [fetch_row(feed_id, now=now, outcome="error", error=error)])
 
 
 def record_success(
@@ -235,9 +251,11 @@ def record_success(
     last_modified: str | None,
     fetch_url: str | None,
     title: str | None,
-    warning: str | None,
+    warnings: Sequence[str],
     items_seen: int,
 ) -> None:
+    """A fetch that parsed: the feed's state (its fetch is kept by `record_fetches`)."""
+    warning = "; ".join(warnings) or None
     values: dict[str, Any] = {
         "status": "ok",
         "error": None,
@@ -254,100 +272,226 @@ def record_success(
         values["fetch_url"] = fetch_url
     if title:
         values["feed_title"] = title
+    if warning:
+        values.update(last_warning=warning, last_warning_at=now)
     connection.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+
+
+def fetch_row(
+    feed_id: int,
+    *,
+    now: datetime,
+    outcome: str,
+    error: str | None = None,
+    warnings: Sequence[str] = (),
+    entries: int = 0,
+    stored: StoreResult | None = None,
+    undated: int = 0,
+) -> dict[str, Any]:
+    """One fetch (not a 304) as `record_fetches` keeps it."""
+    return {
+        "feed_id": feed_id,
+        "fetched_at": now,
+        "outcome": outcome,
+        "error": error,
+        "warnings": list(warnings),
+        "entries": entries,
+        "new_items": len(stored.new_ids) if stored else 0,
+        "updated_items": len(stored.changed_ids) if stored else 0,
+        "merged": dict(stored.merged) if stored else {},
+        "undated": undated,
+    }
+
+
+def record_fetches(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Keep these fetches in their feeds' histories (one statement), and only the newest
+    FETCH_HISTORY of each of those feeds (one more)."""
+    if not rows:
+        return
+    connection.execute(feed_fetches.insert(), list(rows))
+    feed_ids = sorted({row["feed_id"] for row in rows})
+    ranked = (
+        select(
+            feed_fetches.c.id,
+            func.row_number()
+            .over(partition_by=feed_fetches.c.feed_id, order_by=feed_fetches.c.id.desc())
+            .label("newness"),
+        )
+        .where(feed_fetches.c.feed_id.in_(feed_ids))
+        .subquery()
+    )
+    connection.execute(
+        delete(feed_fetches).where(
+            feed_fetches.c.id.in_(select(ranked.c.id).where(ranked.c.newness > FETCH_HISTORY))
+        )
+    )
+
+
+def recent_fetches(connection: Connection, feed_id: int, limit: int = 10) -> list[dict[str, Any]]:
+    """The feed's newest fetches (not 304s), newest first, as plain values."""
+    rows = connection.execute(
+        select(feed_fetches)
+        .where(feed_fetches.c.feed_id == feed_id)
+        .order_by(feed_fetches.c.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "at": row.fetched_at.isoformat(),
+            "outcome": row.outcome,
+            "error": row.error,
+            "warnings": list(row.warnings or []),
+            "entries": row.entries,
+            "new_items": row.new_items,
+            "updated_items": row.updated_items,
+            "merged": dict(row.merged or {}),
+            "undated": row.undated,
+        }
+        for row in rows
+    ]
 
 
 _ITEM_COLUMNS = (
     items.c.id,
     items.c.canonical_link,
+    items.c.link,
     items.c.title,
     items.c.type_hint,
     items.c.summary,
     items.c.content_html,
+    items.c.published_at,
+    items.c.date_source,
     items.c.updated_at,
     items.c.change_count,
     items.c.last_changed_at,
 )
+_SOURCE_COLUMNS = (
+    item_sources.c.id,
+    item_sources.c.item_id,
+    item_sources.c.guid,
+    item_sources.c.link,
+    item_sources.c.content_hash,
+)
+
+
+@dataclass(slots=True)
+class _Match:
+    entry: ParsedEntry
+    item: Any
+    source: Any  # None when the entry joins a story as a new source
+    reason: str | None = None
 
 
 def store_entries(
-    connection: Connection, feed_id: int, entries: Iterable[ParsedEntry], now: datetime
+    connection: Connection,
+    feed_id: int,
+    entries: Iterable[ParsedEntry],
+    now: datetime,
+    *,
+    feed: FeedRow | None = None,
 ) -> StoreResult:
-    """Store one feed's entries: new stories inserted, sightings recorded, changes applied."""
+    """Store one feed's entries: new stories inserted, sightings recorded, changes applied.
+
+    Within a feed an entry is the entry it was before when it has the same id (guid), or, when
+    neither has an id, the same canonical link. Entries with different ids are different,
+    whatever their titles, texts or links say, with one exception learned per feed: an entry
+    whose id changed while its link stayed (GOV.UK's organisation feeds put the update time in
+    the id). That is recognised only when the old id has left the document, no other entry of
+    the document has that link, the feed has never shown two ids under one link, and either
+    the feed has changed ids before or something confirms it (the same words, or ids that are
+    the link plus a suffix). A content hash confirms; it never makes a match on its own.
+
+    Across feeds, an entry whose canonical link is already a story joins it as another source.
+    Merges are counted by reason in the result and in the feed's `identity` record.
+    """
     result = StoreResult()
+    if feed is None:
+        feed = load_feed_row(connection, feed_id)
+    identity: dict[str, Any] = dict(feed.identity or {})
+    learned = dict(identity)
     unique = _unique_entries(entries, result)
-    known = _items_by_link(connection, [entry.canonical_link for entry in unique])
+    links_in_document = Counter(entry.canonical_link for entry in unique)
+    if shared := sum(count > 1 for count in links_in_document.values()):
+        # Several ids under one link: this feed's links do not identify its entries.
+        identity["shared_links"] = identity.get("shared_links", 0) + shared
+    guids_in_document = {entry.guid for entry in unique if entry.guid is not None}
+
     sources = connection.execute(
-        select(
-            item_sources.c.id,
-            item_sources.c.item_id,
-            item_sources.c.guid,
-            item_sources.c.content_hash,
-            item_sources.c.link,
-        ).where(item_sources.c.feed_id == feed_id)
+        select(*_SOURCE_COLUMNS).where(item_sources.c.feed_id == feed_id)
     ).all()
+    result.items_seen = len(sources)
+    by_guid = {source.guid: source for source in sources if source.guid is not None}
     by_item = {source.item_id: source for source in sources}
-    by_guid = {source.guid: source for source in sources if source.guid}
-    by_hash = {source.content_hash: source for source in sources}
+    by_link = _SourcesByLink(sources)
 
-    # Entries matched through their guid or hash whose link moved: their items are not in
-    # `known` yet.
-    moved: list[int] = []
+    matches: list[_Match] = []
+    unmatched: list[ParsedEntry] = []
     for entry in unique:
-        if entry.canonical_link not in known:
-            source = _source_by_identity(entry, by_guid, by_hash)
-            if source is not None:
-                moved.append(source.item_id)
-    known_by_id = {row.id: row for row in known.values()}
-    if moved:
-        for row in _items_by_ids(connection, moved):
-            known_by_id[row.id] = row
+        if entry.guid is not None:
+            source = by_guid.get(entry.guid)
+        else:
+            source = by_link.without_guid(entry.canonical_link)
+        reason = None
+        if source is None and links_in_document[entry.canonical_link] == 1:
+            source = _replaced_entry(entry, by_link, guids_in_document, identity)
+            reason = ID_CHANGED if source is not None else None
+        if source is None:
+            unmatched.append(entry)
+        else:
+            matches.append(_Match(entry, None, source, reason))
 
-    new_items: list[ParsedEntry] = []
+    keys = {entry.canonical_link for entry in unique}
+    known = _items_by_link(connection, sorted(keys))
+    by_id = {row.id: row for row in known.values()}
+    missing = [match.source.item_id for match in matches if match.source.item_id not in by_id]
+    for row in _items_by_ids(connection, missing):
+        by_id[row.id] = row
+
+    claimed: set[int] = set()
+    for match in matches:
+        match.item = by_id[match.source.item_id]
+        claimed.add(match.item.id)
+    new_entries: list[tuple[ParsedEntry, str]] = []
+    taken_keys = set(known)
+    for entry in unmatched:
+        item = known.get(entry.canonical_link)
+        if item is not None and item.id not in by_item and item.id not in claimed:
+            # Another feed's story (or an editor's): this feed becomes one more source.
+            claimed.add(item.id)
+            matches.append(_Match(entry, item, None))
+            continue
+        key = entry.canonical_link
+        if key in taken_keys:
+            # A different entry of this feed already holds the link: a story of its own.
+            key = f"urn:actwatch:{canonical_link(feed.url) or feed.url}#{entry.guid or key}"
+        taken_keys.add(key)
+        new_entries.append((entry, key))
+
     new_sources: list[tuple[ParsedEntry, int]] = []
     seen_sources: list[int] = []
-    claimed: set[int] = set()
-    for entry in unique:
-        item = known.get(entry.canonical_link)
-        if item is not None:
-            source = by_item.get(item.id)
-        else:
-            source = _source_by_identity(entry, by_guid, by_hash)
-            item = known_by_id.get(source.item_id) if source is not None else None
-        if item is None:
-            new_items.append(entry)
-            continue
-        if item.id in claimed:
-            result.duplicates += 1
-            continue
-        claimed.add(item.id)
+    retagged: list[dict[str, Any]] = []
+    for match in matches:
+        entry, item, source = match.entry, match.item, match.source
+        if match.reason is not None:
+            result.merged[match.reason] = result.merged.get(match.reason, 0) + 1
         if source is None:
             new_sources.append((entry, item.id))
             _fill_blanks(connection, item, entry)
-        elif (
-            source.content_hash == entry.content_hash
-            and item.canonical_link == entry.canonical_link
-        ):
+            continue
+        link_moved = canonical_link(item.link) != entry.canonical_link
+        if source.content_hash == entry.content_hash and not link_moved:
             seen_sources.append(source.id)
-        elif _apply_change(connection, feed_id, item, source.id, entry, now):
+            if source.guid != entry.guid or source.link != entry.link:
+                retagged.append({"b_id": source.id, "b_guid": entry.guid, "b_link": entry.link})
+            _fill_blanks(connection, item, entry, own_source=True)
+        elif _apply_change(connection, feed_id, item, source.id, entry, now, known):
             result.changed_ids.append(item.id)
         else:
             result.deferred_changes += 1
             seen_sources.append(source.id)
 
-    if new_items:
-        # A plain executemany and one read back: RETURNING with ordered rows makes SQLAlchemy
-        # insert one row per statement on SQLite.
-        connection.execute(items.insert(), [_item_values(entry, now) for entry in new_items])
-        ids = {
-            link: item_id
-            for link, item_id in _ids_by_link(
-                connection, [entry.canonical_link for entry in new_items]
-            )
-        }
-        inserted = [ids[entry.canonical_link] for entry in new_items]
-        result.new_ids.extend(inserted)
-        new_sources.extend(zip(new_items, inserted, strict=True))
+    if new_entries:
+        _insert_items(connection, new_entries, now, result, new_sources)
     if new_sources:
         connection.execute(
             item_sources.insert(),
@@ -371,46 +515,124 @@ def store_entries(
             .values(last_seen_at=now),
             [{"source_id": source_id} for source_id in seen_sources],
         )
-    result.items_seen = len(sources) + len(new_sources)
+    if retagged:
+        connection.execute(
+            update(item_sources)
+            .where(item_sources.c.id == bindparam("b_id"))
+            .values(guid=bindparam("b_guid"), link=bindparam("b_link")),
+            retagged,
+        )
+    result.items_seen += len(new_sources)
+    _learn(identity, result)
+    if identity != learned:
+        connection.execute(update(feeds).where(feeds.c.id == feed_id).values(identity=identity))
+        feed.identity = identity
     return result
 
 
-def _unique_entries(entries: Iterable[ParsedEntry], result: StoreResult) -> list[ParsedEntry]:
-    """One entry per story inside this document: first by link, then guid, then content."""
-    unique: list[ParsedEntry] = []
-    links: set[str] = set()
-    guids: set[str] = set()
-    hashes: set[str] = set()
-    for entry in entries:
-        strong_hash = _hash_identifies(entry)
-        if (
-            entry.canonical_link in links
-            or (entry.guid is not None and entry.guid in guids)
-            or (strong_hash and entry.content_hash in hashes)
-        ):
-            result.duplicates += 1
+ID_CHANGED = "id changed under a stable link"
+REPEATED = "repeated within one fetch"
+
+
+class _SourcesByLink:
+    """This feed's sources by the canonical form of their stored link, built only when an entry
+    is not found by its id (a feed's history can hold thousands of sources)."""
+
+    def __init__(self, sources: Sequence[Any]) -> None:
+        self._sources = sources
+        self._by_link: dict[str, list[Any]] | None = None
+
+    def all(self, link: str) -> list[Any]:
+        if self._by_link is None:
+            self._by_link = {}
+            for source in self._sources:
+                key = canonical_link(source.link)
+                if key is not None:
+                    self._by_link.setdefault(key, []).append(source)
+        return self._by_link.get(link, [])
+
+    def without_guid(self, link: str) -> Any | None:
+        return next((source for source in self.all(link) if source.guid is None), None)
+
+
+def _replaced_entry(
+    entry: ParsedEntry,
+    by_link: _SourcesByLink,
+    guids_in_document: set[str],
+    identity: dict[str, Any],
+) -> Any | None:
+    """The stored entry this one replaces under the same link with a new id, if any (see
+    `store_entries`)."""
+    if identity.get("shared_links"):
+        return None
+    for source in by_link.all(entry.canonical_link):
+        if source.guid == entry.guid or source.guid in guids_in_document:
             continue
-        links.add(entry.canonical_link)
-        if entry.guid is not None:
-            guids.add(entry.guid)
-        if strong_hash:
-            hashes.add(entry.content_hash)
+        if (
+            identity.get("guid_changes", 0) > 0
+            or source.content_hash == entry.content_hash
+            or (_id_extends_link(source.guid, entry) and _id_extends_link(entry.guid, entry))
+        ):
+            return source
+    return None
+
+
+def _id_extends_link(guid: str | None, entry: ParsedEntry) -> bool:
+    """Whether the id is the entry's link plus a suffix, as GOV.UK's `page#timestamp` ids are."""
+    if guid is None:
+        return False
+    stem = guid.split("#", 1)[0]
+    return stem != guid and canonical_link(stem) == canonical_link(entry.link.split("#", 1)[0])
+
+
+def _learn(identity: dict[str, Any], result: StoreResult) -> None:
+    if not result.merged:
+        return
+    merged = dict(identity.get("merged") or {})
+    for reason, count in result.merged.items():
+        merged[reason] = merged.get(reason, 0) + count
+    identity["merged"] = merged
+    if ID_CHANGED in result.merged:
+        identity["guid_changes"] = identity.get("guid_changes", 0) + result.merged[ID_CHANGED]
+
+
+def _unique_entries(entries: Iterable[ParsedEntry], result: StoreResult) -> list[ParsedEntry]:
+    """One entry per id within one document (per canonical link for entries without an id)."""
+    unique: list[ParsedEntry] = []
+    keys: set[tuple[bool, str]] = set()
+    for entry in entries:
+        key = (True, entry.guid) if entry.guid is not None else (False, entry.canonical_link)
+        if key in keys:
+            result.duplicates += 1
+            result.merged[REPEATED] = result.merged.get(REPEATED, 0) + 1
+            continue
+        keys.add(key)
         unique.append(entry)
+    if result.duplicates:
+        count = result.duplicates
+        result.warnings.append(
+            f"{count} entr{'y' if count == 1 else 'ies'} repeated the id (or, having none, the "
+            "link) of an earlier entry in the same document: kept once"
+        )
     return unique
 
 
-def _hash_identifies(entry: ParsedEntry) -> bool:
-    return len(entry.summary) + len(entry.content_html or "") >= MIN_TEXT_FOR_HASH_IDENTITY
-
-
-def _source_by_identity(
-    entry: ParsedEntry, by_guid: dict[str, Any], by_hash: dict[str, Any]
-) -> Any:
-    if entry.guid is not None and entry.guid in by_guid:
-        return by_guid[entry.guid]
-    if _hash_identifies(entry):
-        return by_hash.get(entry.content_hash)
-    return None
+def _insert_items(
+    connection: Connection,
+    new_entries: list[tuple[ParsedEntry, str]],
+    now: datetime,
+    result: StoreResult,
+    new_sources: list[tuple[ParsedEntry, int]],
+) -> None:
+    # A plain executemany and one read back: RETURNING with ordered rows makes SQLAlchemy
+    # insert one row per statement on SQLite.
+    connection.execute(
+        items.insert(), [_item_values(entry, key, now) for entry, key in new_entries]
+    )
+    ids = dict(_ids_by_link(connection, [key for _, key in new_entries]))
+    inserted = [ids[key] for _, key in new_entries]
+    result.new_ids.extend(inserted)
+    new_sources.extend(zip([entry for entry, _ in new_entries], inserted, strict=True))
 
 
 def _items_by_link(connection: Connection, links: list[str]) -> dict[str, Any]:
@@ -443,15 +665,17 @@ def _items_by_ids(connection: Connection, ids: list[int]) -> list[Any]:
     return rows
 
 
-def _item_values(entry: ParsedEntry, now: datetime) -> dict[str, Any]:
+def _item_values(entry: ParsedEntry, key: str, now: datetime) -> dict[str, Any]:
     return {
-        "canonical_link": entry.canonical_link,
+        "canonical_link": key,
+        "link": entry.link,
         "title": entry.title,
         "type_hint": entry.type_hint,
         "summary": entry.summary,
         "content_html": entry.content_html,
-        # A feed that gives no date: the story is dated when we first saw it.
+        # An entry without a usable date is dated when first seen, and says so.
         "published_at": entry.published or now,
+        "date_source": entry.date_source,
         "updated_at": entry.updated,
         "first_seen_at": now,
         "content_hash": entry.content_hash,
@@ -461,15 +685,23 @@ def _item_values(entry: ParsedEntry, now: datetime) -> dict[str, Any]:
     }
 
 
-def _fill_blanks(connection: Connection, item: Any, entry: ParsedEntry) -> None:
-    """A second source may know what the first did not (GOV.UK search feeds omit summaries)."""
+def _fill_blanks(
+    connection: Connection, item: Any, entry: ParsedEntry, *, own_source: bool = False
+) -> None:
+    """A second source may know what the first did not (GOV.UK search feeds omit summaries,
+    a feed may give the date another left out); a feed may start dating its entries."""
     values: dict[str, Any] = {}
-    if not item.summary and entry.summary:
-        values["summary"] = entry.summary
-    if item.content_html is None and entry.content_html:
-        values["content_html"] = entry.content_html
-    if item.type_hint is None and entry.type_hint:
-        values["type_hint"] = entry.type_hint
+    if not own_source:
+        if not item.summary and entry.summary:
+            values["summary"] = entry.summary
+        if item.content_html is None and entry.content_html:
+            values["content_html"] = entry.content_html
+        if item.type_hint is None and entry.type_hint:
+            values["type_hint"] = entry.type_hint
+    if item.date_source == DateSource.FIRST_SEEN and entry.published is not None:
+        values.update(published_at=entry.published, date_source=entry.date_source)
+    if own_source and entry.link != item.link and canonical_link(item.link) == entry.canonical_link:
+        values["link"] = entry.link  # the publisher now writes it another way (https, no tracker)
     if values:
         connection.execute(update(items).where(items.c.id == item.id).values(**values))
 
@@ -481,6 +713,7 @@ def _apply_change(
     source_id: int,
     entry: ParsedEntry,
     now: datetime,
+    known: dict[str, Any],
 ) -> bool:
     if item.change_count >= MAX_RECORDED_CHANGES:
         return False
@@ -491,7 +724,7 @@ def _apply_change(
         ("title", item.title, entry.title),
         ("type_hint", item.type_hint, entry.type_hint),
         ("summary", item.summary, entry.summary),
-        ("canonical_link", item.canonical_link, entry.canonical_link),
+        ("link", item.link, entry.link),
     ):
         if old != new:
             diff[name] = [old, new]
@@ -508,14 +741,23 @@ def _apply_change(
         "type_hint": entry.type_hint,
         "summary": entry.summary,
         "content_html": entry.content_html,
-        "canonical_link": entry.canonical_link,
+        "link": entry.link,
         "content_hash": entry.content_hash,
         "source_meta": entry.source_meta,
         "change_count": item.change_count + 1,
         "last_changed_at": now,
     }
+    holder = known.get(entry.canonical_link)
+    if item.canonical_link == canonical_link(item.link) and (
+        holder is None or holder.id == item.id
+    ):
+        # The story's identity follows its link, unless another story already holds that link.
+        values["canonical_link"] = entry.canonical_link
     if entry.updated is not None:
         values["updated_at"] = entry.updated
+    if item.date_source == DateSource.FIRST_SEEN and entry.published is not None:
+        values.update(published_at=entry.published, date_source=entry.date_source)
+        diff["published_at"] = [item.published_at.isoformat(), entry.published.isoformat()]
     connection.execute(update(items).where(items.c.id == item.id).values(**values))
     connection.execute(
         item_changes.insert().values(item_id=item.id, feed_id=feed_id, changed_at=now, changes=diff)
@@ -550,6 +792,13 @@ class FeedState:
     enabled: bool
     title: str | None
     id: int
+    last_error: str | None = None
+    """The latest error and warning, kept when later fetches are clean."""
+    last_error_at: datetime | None = None
+    last_warning: str | None = None
+    last_warning_at: datetime | None = None
+    identity: dict[str, Any] = field(default_factory=dict)
+    """What polling learned about the feed's ids, and the entries it merged and why."""
 
 
 def list_feeds(engine: Engine) -> list[FeedState]:
@@ -571,6 +820,11 @@ def list_feeds(engine: Engine) -> list[FeedState]:
             enabled=row.enabled,
             title=row.feed_title,
             id=row.id,
+            last_error=row.last_error,
+            last_error_at=row.last_error_at,
+            last_warning=row.last_warning,
+            last_warning_at=row.last_warning_at,
+            identity=dict(row.identity or {}),
         )
         for row in rows
     ]
@@ -614,9 +868,12 @@ class StoredStory:
     id: int
     title: str
     link: str
+    """As published (tracking parameters removed)."""
     type_hint: str | None
     summary: str
     published_at: datetime
+    date_source: str
+    """first_seen: the feed gave no usable date, so published_at is when it was first seen."""
     updated_at: datetime | None
     first_seen_at: datetime
     source_meta: dict[str, Any]
@@ -630,10 +887,11 @@ def list_items(
     query = select(
         items.c.id,
         items.c.title,
-        items.c.canonical_link,
+        items.c.link,
         items.c.type_hint,
         items.c.summary,
         items.c.published_at,
+        items.c.date_source,
         items.c.updated_at,
         items.c.first_seen_at,
         items.c.source_meta,
@@ -658,10 +916,11 @@ def list_items(
         StoredStory(
             id=row.id,
             title=row.title,
-            link=row.canonical_link,
+            link=row.link,
             type_hint=row.type_hint,
             summary=row.summary,
             published_at=row.published_at,
+            date_source=row.date_source,
             updated_at=row.updated_at,
             first_seen_at=row.first_seen_at,
             source_meta=row.source_meta,

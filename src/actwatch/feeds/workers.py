@@ -66,7 +66,12 @@ def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
 
 
 def parse_with_time_limit(
-    body: bytes, url: str, content_type: str | None, now: datetime, seconds: float | None
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    now: datetime,
+    seconds: float | None,
+    format: str = "auto",
 ) -> ParsedFeed:
     alarm = (
         seconds is not None
@@ -79,7 +84,7 @@ def parse_with_time_limit(
         previous = signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return parse_feed(body, url, content_type, now)
+        return parse_feed(body, url, content_type, now, format)
     except ParseTimeout:
         return ParsedFeed(error=f"parsing took longer than {seconds or 0:g}s; abandoned")
     finally:
@@ -126,14 +131,28 @@ class ParsePool:
         return self._executor
 
     async def parse(
-        self, body: bytes, url: str, content_type: str | None, now: datetime, seconds: float
+        self,
+        body: bytes,
+        url: str,
+        content_type: str | None,
+        now: datetime,
+        seconds: float,
+        format: str = "auto",
     ) -> ParsedFeed:
         loop = asyncio.get_running_loop()
         # Submitting can block (the first submits start worker processes): not on the loop.
         executor = await loop.run_in_executor(None, self._pool)
         try:
             future = await loop.run_in_executor(
-                None, executor.submit, parse_with_time_limit, body, url, content_type, now, seconds
+                None,
+                executor.submit,
+                parse_with_time_limit,
+                body,
+                url,
+                content_type,
+                now,
+                seconds,
+                format,
             )
             return await asyncio.wait_for(asyncio.wrap_future(future), seconds + STUCK_WORKER_GRACE)
         except TimeoutError:

@@ -13,9 +13,9 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 
-from actwatch.matching.sections import Provision
+from actwatch.core import provisions
+from actwatch.core.provisions import Provision
 
 MONTHS = {
     name: number
@@ -38,22 +38,6 @@ _FORCE = re.compile(
     r"|\bcommence[sd]?\s+on\b|\bin\s+force\s+(?:on|from)\b",
     re.IGNORECASE,
 )
-_REF = r"\d+[A-Z]{0,2}(?:\(\d+[a-z]?\))*"
-_SECTIONS = re.compile(
-    rf"\b(?:sections?|ss?\.)\s*({_REF}(?:\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s+to\s+|\s*[-\u2013]\s*)"
-    rf"{_REF})*)",
-    re.IGNORECASE,
-)
-_LIST_ITEM = re.compile(rf"({_REF})(?:\s*(\s+to\s+|\s*[-\u2013]\s*)\s*({_REF}))?", re.IGNORECASE)
-_SCHEDULE_OR_PART = re.compile(r"\b(Schedule|Sch\.?|Part)\s+(\d+)\b(?!\s+of\s+Schedule)")
-# Whose provisions a reference names: "of the Children Act 2004" or "of that Act" are not ours.
-_OF_OTHER_ACT = re.compile(
-    r"^\s*(?:\([^)]*\)\s*)?of\s+"
-    r"(?:the\s+(?!Act\b)[\w' ]*?Act\s+\d{4}|that\s+Act|the\s+\d{4}\s+Act)",
-    re.IGNORECASE,
-)
-_OF_OUR_ACT = re.compile(r"^\s*of\s+(?:the|this)\s+Act\b", re.IGNORECASE)
-_CHAPTER_OF = re.compile(r"Chapter\s+\d+\s+of\s+$", re.IGNORECASE)
 _ENABLING = re.compile(r"(?:conferred\s+by|under|by\s+virtue\s+of)\s*$", re.IGNORECASE)
 _PURPOSE = re.compile(
     r"\b(so\s+far\s+as\b[^;:\u2014]*|for\s+(?:the\s+purposes?\s+of|all\s+(?:other\s+)?purposes)"
@@ -67,7 +51,6 @@ _SENTENCE_END = re.compile(
     r"\.(?<!\bNo\.)(?<!\bS\.I\.)(?<!\bc\.)(?<!\bss\.)(?<!\bs\.)(?<!\bSch\.)\s+(?=[A-Z(])"
 )
 _COMMENCEMENT_TITLE = re.compile(r"\(Commencement\s+No\.?\s*(\d+)", re.IGNORECASE)
-MAX_RANGE = 80
 MAX_TEXT = 400_000
 
 
@@ -119,28 +102,6 @@ def _dates(chunk: str) -> list[tuple[int, date]]:
     return found
 
 
-def _expand(listing: str) -> list[Provision]:
-    provisions: list[Provision] = []
-    for item in _LIST_ITEM.finditer(listing):
-        first = _split_ref(item[1])
-        if item[3]:
-            last = _split_ref(item[3])
-            if not first[1] and not last[1] and 0 <= last[0] - first[0] <= MAX_RANGE:
-                provisions.extend(
-                    Provision("section", number) for number in range(first[0], last[0] + 1)
-                )
-                continue
-            provisions.append(Provision("section", last[0], last[1]))
-        provisions.append(Provision("section", first[0], first[1]))
-    return provisions
-
-
-def _split_ref(ref: str) -> tuple[int, str]:
-    match = re.match(r"(\d+)([A-Z]*)", ref)
-    assert match is not None
-    return int(match[1]), match[2]
-
-
 def _purpose(original: str, end: int) -> str | None:
     """A "so far as ..." / "for the purpose of ..." qualification right after a reference."""
     tail = original[end : end + 300]
@@ -163,57 +124,34 @@ def _join_purposes(own: str | None, shared: str | None) -> str | None:
     return "; ".join(part for part in (own, shared) if part) or None
 
 
-# The same few names come with every item: build the pattern once, not per extract().
-@lru_cache(maxsize=32)
-def _names_pattern(act_names: tuple[str, ...]) -> re.Pattern[str] | None:
-    """ "of the Children and Social Work Act 2017": a summary names our Act in full."""
-    names = sorted({name.strip() for name in act_names if name.strip()}, key=len, reverse=True)
-    if not names:
-        return None
-    alternatives = "|".join(r"\s+".join(map(re.escape, name.split())) for name in names)
-    return re.compile(rf"^\s*of\s+(?:the\s+)?(?:{alternatives})\b", re.IGNORECASE)
-
-
-def _of_other_act(after: str, ours: re.Pattern[str] | None) -> bool:
-    if not _OF_OTHER_ACT.match(after) or _OF_OUR_ACT.match(after):
-        return False
-    return not (ours and ours.match(after))
-
-
 def extract(text: str, source: str, act_names: tuple[str, ...] = ()) -> list[CommencedProvision]:
     """Every provision of the Act the text says comes into force, with its date when given.
 
     `act_names` are the names the text may use for this Act ("sections 8 and 9 of the Children
     and Social Work Act 2017"); any other "of the ... Act YYYY" is another Act's provision.
     """
-    ours = _names_pattern(act_names)
     found: dict[tuple[Provision, date | None], CommencedProvision] = {}
     for chunk in _chunks(text[:MAX_TEXT]):
         if not _FORCE.search(chunk):
             continue
         masked = _mask_parentheses(chunk)
         dates = _dates(chunk)
-        references: list[tuple[int, int, list[Provision]]] = []
-        for match in _SECTIONS.finditer(masked):
-            after = masked[match.end() :]
-            if _of_other_act(after, ours) or _ENABLING.search(masked[: match.start()]):
+        references: list[tuple[int, int, tuple[Provision, ...]]] = []
+        for reference in provisions.find(masked, act_names):
+            if reference.owner == "other":
                 continue
-            references.append((match.start(), match.end(), _expand(match[1])))
-        for match in _SCHEDULE_OR_PART.finditer(masked):
-            after = masked[match.end() :]
-            if _of_other_act(after, ours):
-                continue
-            if _CHAPTER_OF.search(masked[: match.start()]):
-                continue  # "Chapter 2 of Part 1": a part of the Part, not all of it
-            kind = "part" if match[1].lower() == "part" else "schedule"
-            references.append((match.start(), match.end(), [Provision(kind, int(match[2]))]))
+            if reference.provisions[0].kind == provisions.SECTION and _ENABLING.search(
+                masked[: reference.start]
+            ):
+                continue  # "conferred by section 70": the power, not what it commences
+            references.append((reference.start, reference.end, reference.provisions))
         first = min((start for start, _, _ in references), default=0)
         # "come into force on 19th March 2018 for the purpose of making regulations— (a) ..."
         shared = _PURPOSE.search(masked[:first])
-        for start, end, provisions in references:
+        for start, end, named in references:
             in_force_on = _nearest_date(dates, start, end)
             purpose = _join_purposes(_purpose(chunk, end), _clean(shared[1]) if shared else None)
-            for item in provisions:
+            for item in named:
                 key = (item, in_force_on)
                 if key not in found or (purpose and not found[key].purpose):
                     found[key] = CommencedProvision(item, in_force_on, purpose, source)

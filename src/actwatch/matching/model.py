@@ -21,6 +21,7 @@ class ItemText:
     type_hint: str | None = None
     link: str = ""
     source_meta: dict[str, Any] = field(default_factory=dict)
+    published: date | None = None
 
 
 class Evidence(NamedTuple):

@@ -2,32 +2,70 @@
 
 Each item's verdict is replaced whole (its `item_matches` row, `item_strands` and
 `commencements`) inside one transaction per batch, so running either twice changes nothing.
-An editor's decision lives in `item_matches.editor_state` and is kept: the matcher's own
-verdict is still refreshed beside it, and whoever reads the verdict (the bulletin, the review
-pages) takes `editor_state` when it is set and `state` otherwise.
+Verdicts are written in batches: one executemany per statement and batch, statements compiled
+once (writing row by row was most of a cold poll).
+
+An editor's decision is data the matcher respects, and the same data `actwatch learn` trains on:
+- `item_matches.editor_state` (picked or dismissed), `editor_event_type` and `editor_strands`
+  survive every reclassify; the stored `event_type` and `item_strands` are the editor's when the
+  editor gave them, so every reader sees the decision; the matcher's own verdict is still
+  refreshed beside it (`state`, `confidence`, `evidence`);
+- items the editor excluded from a bulletin, or moved to another strand, are decisions too.
+
+The learned scorer is trained from the shipped labelled sets plus the examples `learn` took in,
+and cached in `matcher_models` under a key of everything it depends on.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 
 from actwatch.config import Config
 from actwatch.core.states import MatchState
-from actwatch.db.schema import commencements, item_matches, item_strands, items
+from actwatch.db.schema import (
+    commencements,
+    item_matches,
+    item_strands,
+    items,
+    learned_examples,
+    matcher_models,
+)
 from actwatch.feeds.normalize import html_to_text
-from actwatch.matching.classify import classify
+from actwatch.matching.classify import classify, classify_many
 from actwatch.matching.commencement import instrument_text
 from actwatch.matching.instruments import InstrumentFetcher, instrument_url, now_utc
+from actwatch.matching.learned import Example, LearnedModel, data_key, train, with_model
 from actwatch.matching.matcher import Matcher, compile_rules
 from actwatch.matching.model import Classification, ItemText
 
+log = logging.getLogger(__name__)
 BATCH = 500
+SHIPPED = ("train.jsonl", "dev.jsonl")
+_MODELS: dict[str, LearnedModel] = {}  # trained or loaded in this process, by data key
+_MODEL_MEMO = 4
+KEEP_MODELS = 3  # cached in the database
 # The editor's verdict on an item wins over the matcher's.
 effective_state = func.coalesce(item_matches.c.editor_state, item_matches.c.state)
 
@@ -62,6 +100,134 @@ class ClassifyReport:
         }
 
 
+# --- the matcher: rules plus the learned scorer --------------------------------------------------
+
+
+def shipped_examples(config: Config) -> list[Example]:
+    """The labelled sets that ship with the package, read against the current rules."""
+    from actwatch.matching.evaluate import item_from_labelled
+
+    examples: list[Example] = []
+    folder = resources.files("actwatch.matching") / "data"
+    for name in SHIPPED:
+        text = (folder / name).read_text(encoding="utf-8")
+        examples.extend(_examples(config, text.splitlines(), item_from_labelled))
+    return examples
+
+
+def _examples(config: Config, lines: Iterable[str], reader: Any) -> list[Example]:
+    examples = []
+    for line in lines:
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        expected = record["expected"]
+        relevant = bool(expected["relevant"])
+        event_type = expected.get("type")
+        examples.append(
+            Example(
+                item=reader(record),
+                relevant=relevant,
+                # Labels the current rules do not know (a renamed strand) teach nothing.
+                event_type=event_type if relevant and event_type in config.event_types else None,
+                strands=frozenset(s for s in expected.get("strands") or () if s in config.strands)
+                if relevant
+                else frozenset(),
+                id=str(record.get("id") or ""),
+            )
+        )
+    return examples
+
+
+def learned(connection: Connection) -> list[Example]:
+    """The editor's decisions that `actwatch learn` took in."""
+    rows = connection.execute(select(learned_examples).order_by(learned_examples.c.item_id)).all()
+    return [
+        Example(
+            item=ItemText(
+                title=row.title,
+                summary=row.summary or "",
+                type_hint=row.type_hint,
+                link=row.link or "",
+                published=row.published_on,
+            ),
+            relevant=bool(row.relevant),
+            event_type=row.event_type if row.relevant else None,
+            strands=frozenset(row.strands or ()) if row.relevant else frozenset(),
+            id=f"item-{row.item_id}",
+        )
+        for row in rows
+    ]
+
+
+def trained_model(
+    rules: Matcher, examples: Sequence[Example], connection: Connection | None = None
+) -> LearnedModel:
+    """The scorer for these rules and examples: from memory, the database cache, or trained."""
+    key = data_key(rules, examples)
+    model = _MODELS.get(key)
+    cached = False
+    if connection is not None:
+        # The weights are read only when this process has not got them already.
+        column = matcher_models.c.data_key if model is not None else matcher_models.c.body
+        body = connection.execute(select(column).where(matcher_models.c.data_key == key)).scalar()
+        cached = body is not None
+        if model is None and isinstance(body, dict):
+            try:
+                model = LearnedModel.from_json(body)
+            except (ValueError, KeyError, TypeError):
+                cached = False  # a model of another version: train again, store anew
+                connection.execute(delete(matcher_models).where(matcher_models.c.data_key == key))
+    if model is None:
+        model = train(rules, examples)
+    if connection is not None and not cached:
+        _cache_model(connection, key, model)
+    if len(_MODELS) >= _MODEL_MEMO:
+        _MODELS.clear()
+    _MODELS[key] = model
+    return model
+
+
+def _cache_model(connection: Connection, key: str, model: LearnedModel) -> None:
+    """Keep the model for the next process; only the newest few (rules change, decisions too)."""
+    try:
+        with connection.begin_nested():
+            connection.execute(
+                insert(matcher_models).values(
+                    data_key=key,
+                    created_at=now_utc(),
+                    trained_on=model.trained_on,
+                    body=model.to_json(),
+                )
+            )
+    except IntegrityError:
+        return  # another process trained the same model a moment ago: the same weights
+    keep = (
+        select(matcher_models.c.data_key)
+        .order_by(matcher_models.c.created_at.desc(), matcher_models.c.data_key)
+        .limit(KEEP_MODELS)
+    )
+    connection.execute(
+        delete(matcher_models).where(matcher_models.c.data_key.not_in(keep.scalar_subquery()))
+    )
+
+
+def load_matcher(engine: Engine | None, config: Config) -> Matcher:
+    """The matcher as it classifies stored items: the rules, and the learned scorer unless
+    `matching.learned_scorer` is off."""
+    rules = compile_rules(config)
+    if not config.matching.learned_scorer:
+        return rules
+    if engine is None:
+        return with_model(rules, trained_model(rules, shipped_examples(config)))
+    with engine.begin() as connection:
+        examples = [*shipped_examples(config), *learned(connection)]
+        return with_model(rules, trained_model(rules, examples, connection))
+
+
+# --- classifying stored items ----------------------------------------------------------------
+
+
 def classify_pending(
     engine: Engine,
     config: Config,
@@ -69,7 +235,7 @@ def classify_pending(
     fetcher: InstrumentFetcher | None = None,
     matcher: Matcher | None = None,
 ) -> ClassifyReport:
-    """Classify items never classified, classified under other rules, or changed since."""
+    """Classify items never classified, classified by another matcher, or changed since."""
     return _run(engine, config, fetcher, matcher, everything=False)
 
 
@@ -80,7 +246,7 @@ def reclassify(
     fetcher: InstrumentFetcher | None = None,
     matcher: Matcher | None = None,
 ) -> ClassifyReport:
-    """Re-apply the current rules to every stored item."""
+    """Re-apply the current matcher to every stored item."""
     return _run(engine, config, fetcher, matcher, everything=True)
 
 
@@ -92,7 +258,8 @@ def _run(
     *,
     everything: bool,
 ) -> ClassifyReport:
-    matcher = matcher or compile_rules(config)
+    matcher = matcher or load_matcher(engine, config)
+    fingerprint = matcher.fingerprint
     own_fetcher = fetcher is None and config.matching.fetch_instruments
     if own_fetcher:
         fetcher = InstrumentFetcher.from_config(config)
@@ -101,16 +268,15 @@ def _run(
         last_id = 0
         while True:
             with engine.begin() as connection:
-                rows = _batch(connection, matcher.rules_hash, last_id, everything)
+                rows = _batch(connection, fingerprint, last_id, everything)
                 if not rows:
                     break
                 last_id = rows[-1].id
                 now = now_utc()
-                for row in rows:
-                    result = _classify_row(connection, matcher, row, fetcher, now)
-                    _store(connection, row.id, result, matcher.rules_hash, now)
-                    report.classified += 1
-                    report.states[result.state] += 1
+                results = _classify_rows(connection, matcher, rows, fetcher, now)
+                _store(connection, rows, results, fingerprint, now)
+                report.classified += len(rows)
+                report.states.update(result.state for result in results)
     finally:
         if fetcher is not None:
             report.instruments_fetched = fetcher.fetched
@@ -120,7 +286,7 @@ def _run(
     return report
 
 
-def _batch(connection: Connection, rules_hash: str, after: int, everything: bool) -> Sequence[Any]:
+def _batch(connection: Connection, fingerprint: str, after: int, everything: bool) -> Sequence[Any]:
     query = (
         select(
             items.c.id,
@@ -128,8 +294,12 @@ def _batch(connection: Connection, rules_hash: str, after: int, everything: bool
             items.c.summary,
             items.c.content_html,
             items.c.type_hint,
-            items.c.canonical_link,
+            items.c.link,
             items.c.source_meta,
+            items.c.published_at,
+            item_matches.c.item_id.label("matched"),
+            item_matches.c.editor_event_type,
+            item_matches.c.editor_strands,
         )
         .select_from(items.outerjoin(item_matches, item_matches.c.item_id == items.c.id))
         .where(items.c.id > after)
@@ -140,7 +310,7 @@ def _batch(connection: Connection, rules_hash: str, after: int, everything: bool
         query = query.where(
             or_(
                 item_matches.c.item_id.is_(None),
-                item_matches.c.rules_hash != rules_hash,
+                item_matches.c.rules_hash != fingerprint,
                 and_(
                     items.c.last_changed_at.is_not(None),
                     items.c.last_changed_at >= item_matches.c.classified_at,
@@ -152,80 +322,166 @@ def _batch(connection: Connection, rules_hash: str, after: int, everything: bool
 
 def item_text(row: Row[Any]) -> ItemText:
     meta = row.source_meta if isinstance(row.source_meta, dict) else {}
+    published = getattr(row, "published_at", None)
     return ItemText(
         title=row.title or "",
         summary=row.summary or "",
         content=html_to_text(row.content_html) if row.content_html else "",
         type_hint=row.type_hint,
-        link=row.canonical_link or "",
+        link=row.link or "",
         source_meta=meta,
+        published=published.date() if isinstance(published, datetime) else None,
     )
 
 
-def _classify_row(
+def _classify_rows(
     connection: Connection,
     matcher: Matcher,
-    row: Row[Any],
+    rows: Sequence[Any],
     fetcher: InstrumentFetcher | None,
     now: datetime,
-) -> Classification:
-    item = item_text(row)
-    result = classify(matcher, item)
-    if result.state == "rejected" or result.event_type not in matcher.legislation_types:
-        return result
+) -> list[Classification]:
+    """Classify a batch at once; instruments of the Act are read again with their text."""
+    texts = [item_text(row) for row in rows]
+    results = classify_many(matcher, texts)
+    for position, (item, result) in enumerate(zip(texts, results, strict=True)):
+        if result.state == "rejected" or result.event_type not in matcher.legislation_types:
+            continue
+        document = _instrument_document(connection, item, fetcher, now)
+        if document:
+            results[position] = classify(matcher, item, instrument_text(document))
+    return results
+
+
+def _instrument_document(
+    connection: Connection, item: ItemText, fetcher: InstrumentFetcher | None, now: datetime
+) -> str | None:
     allowed = fetcher.allowed_hosts if fetcher is not None else None
     url = instrument_url(item.link, allowed) if allowed else instrument_url(item.link)
     if url is None:
-        return result
+        return None
     if fetcher is not None:
-        document = fetcher.get(connection, url, now)
-    else:
-        from actwatch.matching.instruments import cached_text
+        return fetcher.get(connection, url, now)
+    from actwatch.matching.instruments import cached_text
 
-        document = cached_text(connection, url)
-    if not document:
-        return result
-    return classify(matcher, item, instrument_text(document))
+    return cached_text(connection, url)
+
+
+_UPDATE_MATCH = (
+    update(item_matches)
+    .where(item_matches.c.item_id == bindparam("match_id"))
+    .values(
+        state=bindparam("state"),
+        relevant=bindparam("relevant"),
+        event_type=bindparam("event_type"),
+        confidence=bindparam("confidence"),
+        evidence=bindparam("evidence"),
+        rules_hash=bindparam("rules_hash"),
+        classified_at=bindparam("classified_at"),
+    )
+)
+_DELETE_STRANDS = delete(item_strands).where(
+    item_strands.c.item_id.in_(bindparam("ids", expanding=True))
+)
+_DELETE_COMMENCEMENTS = delete(commencements).where(
+    commencements.c.item_id.in_(bindparam("ids", expanding=True))
+)
 
 
 def _store(
-    connection: Connection, item_id: int, result: Classification, rules_hash: str, now: datetime
+    connection: Connection,
+    rows: Sequence[Any],
+    results: Sequence[Classification],
+    fingerprint: str,
+    now: datetime,
 ) -> None:
-    values = {
-        "state": result.state,
-        "relevant": result.relevant,
-        "event_type": result.event_type,
-        "confidence": result.confidence,
-        "evidence": result.evidence_dicts(),
-        "rules_hash": rules_hash,
-        "classified_at": now,
-    }
-    # Update in place so that an editor's decision (editor_state) survives.
-    updated = connection.execute(
-        update(item_matches).where(item_matches.c.item_id == item_id).values(**values)
-    )
-    if updated.rowcount == 0:
-        connection.execute(insert(item_matches).values(item_id=item_id, **values))
-    connection.execute(delete(item_strands).where(item_strands.c.item_id == item_id))
-    if result.strands:
-        connection.execute(
-            insert(item_strands), [{"item_id": item_id, "strand": slug} for slug in result.strands]
+    """Write a batch of verdicts: one statement per table, executed for all rows at once."""
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    strand_rows: list[dict[str, Any]] = []
+    commencement_rows: list[dict[str, Any]] = []
+    for row, result in zip(rows, results, strict=True):
+        # The editor's type and strands stand; the matcher's own opinion stays in the evidence.
+        event_type = row.editor_event_type or result.event_type
+        strands = (
+            [slug for slug in row.editor_strands if isinstance(slug, str)]
+            if isinstance(row.editor_strands, list)
+            else list(result.strands)
         )
-    connection.execute(delete(commencements).where(commencements.c.item_id == item_id))
-    rows: dict[tuple[str, Any], dict[str, Any]] = {}
-    for entry in result.commencements:
-        key = (entry.section, entry.in_force_on)
-        if key not in rows:
-            rows[key] = {
-                "item_id": item_id,
-                "section": entry.section,
-                "strand": entry.strand,
-                "in_force_on": entry.in_force_on,
-                "purpose": entry.provision.purpose,
-                "source": entry.provision.source,
-            }
-    if rows:
-        connection.execute(insert(commencements), list(rows.values()))
+        values = {
+            "state": result.state,
+            "relevant": result.relevant,
+            "event_type": event_type,
+            "confidence": result.confidence,
+            "evidence": result.evidence_dicts(),
+            "rules_hash": fingerprint,
+            "classified_at": now,
+        }
+        if row.matched is not None:
+            updates.append({"match_id": row.id, **values})
+        else:
+            inserts.append({"item_id": row.id, **values})
+        strand_rows.extend({"item_id": row.id, "strand": slug} for slug in dict.fromkeys(strands))
+        seen: set[tuple[str, Any]] = set()
+        for entry in result.commencements:
+            key = (entry.section, entry.in_force_on)
+            if key in seen:
+                continue
+            seen.add(key)
+            commencement_rows.append(
+                {
+                    "item_id": row.id,
+                    "section": entry.section,
+                    "strand": entry.strand,
+                    "in_force_on": entry.in_force_on,
+                    "purpose": entry.provision.purpose,
+                    "source": entry.provision.source,
+                }
+            )
+    ids = [row.id for row in rows]
+    if updates:
+        connection.execute(_UPDATE_MATCH, updates)
+    if inserts:
+        connection.execute(insert(item_matches), inserts)
+    connection.execute(_DELETE_STRANDS, {"ids": ids})
+    if strand_rows:
+        connection.execute(insert(item_strands), strand_rows)
+    connection.execute(_DELETE_COMMENCEMENTS, {"ids": ids})
+    if commencement_rows:
+        connection.execute(insert(commencements), commencement_rows)
+
+
+# --- the editor's decisions ------------------------------------------------------------------
+
+
+def record_decision(
+    connection: Connection,
+    item_id: int,
+    *,
+    state: str | None = None,
+    event_type: str | None = None,
+    strands: Sequence[str] | None = None,
+) -> None:
+    """Keep an editor's decision on an item (through every reclassify) and show it at once."""
+    values: dict[str, Any] = {}
+    if state is not None:
+        values["editor_state"] = state
+    if event_type is not None:
+        values["editor_event_type"] = event_type
+        values["event_type"] = event_type
+    if strands is not None:
+        values["editor_strands"] = list(dict.fromkeys(strands))
+    if values:
+        connection.execute(
+            update(item_matches).where(item_matches.c.item_id == item_id).values(**values)
+        )
+    if strands is not None:
+        connection.execute(delete(item_strands).where(item_strands.c.item_id == item_id))
+        if strands:
+            connection.execute(
+                insert(item_strands),
+                [{"item_id": item_id, "strand": slug} for slug in dict.fromkeys(strands)],
+            )
 
 
 # Reading verdicts for the listings (`actwatch items`, `actwatch status`, the demo's summary).

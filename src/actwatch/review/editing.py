@@ -23,11 +23,13 @@ from actwatch.bulletin import draft_bulletin, load_bulletin, parse_season
 from actwatch.bulletin.seasons import season_containing, window
 from actwatch.config import Config
 from actwatch.core.clock import utc
+from actwatch.core.links import canonical_link
 from actwatch.core.states import MatchState
 from actwatch.core.text import multiline
 from actwatch.core.text import one_line as clean_line
-from actwatch.db.schema import bulletin_items, bulletins, item_matches, item_strands, items
-from actwatch.matching.store import effective_state
+from actwatch.db.schema import bulletin_items, bulletins, item_matches, items
+from actwatch.matching.learning import Decision
+from actwatch.matching.store import effective_state, record_decision
 from actwatch.review.records import (
     APPROVAL_CLEARED,
     check_revision,
@@ -213,6 +215,55 @@ def move_to_strand(
     return outcome[0]
 
 
+def set_event_type(
+    engine: Engine,
+    config: Config,
+    bulletin_id: int,
+    item_id: int,
+    event_type: str,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> Edit:
+    """Give an item another announcement type: a decision kept through every reclassify."""
+    if event_type not in config.event_types:
+        raise ReviewError(
+            f"unknown announcement type {event_type!r} (use {', '.join(config.event_types)})"
+        )
+    with _edit(
+        engine,
+        bulletin_id,
+        actor=actor,
+        action="set_event_type",
+        revision=revision,
+        now=now,
+        item_id=item_id,
+        event_type=event_type,
+    ) as (connection, _, outcome):
+        _choice(connection, bulletin_id, item_id)
+        record_decision(connection, item_id, event_type=event_type)
+    return outcome[0]
+
+
+def bulletin_decisions(engine: Engine) -> list[Decision]:
+    """What the editor's bulletin edits say about items: one excluded from a bulletin the
+    matcher put it in is not relevant; one moved to a strand belongs to that strand."""
+    decisions = []
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                bulletin_items.c.item_id, bulletin_items.c.included, bulletin_items.c.strand
+            ).order_by(bulletin_items.c.bulletin_id, bulletin_items.c.item_id)
+        ).all()
+    for row in rows:
+        if not row.included:
+            decisions.append(Decision(row.item_id, relevant=False))
+        elif row.strand:
+            decisions.append(Decision(row.item_id, relevant=True, strands=(row.strand,)))
+    return decisions
+
+
 def set_summary(
     engine: Engine,
     bulletin_id: int,
@@ -383,9 +434,10 @@ def uncertain_items() -> Select[Any]:
         select(
             items.c.id,
             items.c.title,
-            items.c.canonical_link,
+            items.c.link,
             items.c.summary,
             items.c.published_at,
+            items.c.date_source,
             item_matches.c.confidence,
             item_matches.c.event_type,
         )
@@ -448,12 +500,9 @@ def pick_uncertain(
 
 
 def _take(connection: Connection, bulletin_id: int, item_id: int, moment: datetime) -> None:
-    """The editor says the item is relevant, and it joins the bulletin."""
-    connection.execute(
-        update(item_matches)
-        .where(item_matches.c.item_id == item_id)
-        .values(editor_state=MatchState.RELEVANT)
-    )
+    """The editor says the item is relevant (a decision every reclassify keeps), and it joins
+    the bulletin."""
+    record_decision(connection, item_id, state=MatchState.RELEVANT)
     connection.execute(
         insert(bulletin_items).values(
             bulletin_id=bulletin_id,
@@ -650,10 +699,15 @@ def add_manual_item(
 ) -> tuple[Edit, int]:
     """Add news that came by other means (a link and text); returns the edit and the item id."""
     moment = utc(now)
-    link = (manual.link or "").strip()
-    parts = urlsplit(link)
-    unsafe = any(char in link for char in ' <>"')
+    typed = (manual.link or "").strip()
+    parts = urlsplit(typed)
+    unsafe = any(char in typed for char in ' <>"')
     if parts.scheme not in ("http", "https") or not parts.hostname or unsafe:
+        raise ReviewError("the link must be a full http(s) address")
+    # The one canonical identity feed items use (core/links), so a feed carrying the story
+    # later joins this item as another source instead of becoming a second item.
+    link = canonical_link(typed)
+    if link is None:
         raise ReviewError("the link must be a full http(s) address")
     title = one_line(manual.title, TITLE_CHARS)
     if not title:
@@ -708,6 +762,9 @@ def add_manual_item(
                 ).scalar_one()
         except IntegrityError:
             raise ReviewError("that link was added a moment ago by someone else") from None
+        # The editor's type and strand are decisions: every poll and reclassify keeps them, and
+        # `actwatch learn` learns from them. The matcher's own verdict is filled in beside them
+        # at the next pass (rules_hash "manual" matches no matcher).
         connection.execute(
             insert(item_matches).values(
                 item_id=item_id,
@@ -718,11 +775,15 @@ def add_manual_item(
                 evidence=[{"manual": clean_actor(actor)}],
                 rules_hash="manual",
                 classified_at=moment,
-                editor_state=MatchState.RELEVANT,
             )
         )
-        if manual.strand:
-            connection.execute(insert(item_strands).values(item_id=item_id, strand=manual.strand))
+        record_decision(
+            connection,
+            item_id,
+            state="relevant",
+            event_type=manual.event_type,
+            strands=[manual.strand] if manual.strand else None,
+        )
         connection.execute(
             insert(bulletin_items).values(
                 bulletin_id=bulletin_id,

@@ -24,6 +24,7 @@ from actwatch.bulletin.seasons import bulletin_title, season_containing
 from actwatch.bulletin.store import BulletinSummary, seasons_with_news
 from actwatch.config import Config
 from actwatch.core.clock import utc
+from actwatch.core.states import DateSource
 from actwatch.core.text import one_line
 from actwatch.db.schema import bulletin_items, items
 from actwatch.feeds.store import failing_feeds
@@ -48,6 +49,7 @@ class ItemView:
     added_by: str
     manual: bool
     can_move: bool = True  # commencements and coming-up dates are placed by their dates
+    undated: bool = False  # the feed gave no usable date: published_on is when it was first seen
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class QueueItem:
     confidence: float
     event_type: str | None
     season: str = ""  # the slug of the season it was published in
+    undated: bool = False  # the feed gave no usable date: published_on is when it was first seen
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ def _item_view(entry: Entry, choice: Any, *, can_move: bool = True) -> ItemView:
         added_by=choice.added_by if choice is not None else "matcher",
         manual=bool(choice.manual) if choice is not None else False,
         can_move=can_move,
+        undated=choice is not None and choice.date_source == DateSource.FIRST_SEEN,
     )
 
 
@@ -199,9 +203,10 @@ def build_review(
             select(
                 bulletin_items,
                 items.c.title,
-                items.c.canonical_link,
+                items.c.link,
                 items.c.summary.label("feed_summary"),
                 items.c.published_at,
+                items.c.date_source,
                 items.c.manual,
             )
             .join(items, items.c.id == bulletin_items.c.item_id)
@@ -217,7 +222,7 @@ def build_review(
         ItemView(
             item_id=choice.item_id,
             title=one_line(choice.title),
-            link=choice.canonical_link,
+            link=choice.link,
             source="",
             published_on=choice.published_at.astimezone(zone).date(),
             summary=choice.summary or choice.feed_summary or "",
@@ -227,6 +232,7 @@ def build_review(
             event_label=None,
             added_by=choice.added_by,
             manual=bool(choice.manual),
+            undated=choice.date_source == DateSource.FIRST_SEEN,
         )
         for choice in choice_rows
         if not choice.included
@@ -258,11 +264,12 @@ def build_review(
             QueueItem(
                 item_id=item.id,
                 title=one_line(item.title),
-                link=item.canonical_link,
+                link=item.link,
                 summary=item.summary or "",
                 published_on=item.published_at.astimezone(zone).date(),
                 confidence=item.confidence,
                 event_type=item.event_type,
+                undated=item.date_source == DateSource.FIRST_SEEN,
             )
             for item in uncertain
         ),
@@ -379,11 +386,12 @@ def uncertain_everywhere(engine: Engine, config: Config, limit: int = 50) -> lis
             QueueItem(
                 item_id=row.id,
                 title=one_line(row.title),
-                link=row.canonical_link,
+                link=row.link,
                 summary=row.summary or "",
                 published_on=day,
                 confidence=row.confidence,
                 event_type=row.event_type,
+                undated=row.date_source == DateSource.FIRST_SEEN,
                 season=season_containing(config, day).slug,
             )
         )

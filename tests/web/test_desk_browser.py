@@ -255,6 +255,8 @@ def test_the_desk_on_a_phone(server: str, draft: Draft) -> None:
     with chromium() as browser:
         context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
         page = watch(context.new_page(), problems)
+        page.goto(f"{server}/editor/login")
+        no_sideways_scroll(page, "the login page")
         log_in(page, server)
         no_sideways_scroll(page, "the dashboard")
         shot(page, "desk-06-dashboard-375")
@@ -283,5 +285,7 @@ def test_the_desk_on_a_phone(server: str, draft: Draft) -> None:
         shot(page, "desk-10-audit-375")
         page.goto(f"{server}/editor/audit")
         no_sideways_scroll(page, "the whole audit log")
+        page.goto(f"{server}/editor/bulletins/99")
+        no_sideways_scroll(page, "the not-found page")
         context.close()
     assert problems == [], "\n".join(sorted(set(problems)))

@@ -72,11 +72,6 @@ CORE_ONLY = {"core"}
 # Faces whose SQL other branches are moving out right now (issue 11). The lead removes an entry
 # when that branch lands; a module that has become clean stays clean from then on.
 FACES_WITH_SQL_ALLOWED = {
-    # websec (issue 13): the archive's and the subscribers' queries move to subscribers/store.py
-    # and review's public API.
-    "actwatch.web.public",
-    # websec (issue 13): subscribers are changed through subscribers/store.py.
-    "actwatch.cli.subscribers",
     # delivery (issue 12): the deliveries table is read through delivery/ledger.py only.
     "actwatch.cli.send",
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
@@ -73,6 +74,34 @@ class QuietProbes(logging.Filter):
         return True
 
 
+# Paths whose last part is a subscriber's token: as good as a password to their subscription.
+_TOKEN_PATH = re.compile(r"(/(?:unsubscribe|preferences|subscribe/confirm)/)[^/?#\s]+")
+
+
+def redact_tokens(text: str) -> str:
+    return _TOKEN_PATH.sub(r"\1[token]", text)
+
+
+class RedactTokens(logging.Filter):
+    """Keeps subscribers' link tokens out of uvicorn's access log: an access log is read by more
+    people, and kept longer, than a token should be."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_tokens(args[2]), *args[3:])
+        elif isinstance(record.msg, str) and not args:
+            record.msg = redact_tokens(record.msg)
+        return True
+
+
+def install_access_log_filters() -> None:
+    """Idempotent: the web app calls it on start, whoever configured logging."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
+
+
 class BusyJobIsNormal(logging.Filter):
     """APScheduler warns each time a job is skipped because its last run is still going (a long
     send); with max_instances=1 that is the design, so it is logged at INFO instead."""
@@ -96,6 +125,7 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("uvicorn.access").addFilter(QuietProbes())
+    install_access_log_filters()
     logging.getLogger("apscheduler.scheduler").addFilter(BusyJobIsNormal())
     logging.getLogger("apscheduler.executors.default").addFilter(BusyJobIsNormal())
     # One line per job run is noise at INFO: the jobs log what they did themselves.

@@ -15,6 +15,8 @@ from actwatch.core.states import (
     FeedStatus,
     FetchOutcome,
     MatchState,
+    SubscriberMailKind,
+    SubscriberMailState,
     SubscriberStatus,
 )
 from actwatch.db import metadata
@@ -29,6 +31,8 @@ EXPECTED = {
     ("deliveries", "state"): DeliveryState,
     ("items", "date_source"): DateSource,
     ("feed_fetches", "outcome"): FetchOutcome,
+    ("subscriber_mail", "kind"): SubscriberMailKind,
+    ("subscriber_mail", "state"): SubscriberMailState,
 }
 
 

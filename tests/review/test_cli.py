@@ -100,13 +100,25 @@ def test_editor_accounts(write_pinned_config: Callable[..., Path]) -> None:
         config_file, "editors", "add", "jo broad", "--password-stdin", stdin="x" * 12
     )
     assert code == 1 and "already an editor" in output
+    code, output = run(
+        config_file,
+        "editors",
+        "add",
+        "Sam",
+        "--email",
+        "sam@localhost",
+        "--password-stdin",
+        stdin=secret + "\n",
+    )
+    assert code == 1 and "not an email address" in output
     engine = open_database(load_config(config_file))
     from actwatch.db.schema import editors
 
     with engine.connect() as connection:
         stored = connection.execute(select(editors.c.password_hash)).scalar_one()
     engine.dispose()
-    assert stored.startswith("scrypt$32768$8$1$") and secret not in stored
+    # OWASP's cost for scrypt: N=2^17, r=8, p=1.
+    assert stored.startswith("scrypt$131072$8$1$") and secret not in stored
     assert verify_password(secret, stored) and not verify_password("wrong", stored)
     code, output = run(config_file, "editors", "list")
     assert code == 0 and "Jo Broad" in output

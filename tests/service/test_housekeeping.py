@@ -122,6 +122,7 @@ def test_retention(engine: Engine, tmp_path: Path, repo_config_data: dict[str, A
         "subscribers_erased": 0,
         "signups_deleted": 0,
         "login_failures_deleted": 0,
+        "subscriber_mail_deleted": 0,
         "interrupted": False,
     }
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
@@ -141,13 +141,22 @@ def test_wrong_passwords_are_limited_and_the_limit_survives_a_restart(
             )
             assert response.status_code == 401
             assert "do not match" in response.text
+    # Five more failures happened a moment ago (another process, or before a restart): the
+    # delay has doubled five times, and a new process remembers it.
+    with draft.engine.begin() as connection:
+        moment = datetime.now(UTC)
+        for _ in range(5):
+            connection.execute(
+                insert(login_failures).values(name=EDITOR.lower(), address="testclient", at=moment)
+            )
     with TestClient(make_app(), base_url="https://testserver", follow_redirects=False) as client:
         token = csrf_of(client.get("/editor/login").text)
         response = client.post(
             "/editor/login", data={"name": EDITOR, "password": PASSWORD, "csrf_token": token}
         )
         assert response.status_code == 429
-        assert "too many failed logins" in response.text
+        assert "too many failed logins" in response.text.lower()
+        assert 10 <= int(response.headers["retry-after"]) <= 32
         # Time passes: the failures age out of the window.
         with draft.engine.begin() as connection:
             for failure_id, at in connection.execute(
@@ -158,6 +167,8 @@ def test_wrong_passwords_are_limited_and_the_limit_survives_a_restart(
                     .where(login_failures.c.id == failure_id)
                     .values(at=at - timedelta(minutes=16))
                 )
+    with TestClient(make_app(), base_url="https://testserver", follow_redirects=False) as client:
+        token = csrf_of(client.get("/editor/login").text)
         response = client.post(
             "/editor/login", data={"name": EDITOR, "password": PASSWORD, "csrf_token": token}
         )

@@ -7,21 +7,13 @@ import re
 import textwrap
 from collections.abc import Iterable
 from datetime import date
-from urllib.parse import urlsplit
 
-import nh3
 from jinja2 import Environment
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-# What an editor's introduction may contain once it is HTML: prose, links and lists, no more.
-INTRO_TAGS = {
-    "p", "br", "strong", "b", "em", "i", "a", "ul", "ol", "li", "blockquote", "h3", "h4", "code",
-}  # fmt: skip
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-# Inline Markdown specials; '(' and '#' only matter after ']' or at a line start.
-_RAW_HTML = re.compile(r"<(?!(?:https?|mailto):[^\s<>]*>)")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+from actwatch.bulletin.markdown import introduction, md_text, md_url, safe_url
+
+__all__ = ["markdown_html", "md_text", "md_url", "safe_url"]
 
 
 def long_date(day: date | None) -> str:
@@ -34,50 +26,29 @@ def short_date(day: date | None) -> str:
     return f"{day.day} {day:%b %Y}" if day else ""
 
 
-def safe_url(url: str | None) -> str:
-    """Only web and mail links reach a reader: a `javascript:` link from a feed becomes nothing."""
-    if not url:
-        return ""
-    url = url.strip()
-    scheme = urlsplit(url).scheme.lower()
-    return url if scheme in ("http", "https", "mailto") else ""
+def intro_html(text: str | None) -> Markup:
+    """The editor's introduction as the email and the archive page show it."""
+    return introduction(text or "").html
 
 
-def markdown_html(text: str) -> Markup:
-    """The editor's Markdown as clean HTML (raw HTML in it is shown as text, never run)."""
-    html = _MARKDOWN.render(text or "")
-    cleaned = nh3.clean(
-        html,
-        tags=INTRO_TAGS,
-        attributes={"a": {"href", "title"}},
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener",
-    )
-    return Markup(cleaned.strip())  # noqa: S704 - nh3 has just cleaned it
+markdown_html = intro_html  # the name the web editor's preview imports
 
 
-def clean_html(fragment: str) -> Markup:
-    """Any other HTML fragment, cleaned to the same small set of tags."""
-    return Markup(nh3.clean(fragment or "", tags=INTRO_TAGS, link_rel="noopener"))  # noqa: S704
+def intro_markdown(text: str | None) -> str:
+    """The editor's introduction as the archive post carries it."""
+    return introduction(text or "").markdown
 
 
-def md_text(text: str | None) -> str:
-    """Plain text made safe inside Markdown: no accidental emphasis, links or raw HTML."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join((text or "").split()))
-
-
-def md_intro(text: str | None) -> str:
-    """The editor's Markdown for the archive post, with any raw HTML shown as text."""
-    return _RAW_HTML.sub("&lt;", (text or "").strip())
-
-
-def md_url(url: str | None) -> str:
-    return safe_url(url).replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+def intro_text(text: str | None) -> str:
+    """The editor's introduction in the plain-text email."""
+    return introduction(text or "").text
 
 
 def yaml_string(text: str | None) -> str:
-    """A YAML double-quoted scalar (JSON strings are valid YAML)."""
-    return json.dumps(" ".join((text or "").split()), ensure_ascii=False)
+    """A YAML double-quoted scalar (JSON strings are valid YAML), with `{` and `}` written as
+    escapes so that not even a site running Liquid over its front matter finds a tag."""
+    quoted = json.dumps(" ".join((text or "").split()), ensure_ascii=False)
+    return quoted.replace("{", "\\u007b").replace("}", "\\u007d")
 
 
 def wrap(text: str | None, width: int = 72, indent: str = "", first: str | None = None) -> str:
@@ -135,11 +106,14 @@ def install(environment: Environment) -> None:
         long_date=long_date,
         short_date=short_date,
         safe_url=safe_url,
-        markdown_html=markdown_html,
-        clean_html=clean_html,
+        intro_html=intro_html,
+        intro_markdown=intro_markdown,
+        intro_text=intro_text,
+        # The names templates written before the introduction had one renderer used.
+        markdown_html=intro_html,
+        md_intro=intro_markdown,
         md_text=md_text,
         md_url=md_url,
-        md_intro=md_intro,
         yaml_string=yaml_string,
         wrap=wrap,
         wrap_markdown=wrap_markdown,

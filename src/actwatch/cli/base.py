@@ -59,7 +59,12 @@ class App:
     def engine(self) -> Engine:
         from actwatch.db import open_database
 
-        return open_database(self.config)
+        engine = open_database(self.config)
+        # Pooled connections closed when the command ends, not left to the garbage collector.
+        context = click.get_current_context(silent=True)
+        if context is not None:
+            context.find_root().call_on_close(engine.dispose)
+        return engine
 
     def fail(self, message: str, code: int = 1) -> NoReturn:
         self.errors.print(f"Error: {message}", markup=False, highlight=False, soft_wrap=True)

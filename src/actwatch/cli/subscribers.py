@@ -21,22 +21,31 @@ def subscribers() -> None:
 
 @subscribers.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @pass_app
 @friendly_errors
-def import_(app: App, files: tuple[Path, ...]) -> None:
+def import_(app: App, files: tuple[Path, ...], as_json: bool) -> None:
     """Import CSV FILES (columns email, name, strands). Imported addresses count as confirmed.
 
-    Rejected rows are listed with their line number and why; the valid rows import anyway.
-    Nobody who unsubscribed, bounced or was erased is added back. Safe to repeat."""
+    Rejected rows are listed with their line number and why; the valid rows import anyway, and
+    the command then exits with status 1 so that a script notices. Nobody who unsubscribed,
+    bounced or was erased is added back. Safe to repeat."""
     from actwatch.subscribers import ImportFileError, import_file
 
     failed = False
+    reports: list[dict[str, object]] = []
     for path in files:
         try:
             report = import_file(app.engine, app.config, path)
         except ImportFileError as exc:
-            app.errors.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
             failed = True
+            reports.append({"file": str(path), "error": str(exc)})
+            if not as_json:
+                app.errors.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            continue
+        failed = failed or bool(report.rejected)
+        reports.append(report.as_dict())
+        if as_json:
             continue
         app.console.print(
             f"{path}: {report.rows} row(s); {report.added} added, {report.confirmed} confirmed "
@@ -53,6 +62,8 @@ def import_(app: App, files: tuple[Path, ...]) -> None:
                 markup=False,
                 soft_wrap=True,
             )
+    if as_json:
+        click.echo(json.dumps({"files": reports, "ok": not failed}, ensure_ascii=False, indent=2))
     if failed:
         raise SystemExit(1)
 
@@ -153,8 +164,7 @@ def remove(app: App, who: str) -> None:
 
     found = _find(app, who.removeprefix("unsubscribe-"))
     assert isinstance(found, Subscriber)
-    with app.engine.begin() as connection:
-        changed = unsubscribe(connection, found.id)
+    changed = unsubscribe(app.engine, found.id)
     state = "unsubscribed" if changed else f"already {found.status}"
     app.console.print(f"{found.email}: {state}.", highlight=False, markup=False)
 

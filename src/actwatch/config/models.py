@@ -6,6 +6,7 @@ absolute once, so nothing downstream ever looks at the current directory.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import string
 from datetime import time, timedelta
@@ -194,6 +195,32 @@ class WebConfig(StrictModel):
     confirm_within: Duration = Field(
         default=timedelta(days=7), description="How long a subscription's confirmation link works."
     )
+    trusted_proxies: list[str] = Field(
+        default=["127.0.0.1", "::1"],
+        description="Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed.",
+    )
+    session_idle: Duration = Field(
+        default=timedelta(hours=2), description="An editor unseen this long is logged out."
+    )
+    session_lifetime: Duration = Field(
+        default=timedelta(hours=12), description="An editor's session ends this long after login."
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for index, entry in enumerate(entries):
+            try:
+                ipaddress.ip_network(str(entry).strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"[{index}]: {entry!r} is not an IP address or network") from None
+        return [str(entry).strip() for entry in entries]
+
+    @model_validator(mode="after")
+    def _session_times(self) -> Self:
+        if self.session_idle > self.session_lifetime:
+            raise ValueError("session_idle cannot be longer than session_lifetime")
+        return self
 
 
 class ScheduleConfig(StrictModel):

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from actwatch.core.emails import EmailError, check_email
+
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
 
@@ -68,13 +70,14 @@ def _check_http_url(value: object) -> object:
 
 HttpURL = Annotated[str, BeforeValidator(_check_http_url)]
 
-_EMAIL = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
-
 
 def _check_email(value: object) -> object:
-    if isinstance(value, str) and _EMAIL.match(value.strip()):
-        return value.strip()
-    raise ValueError("not an email address")
+    if not isinstance(value, str):
+        raise ValueError("not an email address")
+    try:
+        return check_email(value)
+    except EmailError as exc:
+        raise ValueError(f"not an email address: {exc}") from None
 
 
 Email = Annotated[str, BeforeValidator(_check_email)]

@@ -68,6 +68,23 @@ class SubscriberStatus(StrEnum):
     ERASED = "erased"
 
 
+class SubscriberMailKind(StrEnum):
+    """What a message about one subscriber's own subscription is (`subscriber_mail.kind`)."""
+
+    CONFIRM = "confirm"
+    WELCOME = "welcome"
+    LINKS = "links"
+    ALREADY = "already"  # someone asked to subscribe an address that already is
+
+
+class SubscriberMailState(StrEnum):
+    """`subscriber_mail.state`: waiting (or retrying), sent, or given up."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
 class DeliveryState(StrEnum):
     """One message to one subscriber (`deliveries.state`)."""
 

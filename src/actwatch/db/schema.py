@@ -38,6 +38,8 @@ from actwatch.core.states import (
     FeedStatus,
     FetchOutcome,
     MatchState,
+    SubscriberMailKind,
+    SubscriberMailState,
     SubscriberStatus,
 )
 
@@ -366,6 +368,18 @@ login_failures = Table(
     Index("ix_login_failures_address_at", "address", "at"),
 )
 
+# An editor's logged-in sessions: the cookie holds a random secret, the table its digest, so
+# logging out or changing the password ends a session on the server, not just in one browser.
+editor_sessions = Table(
+    "editor_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True, comment="SHA-256 of the cookie's session secret."),
+    Column("editor_id", ForeignKey("editors.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Index("ix_editor_sessions_editor_id", "editor_id"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,
@@ -403,6 +417,26 @@ subscriber_strands = Table(
     metadata,
     Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
     Column("strand", String(60), primary_key=True),
+)
+
+# Mail to one subscriber about their subscription (confirm, welcome, their links), queued by the
+# public pages and sent after the response, so the answer never depends on the mail server.
+subscriber_mail = Table(
+    "subscriber_mail",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("state", String(20), nullable=False, default="queued"),
+    Column("queued_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("last_error", Text),
+    Index("ix_subscriber_mail_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_subscriber_mail_subscriber_id_queued_at", "subscriber_id", "queued_at"),
+    _one_of("kind", SubscriberMailKind),
+    _one_of("state", SubscriberMailState),
 )
 
 deliveries = Table(

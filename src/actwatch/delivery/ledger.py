@@ -39,7 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from actwatch.core.states import DeliveryState
 from actwatch.db.schema import deliveries, subscriber_strands, subscribers
-from actwatch.subscribers.store import BOUNCED, CONFIRMED
+from actwatch.subscribers.store import CONFIRMED, mark_bounced
 
 PENDING = DeliveryState.PENDING
 SENDING = DeliveryState.SENDING
@@ -256,13 +256,7 @@ def record(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -
                 .where(deliveries.c.id == o.delivery_id)
                 .values(message_id=o.message_id, last_error=o.error)
             )
-    bounced = [o.subscriber_id for o in outcomes if o.state == BOUNCE]
-    if bounced:
-        connection.execute(
-            update(subscribers)
-            .where(subscribers.c.id.in_(bounced), subscribers.c.status == CONFIRMED)
-            .values(status=BOUNCED, bounced_at=now)
-        )
+    mark_bounced(connection, [o.subscriber_id for o in outcomes if o.state == BOUNCE], now=now)
 
 
 def begin(connection: Connection, delivery_id: int, worker: str, now: datetime) -> bool:

@@ -251,3 +251,45 @@ def release_notification(engine: Engine, bulletin_id: int, claimed_at: datetime)
             .where(bulletins.c.id == bulletin_id, bulletins.c.editor_notified_at == claimed_at)
             .values(editor_notified_at=None)
         )
+
+
+# The public archive: what was sent, exactly as it was frozen.
+
+PUBLISHED_STATES = ("sending", "sent")
+
+
+@dataclass(frozen=True)
+class PublishedCopy:
+    season: str
+    markdown: str
+    html: str
+    published_at: datetime  # when sending started (or, for old rows, finished or was approved)
+
+
+def published_copies(engine: Engine, season: str | None = None) -> list[PublishedCopy]:
+    """Bulletins that have gone out (or are going out), newest first; one season's if given."""
+    query = (
+        select(
+            bulletins.c.season,
+            bulletins.c.frozen_markdown,
+            bulletins.c.frozen_html,
+            bulletins.c.send_started_at,
+            bulletins.c.sent_at,
+            bulletins.c.approved_at,
+        )
+        .where(bulletins.c.state.in_(PUBLISHED_STATES), bulletins.c.frozen_markdown.is_not(None))
+        .order_by(bulletins.c.send_started_at.desc(), bulletins.c.id.desc())
+    )
+    if season is not None:
+        query = query.where(bulletins.c.season == season)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        PublishedCopy(
+            season=row.season,
+            markdown=row.frozen_markdown,
+            html=row.frozen_html or "",
+            published_at=row.send_started_at or row.sent_at or row.approved_at,
+        )
+        for row in rows
+    ]

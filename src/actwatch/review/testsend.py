@@ -6,7 +6,6 @@ approval, the current content as approving it now would freeze it. The subject s
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,6 +13,7 @@ from sqlalchemy import Engine
 
 from actwatch.bulletin import bulletin_title, parse_season
 from actwatch.config import Config
+from actwatch.core.emails import EmailError, check_email
 from actwatch.mail import (
     Address,
     Transport,
@@ -26,10 +26,6 @@ from actwatch.review.freeze import frozen_copy, render_for_approval
 from actwatch.review.notify import sender
 from actwatch.review.records import clean_actor, load_row, record
 from actwatch.review.states import APPROVAL_HELD, ReviewError
-
-_ADDRESS = re.compile(
-    r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
-)
 
 
 @dataclass(frozen=True)
@@ -51,9 +47,10 @@ def send_test_copy(
     now: datetime | None = None,
 ) -> SentCopy:
     actor = clean_actor(actor)
-    to = to.strip()
-    if not _ADDRESS.match(to):
-        raise ReviewError(f"not an email address: {to!r}")
+    try:
+        to = check_email(to)
+    except EmailError as exc:
+        raise ReviewError(f"not an email address: {to.strip()!r} ({exc})") from None
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     with engine.connect() as connection:
         row = load_row(connection, bulletin_id)

@@ -6,8 +6,11 @@
   erased: name, choices and address go, a digest of the address stays so that a later import
   cannot sign them up again;
 - sign-ups never confirmed are deleted `schedule.pending_retention` after they were made (never
-  before their confirmation link has expired);
-- failed editor logins (names and IP addresses) older than a week are deleted.
+  before their confirmation link has expired); someone who had left and signed up again without
+  confirming goes back to how they left;
+- failed editor logins (names and IP addresses) older than a week are deleted;
+- subscriber mail (confirmations, welcomes, links) sent or given up over 30 days ago is
+  forgotten.
 
 Every step is a plain condition on stored times, so running it twice, or after a night missed,
 does exactly what one run on time would have done.
@@ -27,8 +30,9 @@ from actwatch.db import Engine
 from actwatch.delivery.ledger import delete_for_bulletin
 from actwatch.editors import prune_login_failures
 from actwatch.review.records import sent_before
+from actwatch.subscribers.outbox import prune as prune_subscriber_mail
 from actwatch.subscribers.privacy import erase
-from actwatch.subscribers.store import delete_unconfirmed, leavers_before
+from actwatch.subscribers.store import expire_signups, leavers_before
 
 log = logging.getLogger(__name__)
 LOGIN_FAILURE_RETENTION = timedelta(days=7)
@@ -41,6 +45,7 @@ class HousekeepingReport:
     subscribers_erased: int = 0
     signups_deleted: int = 0
     login_failures_deleted: int = 0
+    subscriber_mail_deleted: int = 0
     interrupted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -70,11 +75,13 @@ def run_housekeeping(
     if schedule.pending_retention is not None and not stop.is_set():
         # Never before the confirmation link has expired.
         keep = max(schedule.pending_retention, config.web.confirm_within)
-        report.signups_deleted = delete_unconfirmed(engine, moment - keep)
+        report.signups_deleted = expire_signups(engine, moment - keep)
     if not stop.is_set():
         report.login_failures_deleted = prune_login_failures(
             engine, moment - LOGIN_FAILURE_RETENTION
         )
+    if not stop.is_set():
+        report.subscriber_mail_deleted = prune_subscriber_mail(engine, now=moment)
     report.interrupted = stop.is_set()
     return report
 

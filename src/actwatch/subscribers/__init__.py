@@ -1,17 +1,19 @@
 """Subscribers: CSV imports, the web's double opt-in, preferences, unsubscribing, privacy.
 
-- `addresses`: offline address checks and normalisation;
+- addresses are checked by `actwatch.core.emails`, the one validator;
 - `store`: subscribers and their strand choices in the database;
 - `imports`: CSV files in, every rejected row reported;
 - `tokens`: signed link and confirmation tokens;
 - `privacy`: one person's data exported or erased, and CSV export.
 """
 
-from actwatch.subscribers.addresses import AddressError, normalise_email
+from actwatch.core.emails import EmailError as AddressError
+from actwatch.core.emails import normalise_email
 from actwatch.subscribers.imports import ImportFileError, ImportReport, Rejected, import_file
 from actwatch.subscribers.privacy import erase, export_csv, person_data
 from actwatch.subscribers.store import (
     SUPPRESSED,
+    Confirmation,
     Subscriber,
     SubscriberError,
     confirm,
@@ -33,6 +35,7 @@ __all__ = [
     "LINK_TOKEN_LENGTH",
     "SUPPRESSED",
     "AddressError",
+    "Confirmation",
     "ImportFileError",
     "ImportReport",
     "Rejected",

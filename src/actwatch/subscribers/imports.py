@@ -7,35 +7,49 @@ of the import kept as the evidence of consent. Importing the same file again cha
 and nobody who unsubscribed, bounced or asked to be erased is ever added back.
 
 The file is read as UTF-8 (a byte-order mark is fine) with any line endings; a row with bytes
-that are not UTF-8 is rejected, not guessed at.
+that are not UTF-8 is rejected, not guessed at. A damaged row never takes its neighbours with
+it: a quote left open, a field far longer than any address or name, stray text after a closing
+quote are each reported on the row's own line, and reading carries on with the next line. A
+quoted name may run over a few lines (a spreadsheet cell with a line break); nothing else may.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine
 
 from actwatch.config import Config
-from actwatch.db.schema import subscriber_strands, subscribers
-from actwatch.subscribers.addresses import AddressError, email_digest, normalise_email
+from actwatch.core.emails import EmailError, normalise_email
 from actwatch.subscribers.store import (
-    CONFIRMED,
-    PENDING,
+    ImportRow,
     SubscriberError,
     choice_from,
     clean_name,
+    import_rows,
     resolve_strands,
     utcnow,
 )
-from actwatch.subscribers.tokens import new_nonce
 
 MAX_FILE_BYTES = 200_000_000
-_CHUNK = 1000
+# No address, name or list of strands comes near this; a field longer than it is damage (or a
+# whole file swallowed by a stray quote), reported without handing it to the csv module, whose
+# own limit (128 KB) would end the import with a traceback.
+MAX_FIELD = 1_000
+MAX_LINE = 4 * MAX_FIELD
+# A quoted name with line breaks in it may span this many lines; a longer record is a quote
+# that was never closed.
+MAX_RECORD_LINES = 3
+# What a spreadsheet would run as a formula; `export_csv` puts a ' before it, and an import of
+# that export takes it off again.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_UNCLOSED = "malformed quoting: a quote opened on this line is not closed on it"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class ImportFileError(Exception):
@@ -63,16 +77,84 @@ class ImportReport:
     def imported(self) -> int:
         return self.added + self.confirmed
 
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "evidence": self.evidence,
+            "rows": self.rows,
+            "added": self.added,
+            "confirmed": self.confirmed,
+            "unchanged": self.unchanged,
+            "rejected": [
+                {"line": r.line, "email": r.email, "reason": r.reason} for r in self.rejected
+            ],
+        }
+
 
 @dataclass(frozen=True)
-class _Row:
+class _Record:
     line: int
-    email: str
-    name: str | None
-    strands: tuple[str, ...] | None
+    values: list[str] | None  # None: the record could not be read (see `problem`)
+    lines: int = 1
+    problem: str = ""
+    raw: str = ""
 
 
-def parse_file(config: Config, path: Path) -> tuple[list[_Row], list[Rejected], int]:
+def unformula(value: str) -> str:
+    """A cell as `export_csv` wrote it, back as it was: the ' it put before a formula goes."""
+    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_START:
+        return value[1:]
+    return value
+
+
+def _records(lines: list[str], first: int) -> Iterator[_Record]:
+    """The CSV records from physical line `first` on (0-based), each with its 1-based line.
+
+    Each record is parsed on its own lines, so a damaged one is reported and reading resumes
+    at the next line instead of the damage spreading."""
+    index = first
+    while index < len(lines):
+        line = lines[index]
+        if not line.strip():
+            index += 1
+            continue
+        record = _record_at(lines, index)
+        yield record
+        index += record.lines
+
+
+def _record_at(lines: list[str], index: int) -> _Record:
+    number = index + 1
+    raw = lines[index]
+    for span in range(1, MAX_RECORD_LINES + 1):
+        chunk = lines[index : index + span]
+        if len(chunk) < span:
+            break
+        if len(chunk[-1]) > MAX_LINE:
+            return _Record(
+                number,
+                None,
+                problem=f"the row is over {MAX_LINE:,} characters long (a field can have at "
+                f"most {MAX_FIELD:,})",
+                raw=raw,
+            )
+        reader = csv.reader([text + "\n" for text in chunk], strict=True)
+        try:
+            values = next(reader)
+            rest = next(reader, None)
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc) or "new-line character" in str(exc):
+                continue  # a quoted field with a line break in it: try one more line
+            if span > 1:
+                break  # the quote "closed" on a later row, at that row's own quote
+            return _Record(number, None, problem=f"malformed quoting ({exc})", raw=raw)
+        if rest is not None or reader.line_num != span:
+            return _Record(number, None, problem="malformed quoting", raw=raw)
+        return _Record(number, values, lines=span, raw=raw)
+    return _Record(number, None, problem=_UNCLOSED, raw=raw)
+
+
+def parse_file(config: Config, path: Path) -> tuple[list[ImportRow], list[Rejected], int]:
     """Valid rows (one per address, first occurrence wins), rejected rows, rows read."""
     try:
         size = path.stat().st_size
@@ -83,31 +165,43 @@ def parse_file(config: Config, path: Path) -> tuple[list[_Row], list[Rejected], 
         raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
     # utf-8-sig drops a byte-order mark; undecodable bytes are kept aside to reject their rows.
     text = raw.decode("utf-8-sig", errors="surrogateescape")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, [])
-    columns = {name.strip().lower(): index for index, name in enumerate(header)}
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
+    header: list[str] = []
+    if header_at is not None:
+        first = _record_at(lines, header_at)
+        header = first.values if first.values is not None and first.lines == 1 else []
+    columns = {unformula(name.strip()).lower(): index for index, name in enumerate(header)}
     if "email" not in columns:
-        found = ", ".join(repr(h) for h in header) or "nothing"
+        found = ", ".join(repr(h[:40]) for h in header) or "nothing"
         raise ImportFileError(
             f"the first line must name the columns email, name, strands (found {found})"
         )
+    assert header_at is not None
     email_at, name_at, strands_at = (columns.get(c) for c in ("email", "name", "strands"))
 
     def cell(values: list[str], index: int | None) -> str:
-        return values[index].strip() if index is not None and index < len(values) else ""
+        if index is None or index >= len(values):
+            return ""
+        return unformula(values[index].strip())
 
-    valid: list[_Row] = []
+    valid: list[ImportRow] = []
     rejected: list[Rejected] = []
     first_seen: dict[str, int] = {}
     count = 0
-    previous_end = reader.line_num
-    for values in reader:
-        start, previous_end = previous_end + 1, reader.line_num
-        if not any(v.strip() for v in values):
-            continue  # a blank line
+    for record in _records(lines, header_at + 1):
         count += 1
+        start, values = record.line, record.values
+        if values is None:
+            rejected.append(Rejected(start, _shown(record.raw.split(",", 1)[0]), record.problem))
+            continue
+        if not any(v.strip() for v in values):
+            count -= 1
+            continue  # a row of empty cells
         raw_email = cell(values, email_at)
-        shown = raw_email.encode("utf-8", "replace").decode("utf-8")[:320]
+        shown = _shown(raw_email)
         if any(_undecodable(v) for v in values):
             rejected.append(Rejected(start, shown, "not UTF-8 text (save the file as UTF-8)"))
             continue
@@ -116,9 +210,30 @@ def parse_file(config: Config, path: Path) -> tuple[list[_Row], list[Rejected], 
                 Rejected(start, shown, f"{len(values)} columns, the header names {len(header)}")
             )
             continue
+        too_long = [i for i, v in enumerate(values) if len(v) > MAX_FIELD]
+        if too_long:
+            rejected.append(
+                Rejected(
+                    start,
+                    shown,
+                    f"the {_column(header, too_long[0])} field is over {MAX_FIELD:,} characters",
+                )
+            )
+            continue
+        broken = [i for i, v in enumerate(values) if "\n" in v and i != name_at]
+        if broken:
+            rejected.append(
+                Rejected(
+                    start,
+                    shown,
+                    f"malformed quoting: the {_column(header, broken[0])} field runs over "
+                    f"{record.lines} lines",
+                )
+            )
+            continue
         try:
             email = normalise_email(raw_email)
-        except AddressError as exc:
+        except EmailError as exc:
             rejected.append(Rejected(start, shown, str(exc)))
             continue
         if email in first_seen:
@@ -133,8 +248,18 @@ def parse_file(config: Config, path: Path) -> tuple[list[_Row], list[Rejected], 
             rejected.append(Rejected(start, shown, str(exc)))
             continue
         name = clean_name(cell(values, name_at))
-        valid.append(_Row(start, email, name, choice_from(config, strands)))
+        valid.append(ImportRow(start, email, name, choice_from(config, strands)))
     return valid, rejected, count
+
+
+def _shown(value: str) -> str:
+    """A cell fit to print in a report: valid text, and short."""
+    text = value.encode("utf-8", "replace").decode("utf-8").strip()
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _column(header: list[str], index: int) -> str:
+    return repr(header[index].strip()) if index < len(header) else f"column {index + 1}"
 
 
 def _undecodable(value: str) -> bool:
@@ -149,82 +274,14 @@ def import_file(
     report = ImportReport(file=str(path), evidence=evidence)
     valid, rejected, report.rows = parse_file(config, path)
     report.rejected.extend(rejected)
-    with engine.begin() as connection:
-        existing: dict[str, tuple[int, str, datetime | None]] = {}
-        emails = [row.email for row in valid]
-        keys = emails + [email_digest(e) for e in emails]
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            for found in connection.execute(
-                select(
-                    subscribers.c.id,
-                    subscribers.c.email,
-                    subscribers.c.status,
-                    subscribers.c.unsubscribed_at,
-                    subscribers.c.bounced_at,
-                ).where(subscribers.c.email.in_(chunk))
-            ):
-                when = found.unsubscribed_at or found.bounced_at
-                existing[found.email] = (found.id, found.status, when)
-        new_rows = []
-        to_confirm = []
-        for row in valid:
-            known = existing.get(row.email) or existing.get(email_digest(row.email))
-            if known is None:
-                new_rows.append(row)
-                continue
-            subscriber_id, status, when = known
-            if status == CONFIRMED:
-                report.unchanged += 1
-            elif status == PENDING:
-                to_confirm.append(subscriber_id)
-            else:
-                report.rejected.append(Rejected(row.line, row.email, _suppressed(status, when)))
-        for start in range(0, len(to_confirm), _CHUNK):
-            connection.execute(
-                update(subscribers)
-                .where(
-                    subscribers.c.id.in_(to_confirm[start : start + _CHUNK]),
-                    subscribers.c.status == PENDING,
-                )
-                .values(status=CONFIRMED, confirmed_at=moment, consent_source=evidence)
-            )
-        report.confirmed = len(to_confirm)
-        for start in range(0, len(new_rows), _CHUNK):
-            chunk_rows = new_rows[start : start + _CHUNK]
-            connection.execute(
-                insert(subscribers),
-                [
-                    {
-                        "email": row.email,
-                        "name": row.name,
-                        "status": CONFIRMED,
-                        "all_strands": row.strands is None,
-                        "consent_source": evidence,
-                        "consent_at": moment,
-                        "confirmed_at": moment,
-                        "token_nonce": new_nonce(),
-                        "created_at": moment,
-                    }
-                    for row in chunk_rows
-                ],
-            )
-            chosen = {row.email: row.strands for row in chunk_rows if row.strands is not None}
-            if chosen:
-                ids = connection.execute(
-                    select(subscribers.c.email, subscribers.c.id).where(
-                        subscribers.c.email.in_(list(chosen))
-                    )
-                ).all()
-                connection.execute(
-                    insert(subscriber_strands),
-                    [
-                        {"subscriber_id": subscriber_id, "strand": slug}
-                        for email, subscriber_id in ids
-                        for slug in chosen[email] or ()
-                    ],
-                )
-        report.added = len(new_rows)
+    outcome = import_rows(engine, valid, evidence=evidence, now=moment)
+    report.added, report.confirmed, report.unchanged = (
+        outcome.added,
+        outcome.confirmed,
+        outcome.unchanged,
+    )
+    for row, status, when in outcome.suppressed:
+        report.rejected.append(Rejected(row.line, row.email, _suppressed(status, when)))
     report.rejected.sort(key=lambda r: r.line)
     return report
 

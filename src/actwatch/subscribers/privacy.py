@@ -12,12 +12,18 @@ import io
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, select, update
 
-from actwatch.db.schema import bulletins, deliveries, subscriber_strands, subscribers
-from actwatch.subscribers.addresses import email_digest
-from actwatch.subscribers.store import ERASED, Subscriber, list_subscribers, utcnow
-from actwatch.subscribers.tokens import new_nonce
+from actwatch.db.schema import bulletins, deliveries
+from actwatch.subscribers import outbox
+from actwatch.subscribers.imports import FORMULA_START
+from actwatch.subscribers.store import (
+    ERASED,
+    Subscriber,
+    erase_subscriber,
+    list_subscribers,
+    utcnow,
+)
 
 EXPORT_COLUMNS = ("email", "name", "strands", "status", "consent_source", "consent_at")
 
@@ -69,25 +75,8 @@ def person_data(engine: Engine, subscriber: Subscriber) -> dict[str, Any]:
 def erase(engine: Engine, subscriber_id: int, *, now: datetime | None = None) -> None:
     moment = utcnow(now)
     with engine.begin() as connection:
-        email = connection.execute(
-            select(subscribers.c.email).where(subscribers.c.id == subscriber_id)
-        ).scalar_one()
-        connection.execute(
-            delete(subscriber_strands).where(subscriber_strands.c.subscriber_id == subscriber_id)
-        )
-        connection.execute(
-            update(subscribers)
-            .where(subscribers.c.id == subscriber_id)
-            .values(
-                email=email if email.startswith("erased:") else email_digest(email),
-                name=None,
-                status=ERASED,
-                all_strands=True,
-                consent_source=f"erased on request at {moment:%Y-%m-%dT%H:%M:%SZ}",
-                unsubscribed_at=moment,
-                token_nonce=new_nonce(),
-            )
-        )
+        erase_subscriber(connection, subscriber_id, now=moment)
+        outbox.forget(connection, subscriber_id)
         # Delivery rows keep counts honest; the message ids and errors could identify them.
         connection.execute(
             update(deliveries)
@@ -97,21 +86,33 @@ def erase(engine: Engine, subscriber_id: int, *, now: datetime | None = None) ->
 
 
 def export_csv(engine: Engine, *, status: str | None = "confirmed") -> str:
-    """Subscribers in the import format (plus status and consent), so an export re-imports."""
+    """Subscribers in the import format (plus status and consent), so an export re-imports.
+
+    Anyone can type a name into the sign-up form, so every cell is made safe to open in a
+    spreadsheet the OWASP way: each cell quoted, and one that starts as a formula would
+    (= + - @, a tab or a carriage return) gets a ' in front so it is shown as text. `import`
+    takes that ' off again."""
     out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(EXPORT_COLUMNS)
     for s in list_subscribers(engine, status=status):
         if s.status == ERASED:
             continue
         writer.writerow(
             [
-                s.email,
-                s.name or "",
-                "" if s.all_strands else ";".join(s.strands),
-                s.status,
-                s.consent_source,
-                s.consent_at.isoformat(),
+                spreadsheet_safe(cell)
+                for cell in (
+                    s.email,
+                    s.name or "",
+                    "" if s.all_strands else ";".join(s.strands),
+                    s.status,
+                    s.consent_source,
+                    s.consent_at.isoformat(),
+                )
             ]
         )
     return out.getvalue()
+
+
+def spreadsheet_safe(cell: str) -> str:
+    return "'" + cell if cell.startswith(FORMULA_START) else cell

@@ -7,18 +7,18 @@ on request; only a digest of the address is kept so that no import can add them 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 
 from actwatch.config import Config
+from actwatch.core.emails import email_digest, normalise_email
 from actwatch.core.states import SubscriberStatus
 from actwatch.db.schema import subscriber_strands, subscribers
 from actwatch.mail.message import clean_header
-from actwatch.subscribers.addresses import email_digest, normalise_email
 from actwatch.subscribers.tokens import new_nonce
 
 PENDING = SubscriberStatus.PENDING
@@ -29,6 +29,7 @@ ERASED = SubscriberStatus.ERASED
 # Nobody in these states is ever added back by an import.
 SUPPRESSED = frozenset({UNSUBSCRIBED, BOUNCED, ERASED})
 NAME_LIMIT = 200
+_CHUNK = 1000  # rows per statement: SQLite allows 32,766 bound values
 
 
 class SubscriberError(ValueError):
@@ -191,7 +192,9 @@ def choice_from(config: Config, strands: tuple[str, ...]) -> tuple[str, ...] | N
 @dataclass(frozen=True)
 class SignUp:
     subscriber: Subscriber
-    send_confirmation: bool  # False: already confirmed, or a confirmation went out just now
+    # What to email them: "confirm" (a new or renewed sign-up), "already" (they are subscribed:
+    # someone may be trying their address), or None (a confirmation went out a moment ago).
+    mail: str | None
 
 
 def sign_up(
@@ -220,7 +223,7 @@ def sign_up(
         if row is not None and row.status == CONFIRMED:
             subscriber = load(connection, row.id)
             assert subscriber is not None
-            return SignUp(subscriber, False)
+            return SignUp(subscriber, "already")
         if row is not None and row.status == PENDING:
             recent = (moment - row.consent_at).total_seconds() < resend_after_seconds
             connection.execute(
@@ -233,7 +236,7 @@ def sign_up(
                 set_choice(connection, row.id, strands)
             subscriber = load(connection, row.id)
             assert subscriber is not None
-            return SignUp(subscriber, not recent)
+            return SignUp(subscriber, None if recent else "confirm")
         values = {
             "email": address,
             "name": clean_name(name),
@@ -257,36 +260,45 @@ def sign_up(
         set_choice(connection, subscriber_id, strands)
         subscriber = load(connection, subscriber_id)
         assert subscriber is not None
-    return SignUp(subscriber, True)
+    return SignUp(subscriber, "confirm")
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    subscriber: Subscriber
+    newly: bool  # False: the link was followed before
 
 
 def confirm(
     engine: Engine, subscriber_id: int, nonce: str, *, now: datetime | None = None
-) -> Subscriber:
+) -> Confirmation:
     """The confirmation link was followed: pending -> confirmed (repeating it is harmless)."""
     moment = utcnow(now)
     with engine.begin() as connection:
         subscriber = load(connection, subscriber_id)
         if subscriber is None or subscriber.token_nonce != nonce:
             raise SubscriberError("this confirmation link is no longer valid: subscribe again")
+        newly = False
         if subscriber.status == PENDING:
-            connection.execute(
-                update(subscribers)
-                .where(subscribers.c.id == subscriber_id, subscribers.c.status == PENDING)
-                .values(
-                    status=CONFIRMED,
-                    confirmed_at=moment,
-                    consent_source=f"{subscriber.consent_source}; confirmed by email link "
-                    f"at {moment:%Y-%m-%dT%H:%M:%SZ}",
-                    unsubscribed_at=None,
-                    bounced_at=None,
-                )
+            newly = bool(
+                connection.execute(
+                    update(subscribers)
+                    .where(subscribers.c.id == subscriber_id, subscribers.c.status == PENDING)
+                    .values(
+                        status=CONFIRMED,
+                        confirmed_at=moment,
+                        consent_source=f"{subscriber.consent_source}; confirmed by email link "
+                        f"at {moment:%Y-%m-%dT%H:%M:%SZ}",
+                        unsubscribed_at=None,
+                        bounced_at=None,
+                    )
+                ).rowcount
             )
         elif subscriber.status != CONFIRMED:
             raise SubscriberError("this confirmation link is no longer valid: subscribe again")
         result = load(connection, subscriber_id)
         assert result is not None
-    return result
+    return Confirmation(result, newly)
 
 
 def by_link(engine: Engine, subscriber_id: int, nonce: str) -> Subscriber | None:
@@ -297,21 +309,31 @@ def by_link(engine: Engine, subscriber_id: int, nonce: str) -> Subscriber | None
     return subscriber
 
 
-def unsubscribe(connection: Connection, subscriber_id: int, *, now: datetime | None = None) -> bool:
+def unsubscribe(engine: Engine, subscriber_id: int, *, now: datetime | None = None) -> bool:
     """True when this call unsubscribed them (False: they had already left)."""
     moment = utcnow(now)
-    changed = connection.execute(
-        update(subscribers)
-        .where(subscribers.c.id == subscriber_id, subscribers.c.status.in_([PENDING, CONFIRMED]))
-        .values(status=UNSUBSCRIBED, unsubscribed_at=moment)
-    ).rowcount
+    with engine.begin() as connection:
+        changed = connection.execute(
+            update(subscribers)
+            .where(
+                subscribers.c.id == subscriber_id, subscribers.c.status.in_([PENDING, CONFIRMED])
+            )
+            .values(status=UNSUBSCRIBED, unsubscribed_at=moment)
+        ).rowcount
     return bool(changed)
 
 
-def mark_bounced(connection: Connection, subscriber_id: int, *, now: datetime) -> None:
+def mark_bounced(connection: Connection, subscriber_ids: Collection[int], *, now: datetime) -> None:
+    """A permanent failure at the recipient: never mailed again. Takes the caller's transaction,
+    so a delivery's outcome and the subscriber's state change together."""
+    if not subscriber_ids:
+        return
     connection.execute(
         update(subscribers)
-        .where(subscribers.c.id == subscriber_id, subscribers.c.status.in_([PENDING, CONFIRMED]))
+        .where(
+            subscribers.c.id.in_(list(subscriber_ids)),
+            subscribers.c.status.in_([PENDING, CONFIRMED]),
+        )
         .values(status=BOUNCED, bounced_at=utcnow(now))
     )
 
@@ -331,15 +353,17 @@ def update_preferences(
     return result
 
 
-def rotate_nonce(connection: Connection, subscriber_id: int) -> str:
+def rotate_nonce(engine: Engine, subscriber_id: int) -> str:
+    """A new nonce: every link sent so far stops working."""
     nonce = new_nonce()
-    connection.execute(
-        update(subscribers).where(subscribers.c.id == subscriber_id).values(token_nonce=nonce)
-    )
+    with engine.begin() as connection:
+        connection.execute(
+            update(subscribers).where(subscribers.c.id == subscriber_id).values(token_nonce=nonce)
+        )
     return nonce
 
 
-# What `actwatch status` counts and what housekeeping removes.
+# What `actwatch status` counts.
 
 
 def count_by_status(engine: Engine) -> dict[str, int]:
@@ -353,12 +377,147 @@ def count_by_status(engine: Engine) -> dict[str, int]:
     return {status.value: int(found.get(status, 0)) for status in SubscriberStatus}
 
 
+# CSV imports: the file is parsed by `imports`, the rows land here.
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    line: int
+    email: str
+    name: str | None
+    strands: tuple[str, ...] | None  # None: every strand
+
+
+@dataclass
+class ImportOutcome:
+    added: int = 0
+    confirmed: int = 0  # pending web sign-ups the import confirmed
+    unchanged: int = 0  # already subscribed: their own choices are kept
+    # Rows naming someone who left: (row, their status, when they left).
+    suppressed: list[tuple[ImportRow, str, datetime | None]] = field(default_factory=list)
+
+
+def import_rows(
+    engine: Engine, rows: Sequence[ImportRow], *, evidence: str, now: datetime
+) -> ImportOutcome:
+    """Add imported people as confirmed, in one transaction. Someone already confirmed keeps
+    their own choices; a pending web sign-up is confirmed (the import is the evidence); nobody
+    who unsubscribed, bounced or was erased is added back."""
+    moment = utcnow(now)
+    outcome = ImportOutcome()
+    with engine.begin() as connection:
+        existing: dict[str, tuple[int, str, datetime | None]] = {}
+        emails = [row.email for row in rows]
+        keys = emails + [email_digest(e) for e in emails]
+        for start in range(0, len(keys), _CHUNK):
+            for found in connection.execute(
+                select(
+                    subscribers.c.id,
+                    subscribers.c.email,
+                    subscribers.c.status,
+                    subscribers.c.unsubscribed_at,
+                    subscribers.c.bounced_at,
+                ).where(subscribers.c.email.in_(keys[start : start + _CHUNK]))
+            ):
+                when = found.unsubscribed_at or found.bounced_at
+                existing[found.email] = (found.id, found.status, when)
+        new_rows = []
+        to_confirm = []
+        for row in rows:
+            known = existing.get(row.email) or existing.get(email_digest(row.email))
+            if known is None:
+                new_rows.append(row)
+                continue
+            subscriber_id, status, when = known
+            if status == CONFIRMED:
+                outcome.unchanged += 1
+            elif status == PENDING:
+                to_confirm.append(subscriber_id)
+            else:
+                outcome.suppressed.append((row, status, when))
+        for start in range(0, len(to_confirm), _CHUNK):
+            connection.execute(
+                update(subscribers)
+                .where(
+                    subscribers.c.id.in_(to_confirm[start : start + _CHUNK]),
+                    subscribers.c.status == PENDING,
+                )
+                .values(status=CONFIRMED, confirmed_at=moment, consent_source=evidence)
+            )
+        outcome.confirmed = len(to_confirm)
+        for start in range(0, len(new_rows), _CHUNK):
+            chunk = new_rows[start : start + _CHUNK]
+            connection.execute(
+                insert(subscribers),
+                [
+                    {
+                        "email": row.email,
+                        "name": row.name,
+                        "status": CONFIRMED,
+                        "all_strands": row.strands is None,
+                        "consent_source": evidence,
+                        "consent_at": moment,
+                        "confirmed_at": moment,
+                        "token_nonce": new_nonce(),
+                        "created_at": moment,
+                    }
+                    for row in chunk
+                ],
+            )
+            chosen = {row.email: row.strands for row in chunk if row.strands is not None}
+            if chosen:
+                ids = connection.execute(
+                    select(subscribers.c.email, subscribers.c.id).where(
+                        subscribers.c.email.in_(list(chosen))
+                    )
+                ).all()
+                connection.execute(
+                    insert(subscriber_strands),
+                    [
+                        {"subscriber_id": subscriber_id, "strand": slug}
+                        for email, subscriber_id in ids
+                        for slug in chosen[email] or ()
+                    ],
+                )
+        outcome.added = len(new_rows)
+    return outcome
+
+
+# Personal data: erasure on request, and the retention periods of the nightly housekeeping.
+
+
+def erase_subscriber(connection: Connection, subscriber_id: int, *, now: datetime) -> None:
+    """Name, choices and address go; a digest of the address stays, so no import adds them back.
+    Takes the caller's transaction (erasure also scrubs their deliveries)."""
+    moment = utcnow(now)
+    email = connection.execute(
+        select(subscribers.c.email).where(subscribers.c.id == subscriber_id)
+    ).scalar_one()
+    connection.execute(
+        delete(subscriber_strands).where(subscriber_strands.c.subscriber_id == subscriber_id)
+    )
+    connection.execute(
+        update(subscribers)
+        .where(subscribers.c.id == subscriber_id)
+        .values(
+            email=email if email.startswith("erased:") else email_digest(email),
+            name=None,
+            status=ERASED,
+            all_strands=True,
+            consent_source=f"erased on request at {moment:%Y-%m-%dT%H:%M:%SZ}",
+            unsubscribed_at=moment,
+            token_nonce=new_nonce(),
+        )
+    )
+
+
 def leavers_before(engine: Engine, before: datetime) -> list[int]:
     """Subscribers who unsubscribed or bounced before `before` (their data is due for erasure)."""
     with engine.connect() as connection:
         return list(
             connection.execute(
-                select(subscribers.c.id).where(
+                select(subscribers.c.id)
+                .where(
                     or_(
                         and_(
                             subscribers.c.status == UNSUBSCRIBED,
@@ -367,24 +526,33 @@ def leavers_before(engine: Engine, before: datetime) -> list[int]:
                         and_(subscribers.c.status == BOUNCED, subscribers.c.bounced_at < before),
                     )
                 )
+                .order_by(subscribers.c.id)
             ).scalars()
         )
 
 
-def delete_unconfirmed(engine: Engine, before: datetime) -> int:
-    """Delete sign-ups made before `before` and never confirmed (none was ever mailed a
-    bulletin); how many."""
-    from actwatch.db.schema import deliveries
-
+def expire_signups(engine: Engine, before: datetime) -> int:
+    """Sign-ups made before `before` and never confirmed: a person who was never a subscriber is
+    deleted (nothing was ever sent to them); someone who had left and signed up again without
+    confirming goes back to how they left. How many sign-ups were expired."""
+    unconfirmed = and_(subscribers.c.status == PENDING, subscribers.c.consent_at < before)
     with engine.begin() as connection:
-        return int(
-            connection.execute(
-                delete(subscribers).where(
-                    subscribers.c.status == PENDING,
-                    subscribers.c.created_at < before,
-                    ~select(deliveries.c.id)
-                    .where(deliveries.c.subscriber_id == subscribers.c.id)
-                    .exists(),
-                )
-            ).rowcount
-        )
+        deleted = connection.execute(
+            delete(subscribers).where(
+                unconfirmed,
+                subscribers.c.confirmed_at.is_(None),
+                subscribers.c.unsubscribed_at.is_(None),
+                subscribers.c.bounced_at.is_(None),
+            )
+        ).rowcount
+        returned = connection.execute(
+            update(subscribers)
+            .where(unconfirmed, subscribers.c.bounced_at.is_not(None))
+            .values(status=BOUNCED)
+        ).rowcount
+        returned += connection.execute(
+            update(subscribers)
+            .where(unconfirmed, subscribers.c.unsubscribed_at.is_not(None))
+            .values(status=UNSUBSCRIBED)
+        ).rowcount
+    return int(deleted) + int(returned)

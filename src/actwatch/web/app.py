@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -18,11 +20,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from actwatch.config import Config
 from actwatch.db import Engine
+from actwatch.logs import install_access_log_filters
 from actwatch.mail import Transport, open_transport
 from actwatch.review.states import STATE_LABELS
+from actwatch.web.limits import PUBLIC_FORMS, BodyLimit, FormLimits, trusted_networks
 
 SESSION_COOKIE = "actwatch_session"
-SESSION_HOURS = 12
+HSTS = "max-age=31536000; includeSubDomains"
 EDITOR_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -35,10 +39,12 @@ class WebConfigError(Exception):
 
 
 class SecurityHeaders:
-    """Headers on every response; a route may set its own CSP (the preview does)."""
+    """Headers on every response; a route may set its own CSP (the preview does). With an https
+    base URL, HSTS tells browsers never to use plain http here again."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, https: bool = False) -> None:
         self.app = app
+        self.https = https
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,6 +64,8 @@ class SecurityHeaders:
                 }
                 if scope["path"].startswith("/static/"):
                     defaults[b"cache-control"] = b"public, max-age=3600"
+                if self.https:
+                    defaults[b"strict-transport-security"] = HSTS.encode()
                 for name, value in defaults.items():
                     if name not in present:
                         headers.append((name, value))
@@ -110,13 +118,30 @@ def create_app(
     """The web application. Refuses to build without the secret key in the environment."""
     from actwatch.subscribers import Tokens
     from actwatch.web import editor, ops, public
+    from actwatch.web.outbox import OutboxSender
+    from actwatch.web.throttle import LoginThrottle, recall_login_failures
 
     secret = secret_key(config, env)
     https = str(config.web.base_url).startswith("https://")
+    tokens = Tokens(secret)
+    throttle = LoginThrottle()
+    sender = OutboxSender(
+        engine, config, tokens, transport_factory or (lambda: open_transport(config))
+    )
 
     async def home(request: Request) -> Response:
         # The site's front door is for readers; editors know their way to /editor/.
         return RedirectResponse("/archive/", status_code=303)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        install_access_log_filters()
+        await run_in_threadpool(recall_login_failures, engine, throttle)
+        await sender.start()
+        try:
+            yield
+        finally:
+            await sender.stop()
 
     app = Starlette(
         routes=[
@@ -129,20 +154,28 @@ def create_app(
             *ops.routes(),
         ],
         middleware=[
-            Middleware(SecurityHeaders),
+            Middleware(SecurityHeaders, https=https),
+            # Outside the session and the routes: a huge body is refused before anything reads it.
+            Middleware(BodyLimit),
             Middleware(
                 SessionMiddleware,
                 secret_key=secret,
                 session_cookie=SESSION_COOKIE,
-                max_age=SESSION_HOURS * 3600,
+                max_age=int(config.web.session_lifetime.total_seconds()),
                 same_site="lax",
                 https_only=https,
             ),
         ],
+        lifespan=lifespan,
     )
     app.state.config = config
     app.state.engine = engine
     app.state.templates = _templates()
-    app.state.tokens = Tokens(secret)
+    app.state.tokens = tokens
     app.state.transport_factory = transport_factory or (lambda: open_transport(config))
+    app.state.trusted_proxies = trusted_networks(config.web.trusted_proxies)
+    app.state.form_limits = FormLimits(PUBLIC_FORMS)
+    app.state.poke_outbox = sender.poke
+    app.state.login_throttle = throttle
+    app.state.secret = secret
     return app

@@ -22,7 +22,13 @@ from actwatch.bulletin import BulletinError, RenderError, SeasonError, parse_sea
 from actwatch.bulletin.filters import markdown_html
 from actwatch.config import Config
 from actwatch.delivery import ledger
-from actwatch.editors import AccountError, RateLimited, authenticate, session_editor
+from actwatch.editors import (
+    AccountError,
+    check_login,
+    editor_id_for,
+    record_login_failure,
+    start_session,
+)
 from actwatch.mail import MailError
 from actwatch.monitor.status import scheduler_alive
 from actwatch.review import editing
@@ -30,16 +36,21 @@ from actwatch.review.states import APPROVAL_HELD, CLOSED, LOCKED, SENDING, SENT
 from actwatch.review.view import ReviewView
 from actwatch.review.view import dashboard as dashboard_view
 from actwatch.subscribers.store import count_by_status
+from actwatch.web.limits import client_address
 from actwatch.web.session import (
     csrf_ok,
     csrf_token,
+    device_of,
     editor_required,
     flash,
     forbidden,
     log_in,
+    log_out,
     pop_flashes,
+    remember_device,
     safe_next,
 )
+from actwatch.web.throttle import LoginThrottle, Throttled
 
 USER_ERRORS = (review.ReviewError, BulletinError, RenderError, MailError, AccountError, ValueError)
 PREVIEW_CSP = (
@@ -76,7 +87,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
 
 
 async def login_page(request: Request) -> Response:
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "login.html", next=safe_next(request.query_params.get("next")))
     form = await request.form()
     target = safe_next(form.get("next"))
@@ -88,15 +99,39 @@ async def login_page(request: Request) -> Response:
             next=target,
             error="The login form had expired: please try again.",
         )
-    name = str(form.get("name", ""))
+    name = str(form.get("name", ""))[:200]
     password = str(form.get("password", ""))
-    address = request.client.host if request.client else "unknown"
+    config = _config(request)
     engine = request.app.state.engine
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = client_address(request.scope, request.app.state.trusted_proxies)
+    editor_id = await run_in_threadpool(editor_id_for, engine, name)
     try:
-        editor = await run_in_threadpool(authenticate, engine, name, password, address)
-    except RateLimited as exc:
-        return render(request, "login.html", status=429, next=target, error=str(exc), name=name)
+        async with throttle.attempt(
+            account=str(editor_id) if editor_id is not None else None,
+            address=address,
+            device=device_of(request, editor_id),
+        ) as attempt:
+            editor = await run_in_threadpool(check_login, engine, name, password)
+            if editor is None:
+                attempt.failed()
+            else:
+                attempt.succeeded()
+    except Throttled as exc:
+        seconds = int(exc.retry_after + 0.999)
+        response = render(
+            request,
+            "login.html",
+            status=429,
+            next=target,
+            error=f"Too many failed logins: try again in {seconds} second"
+            f"{'s' if seconds != 1 else ''}.",
+            name=name,
+        )
+        response.headers["Retry-After"] = str(seconds)
+        return response
     if editor is None:
+        await run_in_threadpool(record_login_failure, engine, name, address)
         return render(
             request,
             "login.html",
@@ -105,17 +140,19 @@ async def login_page(request: Request) -> Response:
             error="That name and password do not match an editor account.",
             name=name,
         )
-    found = await run_in_threadpool(session_editor, engine, editor.id)
-    if found is None:  # removed at this very moment
-        return render(request, "login.html", status=401, next=target, error="No such editor.")
-    log_in(request, editor.id, found[1])
+    secret = await run_in_threadpool(
+        start_session, engine, editor.id, lifetime=config.web.session_lifetime
+    )
+    log_in(request, secret)
     flash(request, "success", f"Welcome, {editor.name}.")
-    return RedirectResponse(target, status_code=303)
+    redirect = RedirectResponse(target, status_code=303)
+    remember_device(request, redirect, editor.id)
+    return redirect
 
 
 @editor_required
 async def logout(request: Request) -> Response:
-    request.session.clear()
+    await run_in_threadpool(log_out, request)
     return RedirectResponse("/editor/login", status_code=303)
 
 

@@ -5,42 +5,44 @@ No page here needs a login or a cookie. The subscriber's own pages are authorise
 token in their URL; the one-click endpoint takes a POST from a mail provider (no cookie, no CSRF
 token) and answers 200 without a redirect. The subscribe and "email me my links" forms carry a
 signed, timed form token instead of a session, and a honeypot field.
+
+GET and HEAD never change anything: mail scanners and link previews fetch every link, so
+confirming and unsubscribing need the button on the page (a POST). The forms answer the same
+status and page whoever the address belongs to, and their mail is queued and sent after the
+answer (`subscribers.outbox`), so neither the answer nor its timing tells a stranger who is
+subscribed, and a slow or broken mail server changes nothing a visitor can see. Each form is
+rate-limited per client and per address, with a 429 page.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from markdown_it import MarkdownIt
 from markupsafe import Markup
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from actwatch.bulletin.markdown import archive_html
 from actwatch.config import Config
-from actwatch.db.schema import bulletins
-from actwatch.delivery.compose import SiteLinks, reader_headers, sender
-from actwatch.mail import Address, MailError, build_message
-from actwatch.subscribers import (
-    AddressError,
-    Subscriber,
-    SubscriberError,
-    TokenError,
-    Tokens,
-    confirm,
-    sign_up,
-    update_preferences,
+from actwatch.core.emails import EmailError, normalise_email
+from actwatch.review.records import published_copies
+from actwatch.subscribers import Subscriber, SubscriberError, TokenError, Tokens, update_preferences
+from actwatch.subscribers.links import PublicLinks
+from actwatch.subscribers.requests import (
+    confirm_subscription,
+    request_links,
+    request_subscription,
 )
-from actwatch.subscribers.store import CONFIRMED, by_link, find_subscriber, unsubscribe
+from actwatch.subscribers.store import by_link, choice_from, resolve_strands, unsubscribe
+from actwatch.web.limits import FormLimits, client_address
 
 FORM_MAX_AGE = timedelta(hours=12)
-ARCHIVED = ("sending", "sent")
 PUBLIC_CSP = (
     "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' https: data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -50,9 +52,7 @@ EMAIL_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
     "sandbox allow-popups allow-popups-to-escape-sandbox; frame-ancestors 'self'"
 )
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-_ANCHOR = re.compile(r"\s*\{#([a-z0-9-]+)\}\s*$")
-_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
+_FRONT_MATTER_TITLE = re.compile(r'^title: (".*")$', re.M)
 
 
 def _config(request: Request) -> Config:
@@ -63,6 +63,11 @@ def _config(request: Request) -> Config:
 def _tokens(request: Request) -> Tokens:
     tokens: Tokens = request.app.state.tokens
     return tokens
+
+
+def _limits(request: Request) -> FormLimits:
+    limits: FormLimits = request.app.state.form_limits
+    return limits
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -101,6 +106,40 @@ def invalid_link(request: Request) -> HTMLResponse:
     )
 
 
+def too_many(request: Request, retry_after: float) -> HTMLResponse:
+    minutes = max(1, -(-int(retry_after) // 60))
+    response = message(
+        request,
+        "Too many requests",
+        "This form has been sent too often from here, or for this address.",
+        f"Please try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+        status=429,
+    )
+    response.headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
+    return response
+
+
+def _client(request: Request) -> str:
+    return client_address(request.scope, request.app.state.trusted_proxies)
+
+
+def _over_client_limit(request: Request, form: str) -> HTMLResponse | None:
+    wait = _limits(request).client(form, _client(request))
+    return None if wait is None else too_many(request, wait)
+
+
+def _over_address_limit(request: Request, form: str, key: str) -> HTMLResponse | None:
+    wait = _limits(request).address(form, key)
+    return None if wait is None else too_many(request, wait)
+
+
+def _mail_queued(request: Request) -> None:
+    """Wake the sender: the page has answered, the mail goes now."""
+    poke = getattr(request.app.state, "poke_outbox", None)
+    if poke is not None:
+        poke()
+
+
 def _summary(config: Config, subscriber: Subscriber) -> str:
     if subscriber.all_strands:
         return "every strand"
@@ -119,27 +158,13 @@ async def _form(request: Request) -> dict[str, Any]:
     }
 
 
-def _send(request: Request, to: str, subject: str, text: str, headers: dict[str, str]) -> None:
-    config = _config(request)
-    mail = build_message(
-        sender=sender(config),
-        to=Address(to),
-        reply_to=Address(config.mail.reply_to) if config.mail.reply_to else None,
-        subject=subject,
-        text=text,
-        headers=headers,
-    )
-    with request.app.state.transport_factory() as transport:
-        transport.send(mail)
-
-
 # Subscribe and confirm.
 
 
 async def subscribe(request: Request) -> Response:
     config = _config(request)
     tokens = _tokens(request)
-    if request.method == "GET":
+    if request.method != "POST":
         return page(
             request,
             "public/subscribe.html",
@@ -149,6 +174,9 @@ async def subscribe(request: Request) -> Response:
             chosen=set(),
             error=None,
         )
+    limited = _over_client_limit(request, "subscribe")
+    if limited is not None:
+        return limited
     form = await _form(request)
 
     def again(error: str, status: int = 400) -> HTMLResponse:
@@ -168,46 +196,25 @@ async def subscribe(request: Request) -> Response:
     if form["honeypot"]:
         return _check_inbox(request)  # a bot: say nothing different, send nothing
     try:
-        from actwatch.subscribers.store import choice_from, resolve_strands
-
+        address = normalise_email(form["email"])
         strands = choice_from(config, resolve_strands(config, form["strands"]))
-        engine = request.app.state.engine
-        address = request.client.host if request.client else "unknown"
-        moment = datetime.now(UTC)
-        result = await run_in_threadpool(
-            sign_up,
-            engine,
-            config,
-            form["email"],
-            name=form["name"] or None,
-            strands=strands,
-            source=f"web form at {moment:%Y-%m-%dT%H:%M:%SZ} from {address}",
-            now=moment,
-        )
-    except (AddressError, SubscriberError) as exc:
-        return again(f"{exc}.")
-    if result.send_confirmation:
-        subscriber = result.subscriber
-        base = SiteLinks.from_config(config).base
-        token = tokens.confirm_token(subscriber.id, subscriber.token_nonce)
-        link = f"{base}/subscribe/confirm/{token}"
-        days = config.web.confirm_within.days or 1
-        text = (
-            f"Someone (we hope you) asked for the {config.act.short_name} seasonal bulletin to be "
-            f"sent to {subscriber.email}.\n\nTo confirm, open this link within {days} day(s):\n"
-            f"{link}\n\nIf it was not you, ignore this message: nothing more will be sent.\n"
-        )
-        try:
-            await run_in_threadpool(
-                _send,
-                request,
-                subscriber.email,
-                f"Confirm your subscription: {config.act.short_name} bulletin",
-                text,
-                {},
-            )
-        except MailError:
-            return again("We could not send the confirmation email just now: try again later.", 503)
+    except (EmailError, SubscriberError) as exc:
+        return again(f"{str(exc)[:1].upper()}{str(exc)[1:]}.")
+    limited = _over_address_limit(request, "subscribe", address)
+    if limited is not None:
+        return limited
+    moment = datetime.now(UTC)
+    await run_in_threadpool(
+        request_subscription,
+        request.app.state.engine,
+        config,
+        address,
+        name=form["name"] or None,
+        strands=strands,
+        source=f"web form at {moment:%Y-%m-%dT%H:%M:%SZ} from {_client(request)}",
+        now=moment,
+    )
+    _mail_queued(request)
     return _check_inbox(request)
 
 
@@ -217,8 +224,8 @@ def _check_inbox(request: Request) -> HTMLResponse:
     return message(
         request,
         "Check your inbox",
-        "If that address can receive the bulletin, we have emailed it a link to confirm. "
-        "Follow it to start receiving the bulletin.",
+        "If that address can receive the bulletin, we have emailed it. Follow the link in the "
+        "message to confirm; until then nothing else is sent.",
     )
 
 
@@ -236,16 +243,22 @@ async def confirm_page(request: Request) -> Response:
             links=[("Subscribe", "/subscribe")],
         )
     engine = request.app.state.engine
-    if request.method == "GET":
-        # Confirm only on POST: mail scanners open links, they do not press buttons.
+    if request.method != "POST":
+        # GET and HEAD only show the button: mail scanners open links, they do not press buttons.
         subscriber = await run_in_threadpool(by_link, engine, claim.subscriber_id, claim.nonce)
         if subscriber is None:
             return invalid_link(request)
         return page(request, "public/confirm.html", subscriber=subscriber, action=request.url.path)
+    limited = _over_client_limit(request, "link")
+    if limited is not None:
+        return limited
     try:
-        subscriber = await run_in_threadpool(confirm, engine, claim.subscriber_id, claim.nonce)
+        subscriber = await run_in_threadpool(
+            confirm_subscription, engine, claim.subscriber_id, claim.nonce
+        )
     except SubscriberError as exc:
         return message(request, "This confirmation link does not work", str(exc), status=404)
+    _mail_queued(request)
     link = _tokens(request).link_token(subscriber.id, subscriber.token_nonce)
     return message(
         request,
@@ -269,6 +282,10 @@ def _reader(request: Request) -> Subscriber | None:
 
 async def preferences(request: Request) -> Response:
     config = _config(request)
+    if request.method == "POST":
+        limited = _over_client_limit(request, "link")
+        if limited is not None:
+            return limited
     subscriber = await run_in_threadpool(_reader, request)
     if subscriber is None:
         return invalid_link(request)
@@ -276,8 +293,6 @@ async def preferences(request: Request) -> Response:
     if request.method == "POST":
         form = await _form(request)
         try:
-            from actwatch.subscribers.store import resolve_strands
-
             chosen = resolve_strands(config, form["strands"]) or tuple(config.strands)
             subscriber = await run_in_threadpool(
                 update_preferences, request.app.state.engine, config, subscriber.id, chosen
@@ -300,8 +315,9 @@ async def preferences(request: Request) -> Response:
 
 
 async def unsubscribe_page(request: Request) -> Response:
-    subscriber = await run_in_threadpool(_reader, request)
-    if request.method == "GET":
+    if request.method != "POST":
+        # GET and HEAD ask; only the button (or a mail provider's one-click POST) unsubscribes.
+        subscriber = await run_in_threadpool(_reader, request)
         if subscriber is None:
             return invalid_link(request)
         return page(
@@ -313,16 +329,18 @@ async def unsubscribe_page(request: Request) -> Response:
         )
     form = await _form(request)
     one_click = form["one_click"] == "One-Click"
+    if not one_click:
+        # RFC 8058's POST comes from the reader's mail provider, many readers from one address:
+        # it is never rate-limited (the signed token is all it can act on, and only to leave).
+        limited = _over_client_limit(request, "link")
+        if limited is not None:
+            return limited
+    subscriber = await run_in_threadpool(_reader, request)
     if subscriber is None:
         if one_click:
             return PlainTextResponse("This unsubscribe link is not valid.", status_code=404)
         return invalid_link(request)
-
-    def leave() -> None:
-        with request.app.state.engine.begin() as connection:
-            unsubscribe(connection, subscriber.id)
-
-    await run_in_threadpool(leave)
+    await run_in_threadpool(unsubscribe, request.app.state.engine, subscriber.id)
     if one_click:
         # RFC 8058: the mail provider posts for the reader; a plain 200, no redirect.
         return PlainTextResponse(f"{subscriber.email} is unsubscribed.", status_code=200)
@@ -337,35 +355,41 @@ async def unsubscribe_page(request: Request) -> Response:
 
 async def manage(request: Request) -> Response:
     """Lost links: email them to the address if it is subscribed (same answer either way)."""
-    config = _config(request)
     tokens = _tokens(request)
-    if request.method == "GET":
-        return page(request, "public/manage.html", form_token=tokens.form_token("manage"))
-    form = await _form(request)
-    if not tokens.form_token_ok(form["token"], "manage", FORM_MAX_AGE) or form["honeypot"]:
+
+    def form_page(status: int = 200, error: str | None = None, email: str = "") -> HTMLResponse:
         return page(
-            request, "public/manage.html", status=403, form_token=tokens.form_token("manage")
+            request,
+            "public/manage.html",
+            status=status,
+            form_token=tokens.form_token("manage"),
+            error=error,
+            email=email,
         )
-    engine = request.app.state.engine
-    subscriber = await run_in_threadpool(find_subscriber, engine, form["email"])
-    if subscriber is not None and subscriber.status == CONFIRMED:
-        links = SiteLinks.from_config(config)
-        token = tokens.link_token(subscriber.id, subscriber.token_nonce)
-        text = (
-            f"Your links for the {config.act.short_name} bulletin:\n\n"
-            f"Choose your strands: {links.preferences(token)}\n"
-            f"Unsubscribe: {links.unsubscribe(token)}\n"
-        )
-        # Whatever happens, the answer must not reveal whether the address is subscribed.
-        with contextlib.suppress(MailError):
-            await run_in_threadpool(
-                _send,
-                request,
-                subscriber.email,
-                f"Your {config.act.short_name} bulletin links",
-                text,
-                reader_headers(config, "", token),
-            )
+
+    if request.method != "POST":
+        return form_page()
+    limited = _over_client_limit(request, "manage")
+    if limited is not None:
+        return limited
+    form = await _form(request)
+    if not tokens.form_token_ok(form["token"], "manage", FORM_MAX_AGE):
+        return form_page(403, "The form had expired: please try again.", form["email"])
+    if form["honeypot"]:
+        return _links_sent(request)
+    try:
+        address = normalise_email(form["email"])
+    except EmailError as exc:
+        return form_page(400, f"{str(exc)[:1].upper()}{str(exc)[1:]}.", form["email"])
+    limited = _over_address_limit(request, "manage", address)
+    if limited is not None:
+        return limited
+    await run_in_threadpool(request_links, request.app.state.engine, address)
+    _mail_queued(request)
+    return _links_sent(request)
+
+
+def _links_sent(request: Request) -> HTMLResponse:
     return message(
         request,
         "Check your inbox",
@@ -387,66 +411,39 @@ class Issue:
 
     @property
     def html(self) -> Markup:
-        return markdown_page(self.markdown)
+        """The archive post as HTML, for the archive page."""
+        return archive_html(self.markdown)
+
+    @property
+    def html_text(self) -> str:
+        """The same HTML as plain text: the Atom feed escapes it into `<content type="html">`."""
+        return str(self.html)
 
 
 def _title(markdown: str, fallback: str) -> str:
-    found = re.search(r'^title: "(.*)"$', markdown, re.M)
+    found = _FRONT_MATTER_TITLE.search(markdown)
     if not found:
         return fallback
-    return found.group(1).replace('\\"', '"').replace("\\\\", "\\")
-
-
-def markdown_page(markdown: str) -> Markup:
-    """The archive post as HTML: front matter dropped, kramdown's {#id} anchors kept as ids."""
-    body = _FRONT_MATTER.sub("", markdown, count=1)
-    tokens = _MARKDOWN.parse(body)
-    for index, token in enumerate(tokens):
-        if token.type == "heading_open" and index + 1 < len(tokens):
-            inline = tokens[index + 1]
-            found = _ANCHOR.search(inline.content)
-            if found:
-                token.attrSet("id", found.group(1))
-                inline.content = _ANCHOR.sub("", inline.content)
-                if inline.children:
-                    last = inline.children[-1]
-                    last.content = _ANCHOR.sub("", last.content)
-    html = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {})
-    return Markup(html)  # noqa: S704 - markdown-it with raw HTML off escapes everything
+    try:
+        title = json.loads(found.group(1))  # written by the yaml_string filter: a JSON string
+    except ValueError:
+        return fallback
+    return title if isinstance(title, str) and title else fallback
 
 
 def load_issues(request: Request, season: str | None = None) -> list[Issue]:
-    query = (
-        select(
-            bulletins.c.season,
-            bulletins.c.frozen_markdown,
-            bulletins.c.frozen_html,
-            bulletins.c.send_started_at,
-            bulletins.c.sent_at,
-            bulletins.c.approved_at,
-        )
-        .where(bulletins.c.state.in_(ARCHIVED), bulletins.c.frozen_markdown.is_not(None))
-        .order_by(bulletins.c.send_started_at.desc(), bulletins.c.id.desc())
-    )
-    if season is not None:
-        query = query.where(bulletins.c.season == season)
-    with request.app.state.engine.connect() as connection:
-        rows = connection.execute(query).all()
     zone = _config(request).schedule.zone
-    issues = []
-    for row in rows:
-        moment: datetime = row.send_started_at or row.sent_at or row.approved_at
-        issues.append(
-            Issue(
-                season=row.season,
-                title=_title(row.frozen_markdown, row.season),
-                date=f"{moment.astimezone(zone):%-d %B %Y}",
-                published=moment.astimezone(UTC).isoformat(),
-                markdown=row.frozen_markdown,
-                html_email=row.frozen_html,
-            )
+    return [
+        Issue(
+            season=copy.season,
+            title=_title(copy.markdown, copy.season),
+            date=f"{copy.published_at.astimezone(zone):%-d %B %Y}",
+            published=copy.published_at.astimezone(UTC).isoformat(),
+            markdown=copy.markdown,
+            html_email=copy.html,
         )
-    return issues
+        for copy in published_copies(request.app.state.engine, season)
+    ]
 
 
 async def archive_index(request: Request) -> Response:
@@ -503,7 +500,7 @@ async def archive_feed(request: Request) -> Response:
     updated = issues[0].published if issues else datetime(2000, 1, 1, tzinfo=UTC).isoformat()
     xml = request.app.state.templates.get_template("public/feed.xml").render(
         act=config.act,
-        base=SiteLinks.from_config(config).base,
+        base=PublicLinks.from_config(config).base,
         editor=config.bulletin.editor.name,
         updated=updated,
         issues=issues,
@@ -524,8 +521,8 @@ def routes() -> list[Route]:
         Route("/manage", manage, methods=["GET", "POST"]),
         Route("/preferences", manage, methods=["GET"]),
         Route("/unsubscribe", manage, methods=["GET"]),
-        Route("/archive/", archive_index),
-        Route("/archive/feed.atom", archive_feed),
-        Route("/archive/{season}/email", archive_email),
-        Route("/archive/{season}", archive_issue),
+        Route("/archive/", archive_index, methods=["GET", "HEAD"]),
+        Route("/archive/feed.atom", archive_feed, methods=["GET", "HEAD"]),
+        Route("/archive/{season}/email", archive_email, methods=["GET", "HEAD"]),
+        Route("/archive/{season}", archive_issue, methods=["GET", "HEAD"]),
     ]

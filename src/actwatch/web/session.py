@@ -1,8 +1,13 @@
 """Who is logged in, the CSRF token of their session, and one-off messages between pages.
 
-The session lives in a cookie signed with the secret key (Starlette's SessionMiddleware). It
-holds the editor's id, a fingerprint of their password hash (a changed password or a removed
-account ends every session at once), the CSRF token and pending messages; nothing secret.
+The cookie (Starlette's SessionMiddleware, signed with the secret key) holds the session's
+secret, the CSRF token and pending messages. The session itself is a row on the server
+(`editors.start_session`): logging out, a new password or a removed account ends it there, so a
+copied cookie opens nothing afterwards; it also ends after `web.session_idle` unused and
+`web.session_lifetime` after the login, however often the cookie is renewed.
+
+A second, long-lived cookie marks a browser an editor has logged in from (the *device* cookie of
+the login throttle, see `throttle`): signed, naming the account and the browser, nothing else.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
+from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from actwatch.editors import Editor, session_editor
+from actwatch.editors import Editor, end_session, session_editor
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -58,22 +64,63 @@ def pop_flashes(request: Request) -> list[tuple[str, str]]:
 
 
 def _current_editor(request: Request) -> Editor | None:
-    editor_id = request.session.get("editor_id")
-    if not isinstance(editor_id, int):
+    secret = request.session.get("sid")
+    if not isinstance(secret, str):
         return None
-    found = session_editor(request.app.state.engine, editor_id)
-    if found is None or request.session.get("fp") != found[1]:
-        return None
-    return found[0]
+    web = request.app.state.config.web
+    return session_editor(
+        request.app.state.engine, secret, idle=web.session_idle, lifetime=web.session_lifetime
+    )
 
 
-def log_in(request: Request, editor_id: int, fingerprint: str) -> None:
+def log_in(request: Request, secret: str) -> None:
     # A new session on login: nothing from before (a planted cookie) carries over.
     request.session.clear()
-    request.session.update(
-        editor_id=editor_id,
-        fp=fingerprint,
-        csrf=secrets.token_urlsafe(32),
+    request.session.update(sid=secret, csrf=secrets.token_urlsafe(32))
+
+
+def log_out(request: Request) -> None:
+    secret = request.session.get("sid")
+    if isinstance(secret, str):
+        end_session(request.app.state.engine, secret)
+    request.session.clear()
+
+
+# The device cookie.
+
+DEVICE_COOKIE = "actwatch_device"
+DEVICE_MAX_AGE = 365 * 24 * 3600
+_DEVICE_SALT = "actwatch.editor-device"
+
+
+def _device_signer(request: Request) -> URLSafeSerializer:
+    return URLSafeSerializer(request.app.state.secret, salt=_DEVICE_SALT)
+
+
+def device_of(request: Request, editor_id: int | None) -> str | None:
+    """The browser's device id for this account, if it has logged in to it before."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw or editor_id is None or len(raw) > 200:
+        return None
+    try:
+        value = _device_signer(request).loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(value, list) or len(value) != 2 or value[0] != editor_id:
+        return None
+    return f"{editor_id}:{value[1]}"
+
+
+def remember_device(request: Request, response: Response, editor_id: int) -> None:
+    device = secrets.token_urlsafe(12)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_signer(request).dumps([editor_id, device]),
+        max_age=DEVICE_MAX_AGE,
+        path="/editor/",
+        httponly=True,
+        samesite="strict",
+        secure=str(request.app.state.config.web.base_url).startswith("https://"),
     )
 
 
@@ -96,7 +143,7 @@ def editor_required(handler: Handler) -> Handler:
     async def guarded(request: Request) -> Response:
         editor = await run_in_threadpool(_current_editor, request)
         if editor is None:
-            request.session.pop("editor_id", None)
+            request.session.pop("sid", None)
             return login_redirect(request)
         if request.method == "POST" and not await csrf_ok(request):
             return forbidden(

@@ -1,7 +1,7 @@
 """a bulletin's preheader: the preview text inboxes show after the subject
 
 Revision ID: 0002_editor
-Revises: 0002_match
+Revises: 0002_websec
 Create Date: 2026-12-01 16:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_editor"
-down_revision: str | None = "0002_match"
+down_revision: str | None = "0002_websec"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

@@ -64,7 +64,8 @@ def test_log_in_exclude_write_intro_preview_approve(
             page.get_by_label("Name").fill(EDITOR)
             page.get_by_label("Password").fill(PASSWORD)
             page.keyboard.press("Enter")
-            expect(page.get_by_text(f"Welcome, {EDITOR}.")).to_be_visible()
+            # scrypt at OWASP's cost takes a while on a loaded machine
+            expect(page.get_by_text(f"Welcome, {EDITOR}.")).to_be_visible(timeout=60_000)
             expect(page.get_by_role("heading", level=1)).to_contain_text("Autumn 2017 news")
             shot(page, "02-draft")
 

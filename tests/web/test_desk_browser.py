@@ -107,7 +107,8 @@ def log_in(page: Page, server: str, path: str = "/editor/") -> None:
     page.get_by_label("Name").fill(EDITOR)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_text(f"Welcome, {EDITOR}.")).to_be_visible()
+    # scrypt at OWASP's cost takes a while on a loaded machine
+    expect(page.get_by_text(f"Welcome, {EDITOR}.")).to_be_visible(timeout=60_000)
 
 
 def landed_on(page: Page, element_id: str, message: str) -> None:

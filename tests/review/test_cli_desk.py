@@ -275,3 +275,31 @@ def test_every_listing_command_has_json(drafted: tuple[Path, dict[int, int]]) ->
     assert [editor["name"] for editor in json.loads(output)] == ["Jo Broad"]
     code, output = run(config_file, "audit", "1", "--json")
     assert all(json.loads(line)["description"] for line in output.splitlines())
+
+
+def test_subscribers_add_on_the_command_line(write_pinned_config: Callable[..., Path]) -> None:
+    config_file = write_pinned_config()
+    code, output = run(
+        config_file,
+        "subscribers",
+        "add",
+        "Robin@Example.org",
+        "--name",
+        "Robin",
+        "--strand",
+        "care-leavers",
+        "--by",
+        "Jo Broad",
+    )
+    assert code == 0, output
+    assert "robin@example.org: added. Consent recorded as 'added by Jo Broad at " in output
+    code, output = run(config_file, "subscribers", "list", "--json")
+    [person] = [json.loads(line) for line in output.splitlines()]
+    assert person["strands"] == ["care-leavers"] and person["status"] == "confirmed"
+    code, output = run(config_file, "subscribers", "add", "robin@example.org")
+    assert code == 0 and "already subscribed" in output
+    code, output = run(config_file, "subscribers", "remove", "robin@example.org")
+    code, output = run(config_file, "subscribers", "add", "robin@example.org")
+    assert code == 1 and "was not added: unsubscribed on" in output
+    code, output = run(config_file, "subscribers", "add", "nobody")
+    assert code == 1 and "nobody was not added:" in output

@@ -290,3 +290,76 @@ def test_the_desk_on_a_phone(server: str, draft: Draft) -> None:
         no_sideways_scroll(page, "the not-found page")
         context.close()
     assert problems == [], "\n".join(sorted(set(problems)))
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", ["1280", "375"])
+def test_the_subscribers_screen(server: str, draft: Draft, tmp_path: Path, width: str) -> None:
+    problems: list[str] = []
+    upload = tmp_path / "new members.csv"
+    upload.write_text(
+        "email,name,strands\n"
+        "morgan@council.example.gov.uk,Morgan,care-leavers\n"
+        "not an address,Nobody,\n"
+        "all@example.org,Alex again,\n",
+        encoding="utf-8",
+    )
+    with chromium() as browser:
+        viewport = PHONE if width == "375" else DESKTOP
+        context = browser.new_context(viewport=viewport, is_mobile=width == "375")
+        page = watch(context.new_page(), problems)
+        log_in(page, server)
+        page.get_by_role("link", name="Subscribers", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Subscribers")
+        expect(page.locator("main")).to_contain_text("Showing 1–3 of 3, by address.")
+        no_sideways_scroll(page, "the subscribers screen")
+        shot(page, f"desk-11-subscribers-{width}")
+
+        # Add one by hand, with one strand: the list shows them, with the message in view.
+        page.get_by_label("Email address").fill("Robin.Reader@Example.org")
+        page.get_by_label("Name (optional)").fill("Robin Reader")
+        page.get_by_label("Care leavers").check()
+        assert page.get_by_label("Care leavers").bounding_box()["width"] < 40  # type: ignore[index]
+        page.get_by_role("button", name="Add the subscriber").click()
+        expect(page.locator(".flashes")).to_contain_text(
+            "robin.reader@example.org is added as a confirmed subscriber"
+        )
+        row = page.locator("tr", has_text="robin.reader@example.org")
+        expect(row).to_contain_text("Care leavers")
+        expect(row).to_contain_text("Confirmed")
+        assert in_view(page, ".flashes .flash")
+
+        # Find someone and unsubscribe them, after a second step.
+        page.get_by_label("Address or name").fill("leavers")
+        page.get_by_role("button", name="Find").click()
+        row = page.locator("tr", has_text="leavers@example.org")
+        expect(page.locator("td.address")).to_have_count(1)
+        row.locator("summary").click()
+        row.get_by_role("button", name="Unsubscribe leavers@example.org").click()
+        expect(page.locator(".flashes")).to_contain_text(
+            "leavers@example.org is unsubscribed: nothing more is sent to them."
+        )
+        expect(page.locator("tr", has_text="leavers@example.org")).to_contain_text("Unsubscribed")
+
+        # Import a file: the report lists each rejected row with its line.
+        page.locator("#import-file").set_input_files(str(upload))
+        page.get_by_role("button", name="Import", exact=True).click()
+        report = page.locator("#import-report")
+        expect(report).to_contain_text("Imported new members.csv")
+        expect(report).to_contain_text("1 added")
+        expect(report).to_contain_text("1 already subscribed")
+        expect(report.locator("table.rejected tr", has_text="not an address")).to_contain_text("3")
+        expect(page).to_have_url(re.compile(r"/editor/subscribers$"))
+        no_sideways_scroll(page, "the import report")
+        shot(page, f"desk-12-subscribers-imported-{width}")
+
+        # The export is a download, not a page.
+        with page.expect_download() as download:
+            page.get_by_role("link", name=re.compile("^Export confirmed as CSV")).click()
+        saved = tmp_path / "export.csv"
+        download.value.save_as(saved)
+        exported = saved.read_text(encoding="utf-8")
+        assert "morgan@council.example.gov.uk" in exported
+        assert "leavers@example.org" not in exported
+        context.close()
+    assert problems == [], "\n".join(sorted(set(problems)))

@@ -254,4 +254,17 @@ _SENTENCES: dict[str, Callable[[_Words, dict[str, Any]], str]] = {
     "dismiss_uncertain": lambda w, d: f"Marked {w.item(d)} not relevant.",
     "add_manual_item": lambda w, d: f"Added “{_short(d['title'])}” by hand ({d['link']}).",
     "test_send": _test_send,
+    # Subscribers, changed by an editor: by number, never by address (an erased person must not
+    # stay in the log).
+    "add_subscriber": lambda w, d: (
+        f"Confirmed subscriber #{d['subscriber_id']}, who had signed up on the web, by hand."
+        if d.get("confirmed_pending")
+        else f"Added subscriber #{d['subscriber_id']} by hand."
+    ),
+    "remove_subscriber": lambda w, d: f"Unsubscribed subscriber #{d['subscriber_id']} by hand.",
+    "import_subscribers": lambda w, d: (
+        f"Imported {d['file']}: {_plural(int(d['rows']), 'row')}, {int(d['added']):,} added, "
+        f"{int(d['confirmed']):,} confirmed, {int(d['unchanged']):,} already subscribed, "
+        f"{int(d['rejected']):,} rejected."
+    ),
 }

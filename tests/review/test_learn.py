@@ -45,7 +45,7 @@ def confidences(engine: Engine, config: Config, ids: list[int]) -> list[float]:
                 items.c.summary,
                 items.c.content_html,
                 items.c.type_hint,
-                items.c.canonical_link,
+                items.c.link,
                 items.c.source_meta,
                 items.c.published_at,
             ).where(items.c.id.in_(ids))

@@ -16,7 +16,7 @@ from actwatch.config import Config
 from actwatch.db.schema import bulletins, items
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.review.conftest import Draft
-from tests.web.browser import serving, shot
+from tests.web.browser import serving, shot, watch
 from tests.web.conftest import EDITOR, PASSWORD, draft_with_editor
 
 INTRO = "Autumn brought the **first provisions** into force.\n\n- Care leavers\n- Safeguarding"
@@ -46,16 +46,7 @@ def test_log_in_exclude_write_intro_preview_approve(
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1440, "height": 1000})
-            page = context.new_page()
-            page.on(
-                "console",
-                lambda message: (
-                    problems.append(f"{message.text} at {message.location}")
-                    if message.type == "error"
-                    else None
-                ),
-            )
-            page.on("pageerror", lambda error: problems.append(str(error)))
+            page = watch(context.new_page(), problems)
 
             # Log in with the keyboard alone.
             page.goto(f"{server}/editor/bulletins/1")

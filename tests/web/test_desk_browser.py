@@ -288,6 +288,7 @@ def test_the_desk_on_a_phone(server: str, draft: Draft) -> None:
         no_sideways_scroll(page, "the whole audit log")
         page.goto(f"{server}/editor/bulletins/99")
         no_sideways_scroll(page, "the not-found page")
+        problems[:] = [p for p in problems if "404 (Not Found)" not in p]  # that one was asked for
         context.close()
     assert problems == [], "\n".join(sorted(set(problems)))
 

@@ -359,17 +359,17 @@ def set_headline(
     now: datetime | None = None,
 ) -> Edit:
     text = one_line(headline, HEADLINE_CHARS)
-    with _edit(
+    return _set_bulletin_text(
         engine,
         bulletin_id,
+        "headline",
+        text,
+        "edit_headline",
         actor=actor,
-        action="edit_headline",
         revision=revision,
         now=now,
         headline=text,
-    ) as (connection, row, outcome):
-        _set_bulletin(connection, row.id, headline=text)
-    return outcome[0]
+    )
 
 
 def set_intro(
@@ -382,17 +382,17 @@ def set_intro(
     now: datetime | None = None,
 ) -> Edit:
     text = markdown_text(intro_md)
-    with _edit(
+    return _set_bulletin_text(
         engine,
         bulletin_id,
+        "intro_md",
+        text,
+        "edit_intro",
         actor=actor,
-        action="edit_intro",
         revision=revision,
         now=now,
         characters=len(text),
-    ) as (connection, row, outcome):
-        _set_bulletin(connection, row.id, intro_md=text)
-    return outcome[0]
+    )
 
 
 def set_preheader(
@@ -406,16 +406,36 @@ def set_preheader(
 ) -> Edit:
     """The preview text inboxes show after the subject ("" brings back the default)."""
     text = one_line(preheader, PREHEADER_CHARS)
-    with _edit(
+    return _set_bulletin_text(
         engine,
         bulletin_id,
+        "preheader",
+        text,
+        "edit_preheader",
         actor=actor,
-        action="edit_preheader",
         revision=revision,
         now=now,
         preheader=text,
+    )
+
+
+def _set_bulletin_text(
+    engine: Engine,
+    bulletin_id: int,
+    column: str,
+    text: str,
+    action: str,
+    *,
+    actor: str,
+    revision: int | None,
+    now: datetime | None,
+    **detail: Any,
+) -> Edit:
+    """One of the bulletin's own texts (headline, introduction, preview text), as an edit."""
+    with _edit(
+        engine, bulletin_id, actor=actor, action=action, revision=revision, now=now, **detail
     ) as (connection, row, outcome):
-        _set_bulletin(connection, row.id, preheader=text)
+        _set_bulletin(connection, row.id, **{column: text})
     return outcome[0]
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -191,3 +192,30 @@ def test_send_now_asks_first_then_wakes_the_scheduler(draft: Draft, editor_clien
             select(audit_log.c.action).order_by(audit_log.c.id.desc()).limit(1)
         ).scalar_one()
     assert actions == "send_now"
+
+
+def test_a_send_under_way_shows_its_report_and_nothing_to_check(
+    editor_client: Client, draft: Draft, tmp_path: Path
+) -> None:
+    from actwatch.delivery import prepare
+    from actwatch.review import schedule, start_sending
+    from actwatch.subscribers import import_file
+
+    client, _ = editor_client
+    readers = tmp_path / "readers.csv"
+    readers.write_text("email,name,strands\na@example.org,A,\nb@example.org,B,\n", encoding="utf-8")
+    import_file(draft.engine, draft.config, readers)
+    approve(draft.engine, draft.config, 1, by="Jo")
+    page = client.get("/editor/bulletins/1").text
+    assert "Goes to <strong>2 confirmed subscribers</strong>" in page
+    assert "Check before it is sent" in page
+    due = datetime.now(UTC) + timedelta(hours=1)
+    schedule(draft.engine, 1, actor="Jo", at=due)
+    assert "to be sent" in client.get("/editor/bulletins/1").text
+    start_sending(draft.engine, 1, actor="delivery", now=due)
+    prepare(draft.engine, 1)
+    page = client.get("/editor/bulletins/1").text
+    assert "<strong>0 of 2 sent</strong>; 2 still to go." in page
+    assert "being sent now" in page
+    for gone in ("to be sent", "Check before", "Goes to", 'id="decision"', "Send test"):
+        assert gone not in page, gone

@@ -21,6 +21,7 @@ from actwatch import pipeline, review
 from actwatch.bulletin import BulletinError, RenderError, SeasonError, parse_season
 from actwatch.bulletin.filters import markdown_html
 from actwatch.config import Config
+from actwatch.core.states import DeliveryState
 from actwatch.delivery import ledger
 from actwatch.editors import (
     AccountError,
@@ -198,18 +199,18 @@ class DeliveryView:
 
     @property
     def waiting(self) -> int:
-        return self.counts.get(ledger.PENDING, 0) + self.counts.get(ledger.RETRY, 0)
+        return self.counts.get(DeliveryState.PENDING, 0) + self.counts.get(DeliveryState.RETRY, 0)
 
 
 DELIVERY_STATES = (
     # (state, what it means for the editor), in the order the page lists them.
-    (ledger.SENT, "sent"),
-    (ledger.PENDING, "waiting their turn"),
-    (ledger.SENDING, "in flight"),
-    (ledger.RETRY, "to be retried (the server asked us to wait)"),
-    (ledger.BOUNCE, "bounced (the address is no longer mailed)"),
-    (ledger.FAILED, "failed"),
-    (ledger.SUPPRESSED, "not sent: the reader left before their turn"),
+    (DeliveryState.SENT, "sent"),
+    (DeliveryState.PENDING, "waiting their turn"),
+    (DeliveryState.SENDING, "in flight"),
+    (DeliveryState.RETRY, "to be retried (the server asked us to wait)"),
+    (DeliveryState.BOUNCED, "bounced (the address is no longer mailed)"),
+    (DeliveryState.FAILED, "failed"),
+    (DeliveryState.SUPPRESSED, "not sent: the reader left before their turn"),
 )
 
 
@@ -219,8 +220,9 @@ def delivery_report_for_page(engine: Any, view: ReviewView) -> DeliveryView | No
         return None
     counts = ledger.counts(engine, view.id)
     report = DeliveryView(audience(engine), counts, ledger.next_retry(engine, view.id))
-    if counts.get(ledger.FAILED):
-        report.problems.append(f"{counts[ledger.FAILED]:,} message(s) failed after every retry.")
+    if counts.get(DeliveryState.FAILED):
+        failed = counts[DeliveryState.FAILED]
+        report.problems.append(f"{failed:,} message(s) failed after every retry.")
     return report
 
 

@@ -3,7 +3,7 @@ bulletins do not change."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def included_items(draft: Draft) -> list[int]:
 def confidences(engine: Engine, config: Config, ids: list[int]) -> list[float]:
     matcher = load_matcher(engine, config)
     with engine.connect() as connection:
-        rows = connection.execute(
+        rows: Sequence[Any] = connection.execute(
             select(
                 items.c.id,
                 items.c.title,

@@ -66,7 +66,7 @@ def disposed_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     real = actwatch.db.open_database
 
     def tracked(*args: Any, **kwargs: Any) -> Engine:
-        engine = real(*args, **kwargs)
+        engine: Engine = real(*args, **kwargs)
         opened.append(engine)
         return engine
 

@@ -259,8 +259,11 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
 
     host = _host(item.link)
     # The publisher: its own news is evidence of its strands.
-    for name, (domains, strands) in matcher.publishers.items():
-        if _on_domain(host, domains):
+    publishers = (
+        {matcher.domain_publishers.get(suffix) for suffix in _suffixes(host)} if host else ()
+    )
+    for name, (_, strands) in matcher.publishers.items():
+        if name in publishers:
             for slug in strands:
                 key = (slug, f"publisher {name}")
                 strand_cues[key] = (_STRAND_WEIGHT["link"]["publisher"], "link")
@@ -478,16 +481,22 @@ def _host(link: str) -> str:
         return ""
 
 
-def _on_domain(host: str, domains: Iterable[str]) -> bool:
-    return bool(host) and any(host == d or host.endswith("." + d) for d in domains)
+def _suffixes(host: str) -> list[str]:
+    """www.gov.wales -> [www.gov.wales, gov.wales, wales]: each domain the host is under."""
+    if not host:
+        return []
+    labels = host.split(".")
+    return [".".join(labels[index:]) for index in range(len(labels))]
 
 
 def _jurisdiction_of_link(matcher: Matcher, host: str, link: str) -> str | None:
     if not host:
         return None
-    for place, (domains, legislation) in matcher.jurisdictions.items():
-        if _on_domain(host, domains):
+    for suffix in _suffixes(host):
+        place = matcher.domain_places.get(suffix)
+        if place is not None:
             return place
+    for place, (_, legislation) in matcher.jurisdictions.items():
         if legislation and "legislation" in host:
             kind = _LEGISLATION_TYPE.match(urlsplit(link).path)
             if kind and kind[1] in legislation:

@@ -30,9 +30,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from itertools import compress, repeat
 from typing import Any
 
 import numpy as np
@@ -54,8 +56,8 @@ TOP_TERMS = 5
 RULE_CAP = 0.05
 RULE_SCALE = 1.0
 TYPE_TRUST = 1.0  # rules' evidence for a type at least this strong decides it
-MODEL_TYPE_MIN = 0.7
-MODEL_STRAND_MIN = 0.5
+MODEL_TYPE_MIN = 0.85
+MODEL_STRAND_MIN = 0.7
 _WORD = re.compile(r"[a-z0-9£]+(?:['’][a-z]+)?")
 _STOP = frozenset(
     {
@@ -132,7 +134,7 @@ def text_features(item: ItemText) -> dict[str, float]:
         found = dict.fromkeys(found, 1.0 / math.sqrt(len(found)))
     if grams:
         scale = 1.0 / math.sqrt(len(grams))
-        for gram in grams:
+        for gram in sorted(grams):  # a fixed order: sums and ties come out the same every run
             found["c:" + gram] = scale
     return found
 
@@ -142,13 +144,26 @@ def features(reading: Reading, item: ItemText) -> dict[str, float]:
     found = text_features(item)
     scale = RULE_SCALE
     for name, value in reading.signals.items():
-        found["r:" + name] = value * scale
+        found[_rule_name(name)] = value * scale
     ruled = reading.classification
-    found["r:verdict:" + ruled.state] = scale
-    found["r:verdict:type:" + ruled.event_type] = scale
+    found[_rule_name("verdict:" + ruled.state)] = scale
+    found[_rule_name("verdict:type:" + ruled.event_type)] = scale
     for slug in ruled.strands:
-        found["r:verdict:strand:" + slug] = scale
+        found[_rule_name("verdict:strand:" + slug)] = scale
     return found
+
+
+_RULE_NAMES: dict[str, str] = {}
+
+
+def _rule_name(signal: str) -> str:
+    """ "r:" + the signal's name, made once (the same few dozen names come with every item)."""
+    name = _RULE_NAMES.get(signal)
+    if name is None:
+        if len(_RULE_NAMES) > 10_000:
+            _RULE_NAMES.clear()
+        name = _RULE_NAMES[signal] = "r:" + signal
+    return name
 
 
 @dataclass(frozen=True)
@@ -173,9 +188,10 @@ class LearnedModel:
         # map() keeps the per-feature lookup in C: most of an item's features are words the
         # model never saw.
         looked_up = list(map(self.vocabulary.get, found))
-        names = [name for name, index in zip(found, looked_up, strict=True) if index is not None]
-        indices = [index for index in looked_up if index is not None]
-        values = np.fromiter(map(found.__getitem__, names), dtype=np.float64, count=len(names))
+        known = list(map(operator.is_not, looked_up, repeat(None)))
+        names = list(compress(found, known))
+        indices: list[int] = list(compress(looked_up, known))  # type: ignore[arg-type]
+        values = np.fromiter(compress(found.values(), known), dtype=np.float64, count=len(names))
         return indices, values, names
 
     def scores(self, found: dict[str, float]) -> np.ndarray:
@@ -282,7 +298,7 @@ class LearnedModel:
         if indices:
             contributions = values * self.weights[indices, 0]
             sign = 1.0 if state == "relevant" else -1.0
-            order = np.argsort(-sign * contributions)[:TOP_TERMS]
+            order = np.argsort(-sign * contributions, kind="stable")[:TOP_TERMS]
             for position in order:
                 share = float(contributions[position])
                 if sign * share <= 0:
@@ -409,6 +425,7 @@ def train(matcher: Matcher, examples: Sequence[Example]) -> LearnedModel:
         (np.asarray(data), np.asarray(columns, dtype=np.int64), np.asarray(pointers)),
         shape=(len(rows), len(names)),
     )
+    matrix.sort_indices()
 
     outputs: list[np.ndarray] = []
     biases: list[float] = []

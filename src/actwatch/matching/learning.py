@@ -142,7 +142,7 @@ def decision_examples(connection: Connection, decisions: Sequence[Decision]) -> 
                 items.c.title,
                 items.c.summary,
                 items.c.type_hint,
-                items.c.canonical_link,
+                items.c.link,
                 items.c.published_at,
                 item_matches.c.event_type,
             )
@@ -169,7 +169,7 @@ def decision_examples(connection: Connection, decisions: Sequence[Decision]) -> 
                     title=row.title or "",
                     summary=row.summary or "",
                     type_hint=row.type_hint,
-                    link=row.canonical_link or "",
+                    link=row.link or "",
                     published=published.date() if isinstance(published, datetime) else None,
                 ),
                 relevant=decision.relevant,

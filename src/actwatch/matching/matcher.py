@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
 
@@ -55,6 +55,8 @@ class Matcher:
     publishers: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]  # name -> (domains, strands)
     jurisdictions: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]  # -> (domains, legislation)
     introduced: date | None = None
+    domain_places: dict[str, str] = field(default_factory=dict)  # host suffix -> jurisdiction
+    domain_publishers: dict[str, str] = field(default_factory=dict)  # host suffix -> publisher
     tense_sensitive: frozenset[str] = frozenset()  # types whose future cues do not count
     complaint_sensitive: frozenset[str] = frozenset()
     statutory_types: frozenset[str] = frozenset()  # types only the Act's provisions can have
@@ -167,6 +169,16 @@ def compile_rules(config: Config) -> Matcher:
             for place, jurisdiction in matching.jurisdictions.items()
         },
         introduced=config.act.introduced,
+        domain_places={
+            domain.strip().lower().lstrip("."): place
+            for place, jurisdiction in matching.jurisdictions.items()
+            for domain in jurisdiction.domains
+        },
+        domain_publishers={
+            domain.strip().lower().lstrip("."): name
+            for name, publisher in matching.publishers.items()
+            for domain in publisher.domains
+        },
         tense_sensitive=frozenset(
             slug for slug, event_type in config.event_types.items() if event_type.tense_sensitive
         ),

@@ -800,7 +800,7 @@ def add_manual_item(
         record_decision(
             connection,
             item_id,
-            state="relevant",
+            state=MatchState.RELEVANT,
             event_type=manual.event_type,
             strands=[manual.strand] if manual.strand else None,
         )

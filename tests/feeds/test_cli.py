@@ -187,8 +187,8 @@ def test_feeds_json_keeps_the_last_warning_and_the_last_error_apart(
     from tests.feeds.conftest import FEEDS
 
     dated = (FEEDS / "fastmailstatus.rss").read_bytes()
-    undated = (FEEDS / "broken-dates.rss").read_bytes()
-    feed_server.put("/flaky.rss", undated)
+    undated_body = (FEEDS / "broken-dates.rss").read_bytes()
+    feed_server.put("/flaky.rss", undated_body)
     config_file = write_offline_config(
         feeds=[{"name": "flaky", "url": feed_server.url("/flaky.rss")}]
     )
@@ -208,9 +208,14 @@ def test_feeds_json_keeps_the_last_warning_and_the_last_error_apart(
     assert row["last_error"]["message"].startswith("HTTP 503")
     assert "without a usable date" in row["last_warning"]["message"]
     assert row["last_warning"]["at"] <= row["last_error"]["at"]
+    # Each fetch keeps its own warnings, newest first.
+    assert [fetch["outcome"] for fetch in row["fetches"]] == ["ok", "error", "ok"]
+    assert row["fetches"][0]["warnings"] == [] and row["fetches"][0]["entries"] == 10
+    assert row["fetches"][1]["error"].startswith("HTTP 503")
+    assert row["fetches"][2]["undated"] == 4 and row["fetches"][2]["warnings"]
     table = run(config_file, "feeds").output
     assert "last error" in table and "HTTP 503" in table
-    items = json.loads(run(config_file, "items", "--json").output)
-    undated = [item for item in items if item["date_source"] == "first_seen"]
+    listed = json.loads(run(config_file, "items", "--json").output)
+    undated = [item for item in listed if item["date_source"] == "first_seen"]
     assert len(undated) == 4
     assert "undated: first seen" in run(config_file, "items").output

@@ -74,7 +74,7 @@ def read_independently(body: bytes, url: str, content_type: str) -> list[Reading
         ]
         # Plain dict lookups: FeedParserDict.get("updated_parsed") warns and falls back.
         moment = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
-        dated = moment is not None and datetime(*moment[:6], tzinfo=UTC) <= NOW
+        dated = moment is not None and datetime(*moment[:6]).replace(tzinfo=UTC) <= NOW
         readings.append(
             Reading(
                 guid=entry.get("id") or None,
@@ -140,9 +140,10 @@ def test_every_real_entry_is_kept_as_its_publisher_wrote_it(
                 keys.add(("id", reading.guid))
                 source = by_guid[reading.guid]
             else:
-                assert reading.link is not None
-                keys.add(("link", canonical_link(reading.link)))
-                source = by_link[canonical_link(reading.link)]
+                link = canonical_link(reading.link or "")
+                assert link is not None
+                keys.add(("link", link))
+                source = by_link[link]
             item = stored_items[source.item_id]
             if reading.link and canonical_link(reading.link):  # an http(s) link, not a urn
                 assert same_apart_from_trackers(source.link, reading.link), (name, source.link)

@@ -66,11 +66,14 @@ def test_every_speed_patch_applies() -> None:
 def test_every_speed_patch_is_used_while_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     feedparser.mixin._urljoin.cache_clear()
     feedparser.mixin.make_safe_absolute_uri.cache_clear()
-    copies = []
+    copies: list[object] = []
     flat_copy = xmlfeed._FlatCopy.deepcopy
-    monkeypatch.setattr(
-        xmlfeed._FlatCopy, "deepcopy", lambda value: copies.append(value) or flat_copy(value)
-    )
+
+    def counted(value: object) -> object:
+        copies.append(value)
+        return flat_copy(value)
+
+    monkeypatch.setattr(xmlfeed._FlatCopy, "deepcopy", counted)
     xmlfeed.parse_xml_feed(
         (FEEDS / "communitycare.rss").read_bytes(),
         "https://www.communitycare.co.uk/feed/",

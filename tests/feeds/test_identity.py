@@ -209,3 +209,94 @@ def test_undated_entries_are_flagged_on_the_item_and_counted_in_the_warnings(
     (feed,) = rows(engine, feeds)
     assert f"{len(undated)} entr" in feed.warning and "without a usable date" in feed.warning
     assert feed.last_warning == feed.warning
+
+
+def test_each_feed_keeps_only_its_newest_fetches(engine: Engine) -> None:
+    from actwatch.feeds.store import FETCH_HISTORY, fetch_history, fetch_row, record_fetches
+
+    with engine.begin() as connection:
+        feed_ids = [
+            connection.execute(
+                feeds.insert()
+                .values(name=name, url=f"https://{name}.example/", fetch_url="x", created_at=NOW)
+                .returning(feeds.c.id)
+            ).scalar_one()
+            for name in ("a", "b")
+        ]
+    for batch in range(FETCH_HISTORY + 5):
+        with engine.begin() as connection:
+            record_fetches(
+                connection,
+                [
+                    fetch_row(
+                        feed_id,
+                        now=NOW + timedelta(minutes=batch),
+                        outcome="ok",
+                        warnings=[f"w{batch}"],
+                    )
+                    for feed_id in feed_ids
+                ],
+            )
+    assert count(engine, feed_fetches) == 2 * FETCH_HISTORY
+    history = fetch_history(engine, limit=3)
+    last = FETCH_HISTORY + 4
+    assert [fetch["warnings"] for fetch in history[feed_ids[0]]] == [
+        [f"w{last}"],
+        [f"w{last - 1}"],
+        [f"w{last - 2}"],
+    ]
+
+
+def test_entries_of_a_hash_routed_site_stay_apart(
+    engine: Engine, feed_server: FeedServer, make_config: Callable[..., Config]
+) -> None:
+    entries = "".join(
+        f"<item><title>News {n}</title><link>https://app.example.org/#/news/{n}</link>"
+        "<pubDate>Mon, 01 Jan 2024 10:00:00 +0000</pubDate></item>"
+        for n in (1, 2, 3)
+    )
+    feed_server.put(
+        "/app.rss",
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>App</title>{entries}"
+        "</channel></rss>".encode(),
+    )
+    config = make_config([{"name": "app", "url": feed_server.url("/app.rss")}])
+    assert poll_feeds(engine, config, now=NOW).new_items == 3
+    assert [row.link for row in rows(engine, items)] == [
+        f"https://app.example.org/#/news/{n}" for n in (1, 2, 3)
+    ]
+
+
+def test_the_shown_link_follows_its_own_feed_and_never_flips_between_feeds(
+    engine: Engine, feed_server: FeedServer, make_config: Callable[..., Config]
+) -> None:
+    def feed(link: str) -> bytes:
+        return (
+            "<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
+            f"<item><title>Story</title><link>{link}</link><guid isPermaLink='false'>s1</guid>"
+            "<pubDate>Mon, 01 Jan 2024 10:00:00 +0000</pubDate></item></channel></rss>"
+        ).encode()
+
+    feed_server.put("/a.rss", feed("http://news.example.org/story?utm_source=a"))
+    feed_server.put("/b.rss", feed("https://NEWS.example.org/story"))
+    config = make_config(
+        [
+            {"name": "a", "url": feed_server.url("/a.rss")},
+            {"name": "b", "url": feed_server.url("/b.rss")},
+        ]
+    )
+    assert poll_feeds(engine, config, now=NOW).new_items == 1
+    (shown,) = [row.link for row in rows(engine, items)]
+    # Whichever feed was stored first is shown (they are fetched concurrently).
+    assert shown in ("http://news.example.org/story", "https://NEWS.example.org/story")
+    feed_server.conditional = False
+    for hours in (1, 2):
+        again = poll_feeds(engine, config, now=NOW + timedelta(hours=hours))
+        assert (again.new_items, again.updated_items) == (0, 0)
+        assert [row.link for row in rows(engine, items)] == [shown]
+    # The feed whose link is shown writes it another way: readers get the new form.
+    path = "/a.rss" if shown.startswith("http:") else "/b.rss"
+    feed_server.put(path, feed("https://News.Example.org/story"))
+    poll_feeds(engine, config, now=NOW + timedelta(hours=3))
+    assert [row.link for row in rows(engine, items)] == ["https://News.Example.org/story"]
+    assert count(engine, item_sources) == 2

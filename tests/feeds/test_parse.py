@@ -216,3 +216,28 @@ def test_a_parser_crash_costs_one_feed_not_the_pass(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(feedparser, "parse", explode)
     parsed = parse_feed(b"<rss/>", "https://example.org/feed", None, NOW)
     assert parsed.error == "the feed could not be parsed (RuntimeError: boom)"
+
+
+def test_a_wrong_charset_from_the_server_is_blamed_on_the_server() -> None:
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>Café</title><link>https://example.org/a</link></item></channel></rss>"
+    ).encode()
+    parsed = parse_feed(body, "https://example.org/feed", "application/xml; charset=us-ascii", NOW)
+    assert [entry.title for entry in parsed.entries] == ["Café"]
+    assert parsed.warnings[0] == (
+        "the server's Content-Type declares charset=us-ascii, but the document is utf-8; "
+        "read as utf-8"
+    )
+
+
+def test_text_xml_without_a_charset_is_not_a_problem_when_the_document_says_its_encoding() -> None:
+    """RFC 3023 made text/xml without a charset US-ASCII; RFC 7303 lets the XML declaration
+    decide. A feed that declares UTF-8 and is UTF-8 gets no warning."""
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>Café</title><link>https://example.org/a</link>"
+        "<pubDate>Mon, 01 Jul 2019 10:00:00 +0100</pubDate></item></channel></rss>"
+    ).encode()
+    parsed = parse_feed(body, "https://example.org/feed", "text/xml", NOW)
+    assert [entry.title for entry in parsed.entries] == ["Café"] and parsed.warnings == []

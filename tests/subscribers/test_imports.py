@@ -307,6 +307,8 @@ def test_erasure_forgets_the_mail_queued_for_them(
     person = find_subscriber(engine, "soon.gone@example.org")
     assert person is not None
     assert outbox.queue(engine, person.id, outbox.LINKS, now=NOW)
+    held = person_data(engine, person)["emails_about_the_subscription"]
+    assert [(m["kind"], m["state"]) for m in held] == [("links", "queued")]
     erase(engine, person.id, now=NOW)
     with engine.connect() as connection:
         left = connection.execute(select(func.count()).select_from(subscriber_mail)).scalar_one()

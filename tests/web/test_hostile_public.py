@@ -183,6 +183,11 @@ def test_a_mail_server_that_is_down_changes_no_answer(
             select(subscriber_mail.c.state, subscriber_mail.c.last_error)
         ).all()
     assert queued and all(state == "queued" for state, _ in queued)
+    # Loud, not silent: the operator's metrics show the mail waiting.
+    with TestClient(_slow_app(approved, config), base_url=BASE) as client:
+        metrics = client.get("/metrics").text
+    waiting = re.search(r'actwatch_subscriber_mail\{state="queued"\} (\d+)', metrics)
+    assert waiting and int(waiting.group(1)) >= 1, metrics
 
 
 # Mail bombing.

@@ -154,10 +154,11 @@ def feeds_command(app: App, as_json: bool, enable: str | None) -> None:
 
 
 def feed_listing(app: App) -> list[dict[str, Any]]:
-    from actwatch.feeds.store import list_feeds
+    from actwatch.feeds.store import fetch_history, list_feeds
 
     order = {feed.name: index for index, feed in enumerate(app.config.feeds)}
     found = sorted(list_feeds(app.engine), key=lambda f: (order.get(f.name, len(order)), f.id))
+    history = fetch_history(app.engine)
     return [
         {
             "name": feed.name,
@@ -170,6 +171,7 @@ def feed_listing(app: App) -> list[dict[str, Any]]:
             "last_error": _event(feed.last_error, feed.last_error_at),
             "last_warning": _event(feed.last_warning, feed.last_warning_at),
             "identity": feed.identity,
+            "fetches": history.get(feed.id, []),
             "items": feed.items,
             "last_fetched": _iso(feed.last_fetched_at),
             "last_ok": _iso(feed.last_ok_at),

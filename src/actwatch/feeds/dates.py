@@ -124,8 +124,8 @@ def parse_broken_date(text: str) -> time.struct_time | None:
     """The date in `text` as a UTC struct_time, when `text` is one of the broken forms above;
     None for well-formed dates (feedparser's own parsers read those) and for anything else."""
     text = text.strip()
-    if not text or _WELL_FORMED.fullmatch(text):
-        return None
+    if not text or (text[4:5] == "-" and text[:4].isdigit()) or _WELL_FORMED.fullmatch(text):
+        return None  # ISO 8601 and well-formed RFC 822: feedparser's own parsers read them
     if _EPOCH.match(text):
         return time.gmtime(int(text))
     for pattern in (_RFC822_LIKE, _MONTH_FIRST, _YEAR_FIRST):

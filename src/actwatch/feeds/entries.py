@@ -53,7 +53,8 @@ class ParsedEntry:
     content_html: str | None
     published: datetime | None
     updated: datetime | None
-    date_source: DateSource
+    date_source: str
+    """A `DateSource` value: first_seen when the entry gave no usable date."""
     content_hash: str
     source_meta: dict[str, Any]
 
@@ -139,12 +140,14 @@ def build_entry(
 
     published, published_note = plausible(raw.published, now)
     updated, updated_note = plausible(raw.updated, now)
+    # Plain strings: entries cross from the parse workers pickled, and enum members unpickle
+    # through a lookup each.
     if published is not None:
-        date_source = DateSource.PUBLISHED
+        date_source = DateSource.PUBLISHED.value
     elif updated is not None:
-        date_source = DateSource.UPDATED
+        date_source = DateSource.UPDATED.value
     else:
-        date_source = DateSource.FIRST_SEEN
+        date_source = DateSource.FIRST_SEEN.value
         meta["undated"] = (
             published_note
             or updated_note

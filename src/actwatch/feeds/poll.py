@@ -31,8 +31,9 @@ from actwatch.feeds.store import (
     record_failure,
     record_fetches,
     record_not_modified,
-    record_success,
+    record_successes,
     store_entries,
+    success_row,
     sync_feed_rows,
 )
 from actwatch.feeds.timing import is_due, next_fetch_after_failure, next_fetch_after_success
@@ -109,6 +110,7 @@ class _StoreJob:
     parsed: ParsedFeed
     done: asyncio.Future[StoreResult] = field(init=False)
     fetch: dict[str, Any] = field(init=False)
+    success: dict[str, Any] = field(init=False)
 
 
 # Feeds stored in one transaction at most: bounds what one conflict makes us redo.
@@ -388,6 +390,7 @@ class _Pass:
         try:
             with connection.begin():
                 results = [self._store_feed(connection, job) for job in batch]
+                record_successes(connection, [job.success for job in batch])
                 record_fetches(connection, [job.fetch for job in batch])
         except IntegrityError:
             results = [self._store_alone(connection, job) for job in batch]
@@ -400,6 +403,7 @@ class _Pass:
         try:
             with connection.begin():
                 stored = self._store_feed(connection, job)
+                record_successes(connection, [job.success])
                 record_fetches(connection, [job.fetch])
                 return stored
         except IntegrityError:
@@ -407,6 +411,7 @@ class _Pass:
             # read again and the entry is simply a known one.
             with connection.begin():
                 stored = self._store_feed(connection, job)
+                record_successes(connection, [job.success])
                 record_fetches(connection, [job.fetch])
                 return stored
 
@@ -429,8 +434,7 @@ class _Pass:
             stored=stored,
             undated=job.parsed.undated_entries,
         )
-        record_success(
-            connection,
+        job.success = success_row(
             job.row.id,
             now=self.now,
             next_fetch_at=next_fetch_after_success(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, delete, func, select, update
 
 from actwatch.config import Config
 from actwatch.core.links import canonical_link
@@ -255,26 +255,81 @@ def record_success(
     items_seen: int,
 ) -> None:
     """A fetch that parsed: the feed's state (its fetch is kept by `record_fetches`)."""
-    warning = "; ".join(warnings) or None
-    values: dict[str, Any] = {
-        "status": "ok",
-        "error": None,
-        "warning": warning,
-        "consecutive_failures": 0,
-        "last_fetched_at": now,
-        "last_ok_at": now,
-        "next_fetch_at": next_fetch_at,
-        "etag": etag,
-        "last_modified": last_modified,
-        "items_seen": items_seen,
+    record_successes(
+        connection,
+        [
+            success_row(
+                feed_id,
+                now=now,
+                next_fetch_at=next_fetch_at,
+                etag=etag,
+                last_modified=last_modified,
+                fetch_url=fetch_url,
+                title=title,
+                warnings=warnings,
+                items_seen=items_seen,
+            )
+        ],
+    )
+
+
+def success_row(
+    feed_id: int,
+    *,
+    now: datetime,
+    next_fetch_at: datetime,
+    etag: str | None,
+    last_modified: str | None,
+    fetch_url: str | None,
+    title: str | None,
+    warnings: Sequence[str],
+    items_seen: int,
+) -> dict[str, Any]:
+    return {
+        "b_feed_id": feed_id,
+        "b_now": now,
+        "b_next": next_fetch_at,
+        "b_etag": etag,
+        "b_last_modified": last_modified,
+        "b_fetch_url": fetch_url or None,
+        "b_title": title or None,
+        "b_warning": "; ".join(warnings) or None,
+        "b_items_seen": items_seen,
     }
-    if fetch_url:
-        values["fetch_url"] = fetch_url
-    if title:
-        values["feed_title"] = title
-    if warning:
-        values.update(last_warning=warning, last_warning_at=now)
-    connection.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+
+
+def record_successes(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Many fetches that parsed in one statement (`success_row` makes each row): the last
+    warning is kept when a fetch has none, the fetch URL and title when the fetch gave none."""
+    if not rows:
+        return
+    now = bindparam("b_now", type_=feeds.c.last_fetched_at.type)
+    warning = bindparam("b_warning", type_=feeds.c.warning.type)
+    statement = (
+        update(feeds)
+        .where(feeds.c.id == bindparam("b_feed_id"))
+        .values(
+            status=FeedStatus.OK,
+            error=None,
+            warning=warning,
+            consecutive_failures=0,
+            last_fetched_at=now,
+            last_ok_at=now,
+            next_fetch_at=bindparam("b_next", type_=feeds.c.next_fetch_at.type),
+            etag=bindparam("b_etag", type_=feeds.c.etag.type),
+            last_modified=bindparam("b_last_modified", type_=feeds.c.last_modified.type),
+            items_seen=bindparam("b_items_seen", type_=feeds.c.items_seen.type),
+            fetch_url=func.coalesce(
+                bindparam("b_fetch_url", type_=feeds.c.fetch_url.type), feeds.c.fetch_url
+            ),
+            feed_title=func.coalesce(
+                bindparam("b_title", type_=feeds.c.feed_title.type), feeds.c.feed_title
+            ),
+            last_warning=func.coalesce(warning, feeds.c.last_warning),
+            last_warning_at=case((warning.is_(None), feeds.c.last_warning_at), else_=now),
+        )
+    )
+    connection.execute(statement, list(rows))
 
 
 def fetch_row(
@@ -327,28 +382,35 @@ def record_fetches(connection: Connection, rows: Sequence[dict[str, Any]]) -> No
     )
 
 
-def recent_fetches(connection: Connection, feed_id: int, limit: int = 10) -> list[dict[str, Any]]:
-    """The feed's newest fetches (not 304s), newest first, as plain values."""
-    rows = connection.execute(
-        select(feed_fetches)
-        .where(feed_fetches.c.feed_id == feed_id)
-        .order_by(feed_fetches.c.id.desc())
-        .limit(limit)
-    )
-    return [
-        {
-            "at": row.fetched_at.isoformat(),
-            "outcome": row.outcome,
-            "error": row.error,
-            "warnings": list(row.warnings or []),
-            "entries": row.entries,
-            "new_items": row.new_items,
-            "updated_items": row.updated_items,
-            "merged": dict(row.merged or {}),
-            "undated": row.undated,
-        }
-        for row in rows
-    ]
+def fetch_history(engine: Engine, *, limit: int = 5) -> dict[int, list[dict[str, Any]]]:
+    """Each feed's newest fetches (not 304s), newest first, with their own warnings."""
+    ranked = select(
+        feed_fetches,
+        func.row_number()
+        .over(partition_by=feed_fetches.c.feed_id, order_by=feed_fetches.c.id.desc())
+        .label("newness"),
+    ).subquery()
+    history: dict[int, list[dict[str, Any]]] = {}
+    with engine.connect() as connection:
+        for row in connection.execute(
+            select(ranked)
+            .where(ranked.c.newness <= limit)
+            .order_by(ranked.c.feed_id, ranked.c.id.desc())
+        ):
+            history.setdefault(row.feed_id, []).append(
+                {
+                    "at": row.fetched_at.isoformat(),
+                    "outcome": row.outcome,
+                    "error": row.error,
+                    "warnings": list(row.warnings or []),
+                    "entries": row.entries,
+                    "new_items": row.new_items,
+                    "updated_items": row.updated_items,
+                    "merged": dict(row.merged or {}),
+                    "undated": row.undated,
+                }
+            )
+    return history
 
 
 _ITEM_COLUMNS = (
@@ -483,7 +545,7 @@ def store_entries(
             seen_sources.append(source.id)
             if source.guid != entry.guid or source.link != entry.link:
                 retagged.append({"b_id": source.id, "b_guid": entry.guid, "b_link": entry.link})
-            _fill_blanks(connection, item, entry, own_source=True)
+            _fill_blanks(connection, item, entry, shown_source=source.link == item.link)
         elif _apply_change(connection, feed_id, item, source.id, entry, now, known):
             result.changed_ids.append(item.id)
         else:
@@ -686,12 +748,12 @@ def _item_values(entry: ParsedEntry, key: str, now: datetime) -> dict[str, Any]:
 
 
 def _fill_blanks(
-    connection: Connection, item: Any, entry: ParsedEntry, *, own_source: bool = False
+    connection: Connection, item: Any, entry: ParsedEntry, *, shown_source: bool | None = None
 ) -> None:
     """A second source may know what the first did not (GOV.UK search feeds omit summaries,
     a feed may give the date another left out); a feed may start dating its entries."""
     values: dict[str, Any] = {}
-    if not own_source:
+    if shown_source is None:  # a new source of the story
         if not item.summary and entry.summary:
             values["summary"] = entry.summary
         if item.content_html is None and entry.content_html:
@@ -700,8 +762,10 @@ def _fill_blanks(
             values["type_hint"] = entry.type_hint
     if item.date_source == DateSource.FIRST_SEEN and entry.published is not None:
         values.update(published_at=entry.published, date_source=entry.date_source)
-    if own_source and entry.link != item.link and canonical_link(item.link) == entry.canonical_link:
-        values["link"] = entry.link  # the publisher now writes it another way (https, no tracker)
+    if shown_source and entry.link != item.link:
+        # The feed whose link readers get now writes it another way (https, no tracker). Only
+        # that feed: two feeds writing one link differently must not take turns rewriting it.
+        values["link"] = entry.link
     if values:
         connection.execute(update(items).where(items.c.id == item.id).values(**values))
 

@@ -283,10 +283,10 @@ def _is_xml_error(error: Any) -> bool:
     return type(error).__name__ in ("SAXParseException", "SAXException")
 
 
-def _get(raw: Any, key: str) -> Any:
-    # Plain dict lookup: FeedParserDict.get() maps aliases and, for `updated_parsed`, falls back
-    # to the published date with a DeprecationWarning. Entries store the canonical keys.
-    return dict.get(raw, key)
+def _get(raw: Any, key: str, default: Any = None) -> Any:
+    # Plain dict lookup: FeedParserDict.get() maps aliases (slowly) and, for `updated_parsed`,
+    # falls back to the published date with a DeprecationWarning. Entries store canonical keys.
+    return dict.get(raw, key, default)
 
 
 def _raw_entry(raw: Any, feed_url: str, ukm: str | None) -> RawEntry:
@@ -296,20 +296,20 @@ def _raw_entry(raw: Any, feed_url: str, ukm: str | None) -> RawEntry:
         guid=str(_get(raw, "id") or "") or None,
         link=_entry_link(raw),
         title=str(_get(raw, "title") or ""),
-        title_type=title_detail.get("type", "text/plain"),
+        title_type=_get(title_detail, "type", "text/plain"),
         summary=str(_get(raw, "summary") or ""),
-        summary_type=summary_detail.get("type", "text/html"),
+        summary_type=_get(summary_detail, "type", "text/html"),
         published=_struct_to_datetime(_get(raw, "published_parsed")),
         updated=_struct_to_datetime(_get(raw, "updated_parsed")),
         date_text=_get(raw, "published") or _get(raw, "updated") or None,
         meta=_source_meta(raw, ukm),
     )
     for content in _get(raw, "content") or ():
-        value = content.get("value")
+        value = _get(content, "value")
         if value:
             entry.content = str(value)
-            entry.content_type = content.get("type", "text/html")
-            base = content.get("base")
+            entry.content_type = _get(content, "type", "text/html")
+            base = _get(content, "base")
             # feedparser reports the document's URL when no xml:base was declared.
             entry.content_base = base if base and base != feed_url else None
             break
@@ -327,11 +327,11 @@ def _struct_to_datetime(value: time.struct_time | None) -> datetime | None:
 
 def _entry_link(raw: Any) -> str | None:
     for link in _get(raw, "links") or ():
-        href = link.get("href")
+        href = _get(link, "href")
         if (
             href
-            and link.get("rel", "alternate") == "alternate"
-            and link.get("type", "") in HTML_LINK_TYPES
+            and _get(link, "rel", "alternate") == "alternate"
+            and _get(link, "type", "") in HTML_LINK_TYPES
         ):
             return str(href).strip()
     link = _get(raw, "link")
@@ -360,7 +360,7 @@ def _source_meta(raw: Any, ukm: str | None) -> dict[str, Any]:
     author = _get(raw, "author")
     if author:
         meta["author"] = clean_line(str(author))
-    categories = [clean_line(str(tag.get("term") or "")) for tag in _get(raw, "tags") or ()]
+    categories = [clean_line(str(_get(tag, "term") or "")) for tag in _get(raw, "tags") or ()]
     if categories := [category for category in categories if category]:
         meta["categories"] = categories
     if ukm is not None and (f"{ukm}_documentmaintype" in raw or f"{ukm}_year" in raw):

@@ -116,4 +116,10 @@ def render_metrics(summary: Summary) -> str:
         summary.send_rate,
     )
     out.by("actwatch_subscribers", "status", "Subscribers by status.", summary.subscribers)
+    out.by(
+        "actwatch_subscriber_mail",
+        "state",
+        "Confirmation, welcome and links emails by state (queued includes retrying).",
+        summary.subscriber_mail,
+    )
     return out.text()

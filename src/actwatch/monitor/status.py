@@ -16,6 +16,7 @@ from actwatch.feeds.store import count_feeds, count_items
 from actwatch.matching.store import count_verdicts
 from actwatch.monitor.state import HEARTBEAT, HOUSEKEEPING, LAST_POLL, read_all, read_state
 from actwatch.review.records import active_bulletins, count_bulletins, season_bulletin
+from actwatch.subscribers.outbox import count_by_state as subscriber_mail_counts
 from actwatch.subscribers.store import count_by_status
 
 HEARTBEAT_STALE = timedelta(seconds=45)
@@ -76,6 +77,8 @@ class Summary:
     subscribers: dict[str, int]
     next_draft: dict[str, Any]
     housekeeping: dict[str, Any] = field(default_factory=dict)
+    # Confirmations, welcomes and links: queued (or retrying), sent, given up.
+    subscriber_mail: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -176,6 +179,7 @@ def collect(engine: Engine, config: Config, now: datetime | None = None) -> Summ
         housekeeping=(
             {**keeping.value, "at": iso(keeping.updated_at)} if keeping is not None else {}
         ),
+        subscriber_mail=subscriber_mail_counts(engine),
     )
 
 

@@ -23,7 +23,7 @@ from actwatch.bulletin import draft_bulletin, load_bulletin, parse_season
 from actwatch.bulletin.seasons import season_containing, window
 from actwatch.config import Config
 from actwatch.core.clock import utc
-from actwatch.core.links import canonical_link
+from actwatch.core.links import canonical_link, published_link
 from actwatch.core.states import MatchState
 from actwatch.core.text import multiline
 from actwatch.core.text import one_line as clean_line
@@ -770,6 +770,7 @@ def add_manual_item(
                     insert(items)
                     .values(
                         canonical_link=link,
+                        link=published_link(typed) or link,  # what readers get: as typed
                         title=title,
                         summary=summary,
                         published_at=published,

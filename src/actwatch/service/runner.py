@@ -208,7 +208,8 @@ class Service:
                 log_config=None,
                 access_log=True,
                 proxy_headers=False,
-                lifespan="off",
+                # On: the app sends the subscriber mail its pages queue (web/outbox.py).
+                lifespan="on",
                 timeout_graceful_shutdown=GRACEFUL_WEB_SHUTDOWN,
             )
         )

@@ -190,6 +190,38 @@ def forget(connection: Connection, subscriber_id: int) -> None:
     )
 
 
+def history(engine: Engine, subscriber_id: int) -> list[dict[str, object]]:
+    """The messages about their subscription one person was sent (for their data request)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(subscriber_mail)
+            .where(subscriber_mail.c.subscriber_id == subscriber_id)
+            .order_by(subscriber_mail.c.id)
+        ).all()
+    return [
+        {
+            "kind": row.kind,
+            "state": row.state,
+            "queued_at": row.queued_at.isoformat(),
+            "sent_at": row.sent_at.isoformat() if row.sent_at else None,
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+        }
+        for row in rows
+    ]
+
+
+def count_by_state(engine: Engine) -> dict[str, int]:
+    """Subscriber mail by state (every state present): what waits, what was given up."""
+    with engine.connect() as connection:
+        found: dict[str, int] = dict(
+            connection.execute(
+                select(subscriber_mail.c.state, func.count()).group_by(subscriber_mail.c.state)
+            ).all()
+        )
+    return {state.value: int(found.get(state, 0)) for state in SubscriberMailState}
+
+
 def prune(engine: Engine, *, now: datetime | None = None) -> int:
     """Forget messages finished more than KEEP_DONE ago (the per-address cap needs a day)."""
     moment = utcnow(now)

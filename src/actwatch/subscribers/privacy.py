@@ -58,6 +58,7 @@ def person_data(engine: Engine, subscriber: Subscriber) -> dict[str, Any]:
         "unsubscribed_at": _iso(subscriber.unsubscribed_at),
         "bounced_at": _iso(subscriber.bounced_at),
         "created_at": _iso(subscriber.created_at),
+        "emails_about_the_subscription": outbox.history(engine, subscriber.id),
         "deliveries": [
             {
                 "bulletin": row.season,

@@ -25,7 +25,7 @@ from actwatch.subscribers.tokens import Tokens
 
 log = logging.getLogger(__name__)
 IDLE_CHECK = 60.0  # seconds: also picks up what another process queued
-STOP_WITHIN = 5.0  # seconds a message being sent may take to finish on shutdown
+STOP_WITHIN = 3.0  # seconds a message being sent may take to finish on shutdown
 
 
 class OutboxSender:

@@ -43,7 +43,8 @@ def test_review_from_first_look_to_scheduled(
     code, output = run(config_file, "review", "autumn-2017")
     assert code == 0, output
     assert "Bulletin 1 (autumn-2017): Draft, revision 1, not approved." in output
-    assert "No introduction yet." in output and "Next: submit, approve" in output
+    assert "No introduction yet." in output
+    assert "actwatch approve 1 " in output and "actwatch submit 1 " in output
 
     code, output = run(config_file, "exclude", "1", str(ids[4]), "--by", "Jo Broad")
     assert code == 0 and f"item {ids[4]} excluded (revision 2)" in output

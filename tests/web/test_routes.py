@@ -52,7 +52,9 @@ def audit_count(draft: Draft) -> int:
 
 def flashes(client: TestClient, path: str = "/editor/bulletins/1") -> list[str]:
     page = client.get(path).text
-    return re.findall(r'<p class="flash flash-\w+" role="\w+">([^<]*)</p>', page)
+    return re.findall(
+        r'<p class="flash flash-\w+" role="\w+"><span class="flash-text">([^<]*)</span>', page
+    )
 
 
 def first_item(draft: Draft) -> int:
@@ -385,7 +387,7 @@ def test_dashboard_and_audit_pages(editor_client: Client, draft: Draft) -> None:
     page = client.get("/editor/").text
     assert "autumn-2017" in page and "All feeds are working." in page
     audit = client.get("/editor/bulletins/1/audit").text
-    assert "edit headline" in audit and EDITOR in audit and "&lt;b&gt;bold&lt;/b&gt;" in audit
+    assert "Set the headline to “A &lt;b&gt;bold&lt;/b&gt; season”." in audit and EDITOR in audit
     assert client.get("/editor/bulletins/99").status_code == 404
 
 

@@ -370,6 +370,7 @@ def compose(
     choices: Mapping[int, EditorChoice] | None = None,
     headline: str = "",
     intro_md: str = "",
+    preheader: str = "",
     issued_on: date,
     bulletin_id: int | None = None,
     state: str = "draft",
@@ -530,4 +531,5 @@ def compose(
             slug: tuple(dict.fromkeys([strand.name, *strand.cues, *strand.programmes]))
             for slug, strand in config.strands.items()
         },
+        preheader=" ".join(preheader.split()),
     )

@@ -12,6 +12,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from actwatch.bulletin.markdown import introduction, md_text, md_url, safe_url
+from actwatch.core.words import count
 
 __all__ = ["markdown_html", "md_text", "md_url", "safe_url"]
 
@@ -97,10 +98,6 @@ def join_names(names: Iterable[str]) -> str:
     return ", ".join(listed[:-1]) + " and " + listed[-1]
 
 
-def plural(count: int, singular: str, many: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else (many or singular + 's')}"
-
-
 def install(environment: Environment) -> None:
     environment.filters.update(
         long_date=long_date,
@@ -120,5 +117,5 @@ def install(environment: Environment) -> None:
         underline=underline,
         upper_first=upper_first,
         join_names=join_names,
-        plural=plural,
+        plural=count,
     )

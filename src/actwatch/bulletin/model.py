@@ -172,7 +172,16 @@ class Bulletin:
     # Per strand, the words that name it (its name, cues and programmes): which parts of the
     # introduction and headline are about which strands.
     strand_terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    preheader: str = ""  # the editor's preview text; empty: `preview_text` says what is inside
 
     @property
     def is_empty(self) -> bool:
         return self.item_count == 0
+
+    @property
+    def preview_text(self) -> str:
+        """What inboxes show after the subject (the email's hidden preheader)."""
+        return self.preheader or (
+            f"{self.season.label}: what came into force, pilots and news on the "
+            f"{self.act.name}, strand by strand."
+        )

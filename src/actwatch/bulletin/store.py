@@ -347,6 +347,7 @@ def _long_date(day: date) -> str:
 
 
 def list_bulletins(engine: Engine, config: Config) -> list[BulletinSummary]:
+    """Every bulletin, in the order of their seasons (the oldest first)."""
     counts = (
         select(bulletin_items.c.bulletin_id, func.count().label("item_count"))
         .where(bulletin_items.c.included.is_(True))
@@ -366,7 +367,16 @@ def list_bulletins(engine: Engine, config: Config) -> list[BulletinSummary]:
             except ValueError:
                 title = row.season  # a season the config no longer defines
             summaries.append(BulletinSummary(row.id, row.season, row.state, title, row.item_count))
-    return summaries
+    return sorted(
+        summaries, key=lambda summary: (_season_start(config, summary.season), summary.id)
+    )
+
+
+def _season_start(config: Config, slug: str) -> date:
+    try:
+        return parse_season(config, slug).start
+    except ValueError:
+        return date.max  # a season the config no longer defines: last
 
 
 def issue_date(config: Config, row: Any, today: date | None = None) -> date:
@@ -415,6 +425,7 @@ def load_bulletin(
             choices=choices,
             headline=row.headline,
             intro_md=row.intro_md,
+            preheader=row.preheader,
             issued_on=issued_on,
             bulletin_id=row.id,
             state=row.state,

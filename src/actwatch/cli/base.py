@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from functools import cached_property, wraps
@@ -17,6 +18,19 @@ from actwatch.core.words import count
 from actwatch.db import Engine
 
 CONFIG_INVALID = 2
+# Output that goes to a file or a pipe is never wrapped: a table row stays one line for grep,
+# sort and less -S, whatever the 80 columns rich assumes when there is no terminal.
+UNWRAPPED = 100_000
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console as wide as the terminal, or unwrapped when writing to a file or pipe (COLUMNS,
+    when set, wins either way)."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None
+    if not os.environ.get("COLUMNS") and not stream.isatty():
+        width = UNWRAPPED
+    return Console(stderr=stderr, width=width)
 
 
 class App:
@@ -25,8 +39,8 @@ class App:
     def __init__(self, config_file: str | None, verbosity: int) -> None:
         self.config_file = config_path(config_file)
         self.verbosity = verbosity
-        self.console = Console()
-        self.errors = Console(stderr=True)
+        self.console = make_console()
+        self.errors = make_console(stderr=True)
 
     @cached_property
     def config(self) -> Config:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -97,13 +98,32 @@ def remove(app: App, name: str) -> None:
 
 
 @editors_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list of the accounts.")
 @pass_app
 @friendly_errors
-def list_command(app: App) -> None:
+def list_command(app: App, as_json: bool) -> None:
     """List the editor accounts."""
     from actwatch.editors import list_editors
 
     found = list_editors(app.engine)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": editor.name,
+                        "email": editor.email,
+                        "created": editor.created_at.isoformat(),
+                        "last_login": editor.last_login_at.isoformat()
+                        if editor.last_login_at
+                        else None,
+                    }
+                    for editor in found
+                ],
+                ensure_ascii=False,
+            )
+        )
+        return
     if not found:
         app.console.print("No editors yet: `actwatch editors add NAME` creates one.")
         return

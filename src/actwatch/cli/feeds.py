@@ -196,25 +196,30 @@ def feed_listing(app: App) -> list[dict[str, Any]]:
 @pass_app
 @friendly_errors
 def items(app: App, since: datetime | None, limit: int | None, as_json: bool) -> None:
-    """List stored items, newest first, with how the matcher judged them."""
+    """List stored items, newest first, with their ids (for `include` and `exclude`) and how the
+    matcher judged them."""
     rows = item_listing(app, since.replace(tzinfo=UTC) if since else None, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     table = Table(title=f"{len(rows)} items", title_justify="left")
+    table.add_column("id", justify="right", no_wrap=True)
     table.add_column("published", no_wrap=True)
     table.add_column("title", overflow="fold")
     table.add_column("type")
     table.add_column("sources")
     table.add_column("match")
     for row in rows:
-        match = row["state"] or "-"
+        match = row["editor_state"] or row["state"] or "-"
+        if row["editor_state"]:
+            match += " (editor)"
         if row["strands"]:
             match += ": " + ", ".join(row["strands"])
         published = (row["published"] or "")[:10]
         if row["date_source"] == "first_seen":
             published += " (undated: first seen)"
         table.add_row(
+            str(row["id"]),
             published,
             escape(row["title"]),
             escape(row["type_hint"] or ""),

@@ -1,5 +1,7 @@
-"""Commands for the editor's review: `review`, `exclude`, `include`, `headline`, `intro`,
-`approve`, `reject`, `withdraw`, `reopen`, `schedule`, `test-send` and `audit`."""
+"""Commands for the editor's review, the same steps as the web editor: `review`, `exclude`,
+`include`, `dismiss`, `summary`, `move`, `reorder`, `add`, `headline`, `preheader`, `intro`,
+`submit`, `approve`, `reject`, `withdraw`, `reopen`, `schedule`, `unschedule`, `test-send` and
+`audit`."""
 
 from __future__ import annotations
 
@@ -89,6 +91,11 @@ def review(app: App, bulletin: str, as_json: bool) -> None:
     if view.scheduled_for:
         out.print(f"Scheduled for {_when(view.scheduled_for, app)}.")
     out.print(f"Editor: {editor_link(app.config, view.id)}", highlight=False)
+    out.print(f"Subject: {view.subject}", highlight=False, markup=False, soft_wrap=True)
+    default = "" if view.preheader else " (the default; `actwatch preheader` sets your own)"
+    out.print(
+        f"Preview text: {view.preview_text}{default}", highlight=False, markup=False, soft_wrap=True
+    )
     table = Table(title=f"{count(view.item_count, 'item')}", title_justify="left", show_lines=False)
     table.add_column("item", justify="right")
     table.add_column("section")
@@ -128,8 +135,43 @@ def review(app: App, bulletin: str, as_json: bool) -> None:
             f"{len(rendered.html.encode()):,} bytes.",
             highlight=False,
         )
-    next_steps = ", ".join(action.replace("_", " ") for action in view.actions)
-    out.print(f"Next: {next_steps or 'nothing (this bulletin is finished)'}.", highlight=False)
+    steps = next_commands(view.id, view.state, view.actions)
+    if not steps:
+        out.print("Next: nothing (this bulletin is finished).", highlight=False)
+        return
+    out.print("Next:", highlight=False)
+    width = max(len(command) for command, _ in steps)
+    for command, what in steps:
+        out.print(f"  {command.ljust(width)}  {what}", highlight=False, markup=False)
+
+
+# What each step of the review is on the command line: (command, what it does).
+NEXT_STEPS: dict[str, tuple[str, str]] = {
+    "approve": ("actwatch approve {id}", "approve this version (freezes what subscribers get)"),
+    "submit": ("actwatch submit {id}", "mark it as in review (the draft is no longer refreshed)"),
+    "schedule": ("actwatch schedule {id} --at DATETIME", "send it at a time"),
+    "send_now": ("actwatch send {id}", "send it now, to every confirmed subscriber"),
+    "unschedule": ("actwatch unschedule {id}", "keep the approval, send nothing for now"),
+    "reject": ("actwatch reject {id} --reason TEXT", "it will not go out as drafted"),
+    "withdraw": ("actwatch withdraw {id}", "send nothing (it can be reopened)"),
+    "reopen": ("actwatch reopen {id}", "bring it back to review"),
+    "finish_sending": ("actwatch send {id}", "carry on sending (after an interruption)"),
+}
+
+
+def next_commands(bulletin_id: int, state: str, actions: list[str]) -> list[tuple[str, str]]:
+    """The commands that take the bulletin on from `state`, each once."""
+    steps: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for action in actions:
+        found = NEXT_STEPS.get(action)
+        if found is None:
+            continue  # done by another step (`actwatch send` starts sending)
+        command = found[0].format(id=bulletin_id)
+        if command not in seen:
+            seen.add(command)
+            steps.append((command, found[1]))
+    return steps
 
 
 def _edited(app: App, edit: Any, what: str) -> None:
@@ -142,36 +184,189 @@ def _edited(app: App, edit: Any, what: str) -> None:
         )
 
 
-def _item_command(name: str, included: bool) -> click.Command:
-    help_text = (
-        "Put ITEM back into BULLETIN (or add it from the season's uncertain queue)."
-        if included
-        else "Leave ITEM out of BULLETIN (it stays listed, and can be included again)."
+@click.command()
+@click.argument("bulletin")
+@click.argument("item", type=int)
+@by_option
+@pass_app
+@friendly_errors
+def include(app: App, bulletin: str, item: int, actor: str) -> None:
+    """Put ITEM into BULLETIN: one left out, one from the season's uncertain queue, or one the
+    matcher judged not relevant (your verdict then stands through every reclassify)."""
+    from actwatch.review import include_item
+
+    bulletin_id = _bulletin_id(app, bulletin)
+    with _review_errors(app):
+        included = include_item(app.engine, app.config, bulletin_id, item, actor=actor)
+    said = {
+        "back": f"item {item} included",
+        "queue": f"item {item} added from the uncertain queue",
+        "overruled": f"item {item} added; the matcher's verdict ({included.verdict}) is overruled",
+    }[included.how]
+    _edited(app, included.edit, said)
+
+
+@click.command()
+@click.argument("bulletin")
+@click.argument("item", type=int)
+@by_option
+@pass_app
+@friendly_errors
+def exclude(app: App, bulletin: str, item: int, actor: str) -> None:
+    """Leave ITEM out of BULLETIN (it stays listed, and can be included again)."""
+    from actwatch.review import set_included
+
+    bulletin_id = _bulletin_id(app, bulletin)
+    with _review_errors(app):
+        edit = set_included(app.engine, bulletin_id, item, False, actor=actor)
+    _edited(app, edit, f"item {item} excluded")
+
+
+@click.command()
+@click.argument("item", type=int)
+@by_option
+@pass_app
+@friendly_errors
+def dismiss(app: App, item: int, actor: str) -> None:
+    """Mark an uncertain ITEM not relevant: it leaves the uncertain queue for good."""
+    from actwatch.review import dismiss_uncertain
+
+    with _review_errors(app):
+        dismiss_uncertain(app.engine, item, actor=actor)
+    app.console.print(
+        f"Item {item} is marked not relevant and leaves the uncertain queue.",
+        highlight=False,
+        markup=False,
     )
 
-    @click.command(name, help=help_text)
-    @click.argument("bulletin")
-    @click.argument("item", type=int)
-    @by_option
-    @pass_app
-    @friendly_errors
-    def command(app: App, bulletin: str, item: int, actor: str) -> None:
-        from actwatch.review import include_item, set_included
 
-        bulletin_id = _bulletin_id(app, bulletin)
-        with _review_errors(app):
-            if included:
-                edit, from_queue = include_item(
-                    app.engine, app.config, bulletin_id, item, actor=actor
-                )
-                if from_queue:
-                    _edited(app, edit, f"item {item} added from the uncertain queue")
-                    return
-            else:
-                edit = set_included(app.engine, bulletin_id, item, False, actor=actor)
-        _edited(app, edit, f"item {item} {'included' if included else 'excluded'}")
+@click.command()
+@click.argument("bulletin")
+@click.argument("item", type=int)
+@click.argument("text", required=False)
+@click.option(
+    "--file",
+    "source",
+    type=click.File("r", encoding="utf-8"),
+    help="Read the summary from a file ('-' reads standard input).",
+)
+@by_option
+@pass_app
+@friendly_errors
+def summary(app: App, bulletin: str, item: int, text: str | None, source: Any, actor: str) -> None:
+    """Write ITEM's summary in BULLETIN as TEXT ("" brings back the feed's own summary)."""
+    from actwatch.review import set_summary
 
-    return command
+    if (text is None) == (source is None):
+        raise click.UsageError("give the summary as TEXT or with --file, not both")
+    written = source.read() if source is not None else text
+    bulletin_id = _bulletin_id(app, bulletin)
+    with _review_errors(app):
+        edit = set_summary(app.engine, bulletin_id, item, written, actor=actor)
+    said = "summary written" if (written or "").strip() else "the feed's own summary is back"
+    _edited(app, edit, f"item {item}: {said}")
+
+
+@click.command()
+@click.argument("bulletin")
+@click.argument("item", type=int)
+@click.option(
+    "--strand",
+    metavar="SLUG",
+    help="Show the item under this strand ('matcher': where the matcher put it).",
+)
+@click.option("--up", "offset", flag_value=-1, type=int, help="One place up in its section.")
+@click.option("--down", "offset", flag_value=1, type=int, help="One place down in its section.")
+@by_option
+@pass_app
+@friendly_errors
+def move(
+    app: App, bulletin: str, item: int, strand: str | None, offset: int | None, actor: str
+) -> None:
+    """Move ITEM to another strand (--strand), or up or down within its section."""
+    from actwatch.review import move_item, move_to_strand
+
+    if (strand is None) == (offset is None):
+        raise click.UsageError("say where: --strand SLUG, --up or --down")
+    bulletin_id = _bulletin_id(app, bulletin)
+    with _review_errors(app):
+        if strand is not None:
+            chosen = None if strand in ("", "matcher") else strand
+            edit = move_to_strand(app.engine, app.config, bulletin_id, item, chosen, actor=actor)
+            where = app.config.strands[chosen].name if chosen else "the strand the matcher chose"
+            _edited(app, edit, f"item {item} now appears under {where}")
+            return
+        assert offset is not None
+        edit = move_item(app.engine, app.config, bulletin_id, item, offset, actor=actor)
+    _edited(app, edit, f"item {item} moved {'up' if offset < 0 else 'down'}")
+
+
+@click.command()
+@click.argument("bulletin")
+@click.argument("items", nargs=-1, type=int, required=True)
+@by_option
+@pass_app
+@friendly_errors
+def reorder(app: App, bulletin: str, items: tuple[int, ...], actor: str) -> None:
+    """Show ITEMS in this order, each within its own section (e.g. the ids of one section in
+    the order you want, as `actwatch review` lists them)."""
+    from actwatch.review import reorder as reorder_items
+
+    bulletin_id = _bulletin_id(app, bulletin)
+    with _review_errors(app):
+        edit = reorder_items(app.engine, bulletin_id, list(items), actor=actor)
+    _edited(app, edit, f"{len(items)} item(s) in the order given")
+
+
+@click.command()
+@click.argument("bulletin")
+@click.argument("link")
+@click.option("--title", required=True, help="The headline of the news.")
+@click.option("--summary", "summary_text", default="", help="A sentence or two about it.")
+@click.option("--strand", metavar="SLUG", help="The strand it belongs to (default: other news).")
+@click.option(
+    "--type",
+    "event_type",
+    default="other",
+    show_default=True,
+    metavar="TYPE",
+    help="The kind of announcement (event_types in the config).",
+)
+@click.option(
+    "--date",
+    "published",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="When it was published (default: today, or the season's last day).",
+)
+@by_option
+@pass_app
+@friendly_errors
+def add(
+    app: App,
+    bulletin: str,
+    link: str,
+    title: str,
+    summary_text: str,
+    strand: str | None,
+    event_type: str,
+    published: datetime | None,
+    actor: str,
+) -> None:
+    """Add news that came by other means to BULLETIN: its LINK and a --title."""
+    from actwatch.review import ManualItem, add_manual_item
+
+    bulletin_id = _bulletin_id(app, bulletin)
+    manual = ManualItem(
+        link=link,
+        title=title,
+        summary=summary_text,
+        strand=strand or None,
+        event_type=event_type,
+        published_on=published.date() if published else None,
+    )
+    with _review_errors(app):
+        edit, item_id = add_manual_item(app.engine, app.config, bulletin_id, manual, actor=actor)
+    _edited(app, edit, f"added item {item_id}")
 
 
 @click.command()
@@ -188,6 +383,23 @@ def headline(app: App, bulletin: str, text: str, actor: str) -> None:
     with _review_errors(app):
         edit = set_headline(app.engine, bulletin_id, text, actor=actor)
     _edited(app, edit, "headline set")
+
+
+@click.command()
+@click.argument("bulletin")
+@click.argument("text")
+@by_option
+@pass_app
+@friendly_errors
+def preheader(app: App, bulletin: str, text: str, actor: str) -> None:
+    """Set BULLETIN's preview text: what inboxes show after the subject ("" brings back the
+    default)."""
+    from actwatch.review import set_preheader
+
+    bulletin_id = _bulletin_id(app, bulletin)
+    with _review_errors(app):
+        edit = set_preheader(app.engine, bulletin_id, text, actor=actor)
+    _edited(app, edit, "preview text set" if text.strip() else "default preview text")
 
 
 @click.command()
@@ -215,7 +427,7 @@ def intro(app: App, bulletin: str, source: Any, actor: str) -> None:
 
 @click.command()
 @click.argument("bulletin")
-@click.option("--by", "actor", required=True, help="The editor approving it (recorded).")
+@by_option
 @click.option("--hash", "expected_hash", help="Approve only if the content hash is still this.")
 @pass_app
 @friendly_errors
@@ -235,6 +447,21 @@ def approve(app: App, bulletin: str, actor: str, expected_hash: str | None) -> N
         highlight=False,
         markup=False,
     )
+
+
+@click.command()
+@click.argument("bulletin")
+@by_option
+@pass_app
+@friendly_errors
+def submit(app: App, bulletin: str, actor: str) -> None:
+    """Mark BULLETIN's draft as in review: from now on it is not refreshed with new items."""
+    from actwatch.review import submit as submit_bulletin
+
+    bulletin_id = _bulletin_id(app, bulletin)
+    with _review_errors(app):
+        submit_bulletin(app.engine, bulletin_id, actor=actor)
+    app.console.print(f"Bulletin {bulletin_id} is in review.", highlight=False, markup=False)
 
 
 @click.command()
@@ -324,6 +551,26 @@ def schedule(app: App, bulletin: str, when: str, actor: str) -> None:
     )
 
 
+@click.command()
+@click.argument("bulletin")
+@by_option
+@pass_app
+@friendly_errors
+def unschedule(app: App, bulletin: str, actor: str) -> None:
+    """Take BULLETIN off the schedule: the approval stands, nothing is sent until it is
+    scheduled (or sent) again."""
+    from actwatch.review import unschedule as unschedule_bulletin
+
+    bulletin_id = _bulletin_id(app, bulletin)
+    with _review_errors(app):
+        unschedule_bulletin(app.engine, bulletin_id, actor=actor)
+    app.console.print(
+        f"Bulletin {bulletin_id} is unscheduled; the approval stands.",
+        highlight=False,
+        markup=False,
+    )
+
+
 @click.command("test-send")
 @click.argument("bulletin")
 @click.option("--to", "address", required=True, help="The one address to send a test copy to.")
@@ -353,34 +600,35 @@ def test_send(app: App, bulletin: str, address: str, actor: str) -> None:
 @friendly_errors
 def audit(app: App, bulletin: str, as_json: bool) -> None:
     """Show BULLETIN's audit trail: who did what, when (newest first)."""
-    from actwatch.review import audit_trail
+    from actwatch.review import audit_entries
 
     bulletin_id = _bulletin_id(app, bulletin)
-    rows = audit_trail(app.engine, bulletin_id)
+    entries = audit_entries(app.engine, app.config, bulletin_id)
     if as_json:
-        for row in rows:
+        for entry in entries:
             click.echo(
                 json.dumps(
                     {
-                        "at": row.at.isoformat(),
-                        "actor": row.actor,
-                        "action": row.action,
-                        "from_state": row.from_state,
-                        "to_state": row.to_state,
-                        "detail": row.detail,
+                        "at": entry.at.isoformat(),
+                        "actor": entry.actor,
+                        "action": entry.action,
+                        "from_state": entry.from_state,
+                        "to_state": entry.to_state,
+                        "detail": entry.detail,
+                        "description": entry.what,
                     },
                     ensure_ascii=False,
                 )
             )
         return
     table = Table(title=f"Audit trail of bulletin {bulletin_id}", title_justify="left")
-    for column in ("when", "who", "what", "state", "detail"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        state = f"{row.from_state or ''} -> {row.to_state}" if row.to_state else ""
-        detail = ", ".join(f"{k}={v}" for k, v in row.detail.items())
+    table.add_column("when", no_wrap=True)
+    table.add_column("who")
+    table.add_column("what", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    for entry in entries:
         table.add_row(
-            _when(row.at, app), escape(row.actor), row.action, state, escape(detail[:200])
+            _when(entry.at, app), escape(entry.actor), escape(entry.what), entry.state_change
         )
     app.console.print(table)
 
@@ -388,15 +636,23 @@ def audit(app: App, bulletin: str, as_json: bool) -> None:
 def register(group: click.Group) -> None:
     for command in (
         review,
-        _item_command("exclude", False),
-        _item_command("include", True),
+        exclude,
+        include,
+        dismiss,
+        summary,
+        move,
+        reorder,
+        add,
         headline,
+        preheader,
         intro,
+        submit,
         approve,
         reject,
         withdraw,
         reopen,
         schedule,
+        unschedule,
         test_send,
         audit,
     ):

@@ -1,4 +1,4 @@
-"""`actwatch subscribers import|list|export|remove|show|erase`."""
+"""`actwatch subscribers import|add|list|export|remove|show|erase`."""
 
 from __future__ import annotations
 
@@ -68,6 +68,45 @@ def import_(app: App, files: tuple[Path, ...], as_json: bool) -> None:
         click.echo(json.dumps({"files": reports, "ok": not failed}, ensure_ascii=False, indent=2))
     if failed:
         raise SystemExit(1)
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="Their name.")
+@click.option(
+    "--strand",
+    "strands",
+    multiple=True,
+    metavar="SLUG",
+    help="A strand they get (repeatable; none: every strand, and new ones too).",
+)
+@click.option("--by", "actor", default=None, help="Who holds their consent (default: you).")
+@pass_app
+@friendly_errors
+def add(app: App, email: str, name: str, strands: tuple[str, ...], actor: str | None) -> None:
+    """Add one subscriber who asked you directly: confirmed at once, with you recorded as the
+    evidence of consent. Nobody who unsubscribed, bounced or was erased is added back."""
+    import getpass
+
+    from actwatch.subscribers import add_by_hand
+
+    who = actor or f"{getpass.getuser()} (command line)"
+    report = add_by_hand(app.engine, app.config, email=email, name=name, strands=strands, by=who)
+    if report.rejected:
+        app.fail(f"{email} was not added: {report.rejected[0].reason}")
+    said = (
+        "added"
+        if report.added
+        else "confirmed (had signed up on the web)"
+        if report.confirmed
+        else "already subscribed (their own choices are kept)"
+    )
+    app.console.print(
+        f"{email.strip().lower()}: {said}. Consent recorded as '{report.evidence}'.",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @subscribers.command("list")

@@ -14,7 +14,7 @@ from actwatch.db import Engine
 from actwatch.delivery.ledger import counts_by_state, counts_per_bulletin, sent_since
 from actwatch.feeds.store import count_feeds, count_items
 from actwatch.matching.store import count_verdicts
-from actwatch.monitor.state import HEARTBEAT, HOUSEKEEPING, LAST_POLL, read_all
+from actwatch.monitor.state import HEARTBEAT, HOUSEKEEPING, LAST_POLL, read_all, read_state
 from actwatch.review.records import active_bulletins, count_bulletins, season_bulletin
 from actwatch.subscribers.outbox import count_by_state as subscriber_mail_counts
 from actwatch.subscribers.store import count_by_status
@@ -82,6 +82,15 @@ class Summary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def scheduler_alive(engine: Engine, now: datetime | None = None) -> bool:
+    """Is a scheduler (in any process) running now, by its heartbeat? The web editor asks before
+    saying when a bulletin due now will go."""
+    beat = read_state(engine, HEARTBEAT)
+    if beat is None or beat.value.get("stopped_at") is not None:
+        return False
+    return utc(now) - beat.updated_at <= HEARTBEAT_STALE
 
 
 def _age(now: datetime, moment: datetime | None) -> float | None:

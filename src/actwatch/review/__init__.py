@@ -8,25 +8,30 @@
   with `decode_frozen`, which tolerates fields added to the bulletin model later);
 - `view`: what an editor reviews (sections, queue, warnings), for the CLI and the web editor;
 - `notify`: the draft-ready email; `testsend`: one copy to one address;
+- `trail`: the audit trail in words;
 - `records`: the bulletins table and the audit log (`bulletin_state`, `find_bulletin_id` and
   `audit` are the public questions and the one public write other stages use).
 """
 
 from actwatch.review.editing import (
     Edit,
+    Included,
     ManualItem,
+    Picked,
     add_manual_item,
     bulletin_decisions,
     dismiss_uncertain,
     include_item,
     move_item,
     move_to_strand,
+    pick_for_season,
     pick_uncertain,
     reorder,
     set_event_type,
     set_headline,
     set_included,
     set_intro,
+    set_preheader,
     set_summary,
 )
 from actwatch.review.freeze import (
@@ -54,6 +59,7 @@ from actwatch.review.states import (
     StateError,
 )
 from actwatch.review.testsend import SentCopy, send_test_copy
+from actwatch.review.trail import AuditEntry, audit_entries
 from actwatch.review.view import ReviewView, audit_trail, build_review, review_with_preview
 from actwatch.review.workflow import (
     Approval,
@@ -62,6 +68,7 @@ from actwatch.review.workflow import (
     reject,
     reopen,
     schedule,
+    send_now,
     start_sending,
     submit,
     unschedule,
@@ -72,13 +79,16 @@ __all__ = [
     "STATE_LABELS",
     "TRANSITIONS",
     "Approval",
+    "AuditEntry",
     "ConflictError",
     "Edit",
     "FrozenBulletin",
     "FrozenCopy",
     "FrozenCopyError",
+    "Included",
     "ManualItem",
     "NotFoundError",
+    "Picked",
     "Rendered",
     "ReviewError",
     "ReviewView",
@@ -87,6 +97,7 @@ __all__ = [
     "add_manual_item",
     "approve",
     "audit",
+    "audit_entries",
     "audit_trail",
     "build_review",
     "bulletin_decisions",
@@ -104,6 +115,7 @@ __all__ = [
     "move_item",
     "move_to_strand",
     "notify_draft_ready",
+    "pick_for_season",
     "pick_uncertain",
     "preview_copy",
     "reject",
@@ -113,11 +125,13 @@ __all__ = [
     "reorder",
     "review_with_preview",
     "schedule",
+    "send_now",
     "send_test_copy",
     "set_event_type",
     "set_headline",
     "set_included",
     "set_intro",
+    "set_preheader",
     "set_summary",
     "start_sending",
     "submit",

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, Engine, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from actwatch.bulletin import load_bulletin, parse_season
-from actwatch.bulletin.seasons import window
+from actwatch.bulletin import draft_bulletin, load_bulletin, parse_season
+from actwatch.bulletin.seasons import season_containing, window
 from actwatch.config import Config
 from actwatch.core.clock import utc
 from actwatch.core.links import canonical_link, published_link
@@ -37,6 +37,7 @@ from actwatch.review.records import (
     compare_and_set,
     load_row,
     record,
+    season_bulletin,
 )
 from actwatch.review.states import (
     CLOSED,
@@ -49,6 +50,7 @@ from actwatch.review.states import (
 )
 
 HEADLINE_CHARS = 200
+PREHEADER_CHARS = 200
 INTRO_CHARS = 10_000
 SUMMARY_CHARS = 1_000
 TITLE_CHARS = 300
@@ -357,17 +359,17 @@ def set_headline(
     now: datetime | None = None,
 ) -> Edit:
     text = one_line(headline, HEADLINE_CHARS)
-    with _edit(
+    return _set_bulletin_text(
         engine,
         bulletin_id,
+        "headline",
+        text,
+        "edit_headline",
         actor=actor,
-        action="edit_headline",
         revision=revision,
         now=now,
         headline=text,
-    ) as (connection, row, outcome):
-        _set_bulletin(connection, row.id, headline=text)
-    return outcome[0]
+    )
 
 
 def set_intro(
@@ -380,16 +382,60 @@ def set_intro(
     now: datetime | None = None,
 ) -> Edit:
     text = markdown_text(intro_md)
-    with _edit(
+    return _set_bulletin_text(
         engine,
         bulletin_id,
+        "intro_md",
+        text,
+        "edit_intro",
         actor=actor,
-        action="edit_intro",
         revision=revision,
         now=now,
         characters=len(text),
+    )
+
+
+def set_preheader(
+    engine: Engine,
+    bulletin_id: int,
+    preheader: str,
+    *,
+    actor: str,
+    revision: int | None = None,
+    now: datetime | None = None,
+) -> Edit:
+    """The preview text inboxes show after the subject ("" brings back the default)."""
+    text = one_line(preheader, PREHEADER_CHARS)
+    return _set_bulletin_text(
+        engine,
+        bulletin_id,
+        "preheader",
+        text,
+        "edit_preheader",
+        actor=actor,
+        revision=revision,
+        now=now,
+        preheader=text,
+    )
+
+
+def _set_bulletin_text(
+    engine: Engine,
+    bulletin_id: int,
+    column: str,
+    text: str,
+    action: str,
+    *,
+    actor: str,
+    revision: int | None,
+    now: datetime | None,
+    **detail: Any,
+) -> Edit:
+    """One of the bulletin's own texts (headline, introduction, preview text), as an edit."""
+    with _edit(
+        engine, bulletin_id, actor=actor, action=action, revision=revision, now=now, **detail
     ) as (connection, row, outcome):
-        _set_bulletin(connection, row.id, intro_md=text)
+        _set_bulletin(connection, row.id, **{column: text})
     return outcome[0]
 
 
@@ -469,21 +515,34 @@ def pick_uncertain(
                 f"item {item_id} is not in this season's uncertain queue (or already in the "
                 "bulletin)"
             )
-        connection.execute(
-            update(item_matches)
-            .where(item_matches.c.item_id == item_id)
-            .values(editor_state=MatchState.RELEVANT)
-        )
-        connection.execute(
-            insert(bulletin_items).values(
-                bulletin_id=bulletin_id,
-                item_id=item_id,
-                included=True,
-                added_by="editor",
-                added_at=moment,
-            )
-        )
+        _take(connection, bulletin_id, item_id, moment)
     return outcome[0]
+
+
+def _take(connection: Connection, bulletin_id: int, item_id: int, moment: datetime) -> None:
+    """The editor says the item is relevant (a decision every reclassify keeps), and it joins
+    the bulletin."""
+    record_decision(connection, item_id, state=MatchState.RELEVANT)
+    connection.execute(
+        insert(bulletin_items).values(
+            bulletin_id=bulletin_id,
+            item_id=item_id,
+            included=True,
+            added_by="editor",
+            added_at=moment,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Included:
+    """How `include_item` put an item in: "back" (it had been left out), "queue" (from the
+    season's uncertain queue) or "overruled" (the matcher had not put it in: it judged it not
+    relevant, or the draft stopped being refreshed before the item arrived)."""
+
+    edit: Edit
+    how: str
+    verdict: str | None = None  # the verdict the editor overruled
 
 
 def include_item(
@@ -495,18 +554,123 @@ def include_item(
     actor: str,
     revision: int | None = None,
     now: datetime | None = None,
-) -> tuple[Edit, bool]:
-    """Put an excluded item back, or take one from the season's uncertain queue; the edit and
-    whether it came from the queue."""
+) -> Included:
+    """Put an item into the bulletin whatever the matcher said: an excluded one back, an
+    uncertain one from the queue, one the matcher rejected (the editor's verdict then stands
+    through every reclassify). Refused, saying what to do instead, for an item of another
+    season or one not matched yet."""
     with engine.connect() as connection:
-        queue = {row.id for row in uncertain_in_season(connection, config, bulletin_id, 10_000)}
-    if item_id in queue:
+        in_bulletin = connection.execute(
+            select(bulletin_items.c.included).where(
+                bulletin_items.c.bulletin_id == bulletin_id, bulletin_items.c.item_id == item_id
+            )
+        ).first()
+    if in_bulletin is not None:
+        edit = set_included(
+            engine, bulletin_id, item_id, True, actor=actor, revision=revision, now=now
+        )
+        return Included(edit, "back")
+    verdict = _verdict_in_season(engine, config, bulletin_id, item_id)
+    if verdict == "uncertain":
         edit = pick_uncertain(
             engine, config, bulletin_id, item_id, actor=actor, revision=revision, now=now
         )
-        return edit, True
-    edit = set_included(engine, bulletin_id, item_id, True, actor=actor, revision=revision, now=now)
-    return edit, False
+        return Included(edit, "queue", verdict)
+    moment = utc(now)
+    with _edit(
+        engine,
+        bulletin_id,
+        actor=actor,
+        action="include_item",
+        revision=revision,
+        now=moment,
+        item_id=item_id,
+        overruled=verdict,
+    ) as (connection, _, outcome):
+        _take(connection, bulletin_id, item_id, moment)
+    return Included(outcome[0], "overruled", verdict)
+
+
+def _verdict_in_season(engine: Engine, config: Config, bulletin_id: int, item_id: int) -> str:
+    """The verdict on an item that may join the bulletin: one published in its season and
+    matched already (else ReviewError, saying what to do)."""
+    with engine.connect() as connection:
+        row = load_row(connection, bulletin_id)
+        found = connection.execute(
+            select(items.c.published_at, effective_state.label("verdict"))
+            .select_from(items.outerjoin(item_matches, item_matches.c.item_id == items.c.id))
+            .where(items.c.id == item_id)
+        ).first()
+    if found is None:
+        raise ReviewError(
+            f"there is no item {item_id} (`actwatch items` lists them with their ids)"
+        )
+    season = parse_season(config, row.season)
+    published = found.published_at.astimezone(config.schedule.zone).date()
+    if not season.start <= published <= season.last_day:
+        other = season_containing(config, published)
+        raise ReviewError(
+            f"item {item_id} was published on {published:%d %B %Y}, in {other.label}, and bulletin "
+            f"{bulletin_id} is {season.label} ({season.start:%d %B %Y} to "
+            f"{season.last_day:%d %B %Y}): include it in the {other.slug} bulletin "
+            f"(`actwatch draft {other.slug}` creates it), or add its news to this one by hand "
+            f"(`actwatch add {row.season} LINK --title TITLE --date DATE`)"
+        )
+    if found.verdict is None:
+        raise ReviewError(
+            f"item {item_id} has not been matched yet: run `actwatch reclassify`, then include "
+            "it again"
+        )
+    return str(found.verdict)
+
+
+@dataclass(frozen=True)
+class Picked:
+    """Where `pick_for_season` put an item: its season's bulletin, drafted just now or not."""
+
+    bulletin_id: int
+    season: str
+    drafted: bool
+
+
+def pick_for_season(
+    engine: Engine, config: Config, item_id: int, *, actor: str, now: datetime | None = None
+) -> Picked:
+    """Take an uncertain item into its own season's bulletin (the dashboard's queue spans every
+    season). A season without a bulletin yet is drafted: the editor's verdict makes the item
+    news of that season, so the new draft holds it (and whatever else the season has)."""
+    moment = utc(now)
+    with engine.connect() as connection:
+        found = connection.execute(
+            uncertain_items().where(items.c.id == item_id).with_only_columns(items.c.published_at)
+        ).first()
+    if found is None:
+        raise ReviewError(f"item {item_id} is not in the uncertain queue")
+    season = season_containing(config, found.published_at.astimezone(config.schedule.zone).date())
+    existing = season_bulletin(engine, season.slug)
+    if existing is not None:
+        pick_uncertain(engine, config, existing.id, item_id, actor=actor, now=moment)
+        return Picked(existing.id, season.slug, drafted=False)
+    actor = clean_actor(actor)
+    with engine.begin() as connection:
+        taken = connection.execute(
+            update(item_matches)
+            .where(item_matches.c.item_id == item_id, effective_state == MatchState.UNCERTAIN)
+            .values(editor_state=MatchState.RELEVANT)
+        ).rowcount
+        if taken != 1:
+            raise ReviewError(f"item {item_id} left the uncertain queue a moment ago")
+        record(
+            connection,
+            at=moment,
+            actor=actor,
+            action="pick_uncertain",
+            bulletin_id=None,
+            item_id=item_id,
+            season=season.slug,
+        )
+    drafted = draft_bulletin(engine, config, season, moment)
+    return Picked(drafted.bulletin_id, season.slug, drafted=drafted.created)
 
 
 def dismiss_uncertain(

@@ -57,6 +57,8 @@ TRANSITIONS = {
         Transition("approve", frozenset({IN_REVIEW}), APPROVED, "approve"),
         Transition("schedule", frozenset({APPROVED, SCHEDULED}), SCHEDULED, "schedule"),
         Transition("unschedule", frozenset({SCHEDULED}), APPROVED, "unschedule"),
+        # Send at once: scheduled for now, so the service's next check starts it.
+        Transition("send_now", frozenset({APPROVED, SCHEDULED}), SCHEDULED, "send now"),
         # An approved bulletin may also be sent at once (`actwatch send`), without a schedule.
         Transition("start_sending", frozenset({APPROVED, SCHEDULED}), SENDING, "start sending"),
         Transition("finish_sending", frozenset({SENDING}), SENT, "mark as sent"),

@@ -10,10 +10,18 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from actwatch.bulletin import HTML_BUDGET, Bulletin, RenderError, load_bulletin, parse_season
+from actwatch.bulletin import (
+    HTML_BUDGET,
+    Bulletin,
+    RenderError,
+    list_bulletins,
+    load_bulletin,
+    parse_season,
+)
 from actwatch.bulletin.model import Entry
 from actwatch.bulletin.render import section_cap
-from actwatch.bulletin.seasons import bulletin_title
+from actwatch.bulletin.seasons import bulletin_title, season_containing
+from actwatch.bulletin.store import BulletinSummary, seasons_with_news
 from actwatch.config import Config
 from actwatch.core.clock import utc
 from actwatch.core.states import DateSource
@@ -24,7 +32,7 @@ from actwatch.feeds.store import failing_feeds
 from actwatch.review.editing import uncertain_in_season
 from actwatch.review.freeze import Rendered, render_for_approval
 from actwatch.review.records import load_row
-from actwatch.review.states import STATE_LABELS, actions_from
+from actwatch.review.states import EDITABLE, LOCKED, STATE_LABELS, actions_from
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class QueueItem:
     published_on: date
     confidence: float
     event_type: str | None
+    season: str = ""  # the slug of the season it was published in
     undated: bool = False  # the feed gave no usable date: published_on is when it was first seen
 
 
@@ -100,6 +109,9 @@ class ReviewView:
     item_count: int
     html_bytes: int | None = None
     strands: dict[str, str] = field(default_factory=dict)
+    subject: str = ""  # the email's subject line
+    preheader: str = ""  # the editor's preview text ("" for the default)
+    preview_text: str = ""  # what inboxes show after the subject: the preheader or the default
 
     @property
     def state_label(self) -> str:
@@ -267,6 +279,9 @@ def build_review(
         item_count=full.item_count,
         html_bytes=len(rendered.html.encode("utf-8")) if rendered else None,
         strands={slug: strand.name for slug, strand in config.strands.items()},
+        subject=full.subject or full.title,
+        preheader=row.preheader,
+        preview_text=full.preview_text,
     )
 
 
@@ -305,7 +320,9 @@ def _warnings(
     render_error: str | None,
     now: datetime,
 ) -> list[str]:
-    warnings = []
+    warnings: list[str] = []
+    if row.state in LOCKED:
+        return warnings  # sent (or being sent): nothing left to check
     if render_error:
         warnings.append(f"The bulletin cannot be rendered: {render_error}")
     if full.is_empty:
@@ -366,16 +383,78 @@ def uncertain_everywhere(engine: Engine, config: Config, limit: int = 50) -> lis
         rows = connection.execute(
             uncertain_items().order_by(items.c.published_at.desc()).limit(limit)
         ).all()
-    return [
-        QueueItem(
-            item_id=row.id,
-            title=one_line(row.title),
-            link=row.link,
-            summary=row.summary or "",
-            published_on=row.published_at.astimezone(zone).date(),
-            confidence=row.confidence,
-            event_type=row.event_type,
-            undated=row.date_source == DateSource.FIRST_SEEN,
+    found = []
+    for row in rows:
+        day = row.published_at.astimezone(zone).date()
+        found.append(
+            QueueItem(
+                item_id=row.id,
+                title=one_line(row.title),
+                link=row.link,
+                summary=row.summary or "",
+                published_on=day,
+                confidence=row.confidence,
+                event_type=row.event_type,
+                undated=row.date_source == DateSource.FIRST_SEEN,
+                season=season_containing(config, day).slug,
+            )
         )
-        for row in rows
-    ]
+    return found
+
+
+@dataclass(frozen=True)
+class SeasonQueue:
+    """A season's uncertain items on the dashboard, with the season's bulletin if it has one."""
+
+    season: str
+    label: str
+    bulletin: BulletinSummary | None
+    items: tuple[QueueItem, ...]
+
+    @property
+    def can_pick(self) -> bool:
+        """Items can join the bulletin: it is still being edited, or there is none yet."""
+        return self.bulletin is None or self.bulletin.state in EDITABLE
+
+
+@dataclass(frozen=True)
+class SeasonToDraft:
+    season: str
+    label: str
+    items: int  # relevant announcements
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    bulletins: tuple[BulletinSummary, ...]  # the newest season first
+    to_draft: tuple[SeasonToDraft, ...]  # seasons with news and no bulletin yet
+    uncertain: tuple[SeasonQueue, ...]  # the newest season first
+    feed_problems: tuple[FeedProblem, ...]
+
+
+def dashboard(engine: Engine, config: Config, *, now: datetime | None = None) -> Dashboard:
+    """The editor's front page: every bulletin by season, the seasons with news but no draft
+    (begun ones only), the uncertain queue season by season, failing feeds."""
+    today = utc(now).astimezone(config.schedule.zone).date()
+    summaries = list(reversed(list_bulletins(engine, config)))
+    by_season = {summary.season: summary for summary in summaries}
+    to_draft = tuple(
+        SeasonToDraft(season.slug, season.label, count)
+        for season, count in reversed(seasons_with_news(engine, config))
+        if season.slug not in by_season and season.start <= today
+    )
+    queues: dict[str, list[QueueItem]] = {}
+    for entry in uncertain_everywhere(engine, config):
+        queues.setdefault(entry.season, []).append(entry)
+    uncertain = tuple(
+        SeasonQueue(
+            slug,
+            parse_season(config, slug).label,
+            by_season.get(slug),
+            tuple(entries),
+        )
+        for slug, entries in sorted(
+            queues.items(), key=lambda pair: parse_season(config, pair[0]).start, reverse=True
+        )
+    )
+    return Dashboard(tuple(summaries), to_draft, uncertain, feed_problems(engine))

@@ -269,6 +269,43 @@ def schedule(
     )
 
 
+def send_now(
+    engine: Engine,
+    bulletin_id: int,
+    *,
+    actor: str,
+    revision: int | None = None,
+    expected_hash: str | None = None,
+    now: datetime | None = None,
+) -> datetime:
+    """Send the approved copy as soon as possible: it is scheduled for now, and the service's
+    next check (every `schedule.send_check_interval`) starts it. Returns the time it is due.
+
+    `expected_hash`: the approved copy the editor confirmed; refused if the approval changed."""
+    moment = utc(now)
+    with engine.connect() as connection:
+        row = load_row(connection, bulletin_id)
+    if (
+        expected_hash is not None
+        and row.content_hash is not None
+        and not _same_content(row.content_hash, expected_hash)
+    ):
+        raise ConflictError(
+            "the approved copy changed since you looked at it: look at it again before sending"
+        )
+    _transition(
+        engine,
+        bulletin_id,
+        "send_now",
+        actor=actor,
+        now=moment,
+        revision=revision,
+        values={"scheduled_for": moment},
+        detail={"content_hash": row.content_hash},
+    )
+    return moment
+
+
 def unschedule(
     engine: Engine,
     bulletin_id: int,

@@ -22,6 +22,7 @@ from datetime import datetime
 from types import FrameType
 
 import uvicorn
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from actwatch.config import Config
@@ -70,6 +71,18 @@ class ServiceInfo:
         if self.mode == "web-only":
             return None
         return self.scheduler is not None and self.scheduler.running
+
+    def wake(self, job_id: str) -> bool:
+        """Run a periodic job now rather than at its next interval (the web editor's "send
+        now"); False when this process runs no scheduler, or no such job."""
+        scheduler = self.scheduler
+        if scheduler is None or not scheduler.running:
+            return False
+        try:
+            scheduler.modify_job(job_id, next_run_time=datetime.now(scheduler.timezone))
+        except JobLookupError:
+            return False
+        return True
 
 
 class _Server(uvicorn.Server):

@@ -9,7 +9,13 @@
 
 from actwatch.core.emails import EmailError as AddressError
 from actwatch.core.emails import normalise_email
-from actwatch.subscribers.imports import ImportFileError, ImportReport, Rejected, import_file
+from actwatch.subscribers.imports import (
+    ImportFileError,
+    ImportReport,
+    Rejected,
+    add_by_hand,
+    import_file,
+)
 from actwatch.subscribers.privacy import erase, export_csv, person_data
 from actwatch.subscribers.store import (
     SUPPRESSED,
@@ -44,6 +50,7 @@ __all__ = [
     "SubscriberError",
     "TokenError",
     "Tokens",
+    "add_by_hand",
     "confirm",
     "erase",
     "export_csv",

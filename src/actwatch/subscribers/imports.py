@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -274,7 +274,41 @@ def import_file(
     report = ImportReport(file=str(path), evidence=evidence)
     valid, rejected, report.rows = parse_file(config, path)
     report.rejected.extend(rejected)
-    outcome = import_rows(engine, valid, evidence=evidence, now=moment)
+    _land(engine, report, valid, moment)
+    return report
+
+
+def add_by_hand(
+    engine: Engine,
+    config: Config,
+    *,
+    email: str,
+    name: str = "",
+    strands: Iterable[str] = (),
+    by: str,
+    now: datetime | None = None,
+) -> ImportReport:
+    """One subscriber typed in by an editor: checked and added like a row of an import
+    (confirmed, the editor named as the evidence of their consent, nobody who left added back).
+    The report says what happened; a refusal is its one rejected row."""
+    moment = utcnow(now)
+    evidence = f"added by {clean_name(by) or 'an editor'} at {moment:%Y-%m-%dT%H:%M:%SZ}"
+    report = ImportReport(file="", evidence=evidence, rows=1)
+    try:
+        address = normalise_email(email)
+        row = ImportRow(
+            1, address, clean_name(name), choice_from(config, resolve_strands(config, strands))
+        )
+    except (EmailError, SubscriberError) as exc:
+        report.rejected.append(Rejected(1, _shown(email), str(exc)))
+        return report
+    _land(engine, report, [row], moment)
+    return report
+
+
+def _land(engine: Engine, report: ImportReport, valid: list[ImportRow], moment: datetime) -> None:
+    """Store the valid rows and complete the report with what the database made of them."""
+    outcome = import_rows(engine, valid, evidence=report.evidence, now=moment)
     report.added, report.confirmed, report.unchanged = (
         outcome.added,
         outcome.confirmed,
@@ -283,7 +317,6 @@ def import_file(
     for row, status, when in outcome.suppressed:
         report.rejected.append(Rejected(row.line, row.email, _suppressed(status, when)))
     report.rejected.sort(key=lambda r: r.line)
-    return report
 
 
 def _suppressed(status: str, when: datetime | None) -> str:

@@ -165,6 +165,52 @@ def list_subscribers(
     return found
 
 
+@dataclass(frozen=True)
+class SubscriberPage:
+    subscribers: list[Subscriber]
+    total: int  # how many match, on every page
+
+
+def search_subscribers(
+    engine: Engine,
+    *,
+    text: str = "",
+    status: str | None = None,
+    strand: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> SubscriberPage:
+    """One page of the subscribers whose address or name contains `text` (any case), in the
+    given state and getting `strand` (those who get every strand do), by address."""
+    conditions = []
+    words = text.strip().lower()
+    if words:
+        pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            or_(
+                subscribers.c.email.like(pattern, escape="\\"),
+                func.lower(subscribers.c.name).like(pattern, escape="\\"),
+            )
+        )
+    if status:
+        conditions.append(subscribers.c.status == status)
+    if strand:
+        chose = select(subscriber_strands.c.subscriber_id).where(
+            subscriber_strands.c.strand == strand
+        )
+        conditions.append(or_(subscribers.c.all_strands.is_(True), subscribers.c.id.in_(chose)))
+    where = and_(*conditions) if conditions else None
+    query = select(subscribers).order_by(subscribers.c.email, subscribers.c.id)
+    count = select(func.count()).select_from(subscribers)
+    if where is not None:
+        query, count = query.where(where), count.where(where)
+    with engine.connect() as connection:
+        total = int(connection.execute(count).scalar_one())
+        rows = connection.execute(query.limit(limit).offset(offset)).all()
+        strands = _strands_of(connection, [row.id for row in rows]) if rows else {}
+    return SubscriberPage([_subscriber(row, strands.get(row.id, [])) for row in rows], total)
+
+
 def set_choice(connection: Connection, subscriber_id: int, strands: tuple[str, ...] | None) -> None:
     """None = every strand; otherwise exactly these."""
     connection.execute(

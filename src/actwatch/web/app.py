@@ -124,7 +124,7 @@ def create_app(
 ) -> Starlette:
     """The web application. Refuses to build without the secret key in the environment."""
     from actwatch.subscribers import Tokens
-    from actwatch.web import editor, ops, public
+    from actwatch.web import editor, ops, public, subscribers
     from actwatch.web.outbox import OutboxSender
     from actwatch.web.throttle import LoginThrottle, recall_login_failures
 
@@ -154,7 +154,7 @@ def create_app(
         routes=[
             Route("/", home),
             Mount("/static", StaticFiles(packages=[("actwatch.web", "static")]), name="static"),
-            Mount("/editor", routes=editor.routes()),
+            Mount("/editor", routes=[*editor.routes(), *subscribers.routes()]),
             # Public pages: no login; subscribers' pages are authorised by their signed token.
             *public.routes(),
             # Probes for the operator: no login, counts and times only (see web/ops.py).

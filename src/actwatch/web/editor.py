@@ -5,7 +5,9 @@ revision the editor was looking at. Changes redirect back (post/redirect/get) wi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -16,9 +18,11 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from actwatch import pipeline, review
-from actwatch.bulletin import BulletinError, RenderError, list_bulletins
+from actwatch.bulletin import BulletinError, RenderError, SeasonError, parse_season
 from actwatch.bulletin.filters import markdown_html
 from actwatch.config import Config
+from actwatch.core.states import DeliveryState
+from actwatch.delivery import ledger
 from actwatch.editors import (
     AccountError,
     check_login,
@@ -27,9 +31,12 @@ from actwatch.editors import (
     start_session,
 )
 from actwatch.mail import MailError
+from actwatch.monitor.status import scheduler_alive
 from actwatch.review import editing
-from actwatch.review.states import APPROVAL_HELD, CLOSED, LOCKED
-from actwatch.review.view import feed_problems, uncertain_everywhere
+from actwatch.review.states import APPROVAL_HELD, CLOSED, LOCKED, SENDING, SENT
+from actwatch.review.view import ReviewView
+from actwatch.review.view import dashboard as dashboard_view
+from actwatch.subscribers.store import count_by_status
 from actwatch.web.limits import client_address
 from actwatch.web.session import (
     csrf_ok,
@@ -157,20 +164,66 @@ async def logout(request: Request) -> Response:
 async def dashboard(request: Request) -> Response:
     config = _config(request)
     engine = request.app.state.engine
-
-    def load() -> dict[str, Any]:
-        return {
-            "bulletins": list(reversed(list_bulletins(engine, config))),
-            "problems": feed_problems(engine),
-            "uncertain": uncertain_everywhere(engine, config),
-        }
-
-    return render(request, "dashboard.html", **await run_in_threadpool(load))
+    board = await run_in_threadpool(dashboard_view, engine, config)
+    return render(request, "dashboard.html", board=board)
 
 
 def _bulletin_id(request: Request) -> int:
     value: int = request.path_params["bulletin_id"]
     return value
+
+
+def audience(engine: Any) -> int:
+    """Who a send now would go to: every confirmed subscriber (each gets their strands)."""
+    return count_by_status(engine).get("confirmed", 0)
+
+
+@dataclass
+class DeliveryView:
+    """How a bulletin's send stands, for its page.
+
+    SEAM (issue 12): delivery is building the one report of a send (`delivery_report`: counts,
+    top errors, overdue, blocked, stalled) for every face. Until it is on main this view is made
+    here from what `delivery/ledger.py` offers (counts by state and the next retry); the
+    template reads only these attribute names, which the report keeps, so it becomes a call to
+    `delivery_report` when that lands."""
+
+    audience: int
+    counts: dict[str, int]
+    next_retry: datetime | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def waiting(self) -> int:
+        return self.counts.get(DeliveryState.PENDING, 0) + self.counts.get(DeliveryState.RETRY, 0)
+
+
+DELIVERY_STATES = (
+    # (state, what it means for the editor), in the order the page lists them.
+    (DeliveryState.SENT, "sent"),
+    (DeliveryState.PENDING, "waiting their turn"),
+    (DeliveryState.SENDING, "in flight"),
+    (DeliveryState.RETRY, "to be retried (the server asked us to wait)"),
+    (DeliveryState.BOUNCED, "bounced (the address is no longer mailed)"),
+    (DeliveryState.FAILED, "failed"),
+    (DeliveryState.SUPPRESSED, "not sent: the reader left before their turn"),
+)
+
+
+def delivery_report_for_page(engine: Any, view: ReviewView) -> DeliveryView | None:
+    """The send's report once it has started (None before)."""
+    if view.state not in (SENDING, SENT):
+        return None
+    counts = ledger.counts(engine, view.id)
+    report = DeliveryView(audience(engine), counts, ledger.next_retry(engine, view.id))
+    if counts.get(DeliveryState.FAILED):
+        failed = counts[DeliveryState.FAILED]
+        report.problems.append(f"{failed:,} message(s) failed after every retry.")
+    return report
 
 
 @editor_required
@@ -181,7 +234,12 @@ async def bulletin_page(request: Request) -> Response:
 
     def load() -> dict[str, Any]:
         view, rendered = review.review_with_preview(engine, config, bulletin_id)
-        return {"view": view, "rendered": rendered}
+        return {
+            "view": view,
+            "rendered": rendered,
+            "audience": audience(engine),
+            "delivery": delivery_report_for_page(engine, view),
+        }
 
     try:
         context = await run_in_threadpool(load)
@@ -199,6 +257,39 @@ async def bulletin_page(request: Request) -> Response:
         section_cap=config.bulletin.section_cap,
         editor_email=config.bulletin.editor.email,
         intro_html=markdown_html(view.intro_md),
+        sender=config.mail.from_name or config.act.short_name,
+        sender_address=config.mail.from_,
+        delivery_states=DELIVERY_STATES,
+        preheader_chars=editing.PREHEADER_CHARS,
+    )
+
+
+@editor_required
+async def send_page(request: Request) -> Response:
+    """ "Send now", step two: what goes to whom, and a last button. Changes nothing itself."""
+    config = _config(request)
+    engine = request.app.state.engine
+    bulletin_id = _bulletin_id(request)
+
+    def load() -> dict[str, Any]:
+        view = review.build_review(engine, config, bulletin_id)
+        return {
+            "view": view,
+            "audience": audience(engine),
+            "scheduler": scheduler_alive(engine),
+        }
+
+    try:
+        context = await run_in_threadpool(load)
+    except (review.NotFoundError, BulletinError):
+        return render(request, "missing.html", status=404, what=f"bulletin {bulletin_id}")
+    return render(
+        request,
+        "send.html",
+        **context,
+        interval=config.schedule.send_check_interval,
+        sender=config.mail.from_name or config.act.short_name,
+        sender_address=config.mail.from_,
     )
 
 
@@ -233,8 +324,8 @@ async def preview(request: Request) -> Response:
 async def audit_page(request: Request) -> Response:
     engine = request.app.state.engine
     bulletin_id = request.path_params.get("bulletin_id")
-    rows = await run_in_threadpool(review.audit_trail, engine, bulletin_id)
-    return render(request, "audit.html", rows=rows, bulletin_id=bulletin_id)
+    entries = await run_in_threadpool(review.audit_entries, engine, _config(request), bulletin_id)
+    return render(request, "audit.html", entries=entries, bulletin_id=bulletin_id)
 
 
 @editor_required
@@ -276,7 +367,33 @@ def _described(edit: review.Edit, message: str) -> str:
     return message
 
 
-def action(do: Callable[..., str], anchor: str = "") -> Callable[[Request], Any]:
+# Where a form may ask to land afterwards: the id of an element on the page it came from.
+PLACE = re.compile(r"[a-z][a-z0-9-]{0,80}")
+
+
+def back_to(request: Request, url: str) -> Response:
+    """Post/redirect/get, landing where the editor was working.
+
+    A redirect's #fragment does not survive htmx: it follows the 303 inside XMLHttpRequest,
+    which drops the fragment, and the page lands wherever the old scroll offset falls. So an
+    htmx request is told where to go with HX-Location instead: htmx loads that page, scrolls
+    to its #fragment and puts it in the address bar. A browser without htmx follows the 303 and
+    keeps the fragment itself."""
+    if request.headers.get("hx-request") == "true":
+        location = json.dumps({"path": url, "target": "body"})
+        return Response(status_code=200, headers={"HX-Location": location})
+    return RedirectResponse(url, status_code=303)
+
+
+def _landing(form: FormData, default: str) -> str:
+    place = _text(form, "place")
+    return f"#{place}" if PLACE.fullmatch(place) else default
+
+
+def action(do: Callable[..., str], anchor: str = "#decision") -> Callable[[Request], Any]:
+    """A POST route doing one change to a bulletin; `anchor` is where the page lands after it
+    (`{item}`: the item's id), unless the form names a `place` of its own."""
+
     @editor_required
     async def handler(request: Request) -> Response:
         bulletin_id = _bulletin_id(request)
@@ -304,9 +421,8 @@ def action(do: Callable[..., str], anchor: str = "") -> Callable[[Request], Any]
             return render(request, "missing.html", status=404, what=str(exc))
         except USER_ERRORS as exc:
             flash(request, "error", _sentence(str(exc)))
-        target = f"/editor/bulletins/{bulletin_id}"
-        suffix = anchor.format(item=request.path_params.get("item_id", ""))
-        return RedirectResponse(target + suffix, status_code=303)
+        place = _landing(form, anchor.format(item=request.path_params.get("item_id", "")))
+        return back_to(request, f"/editor/bulletins/{bulletin_id}{place}")
 
     return handler
 
@@ -439,6 +555,15 @@ def do_manual(
     return _described(edit, f"Added item {item_id}: {manual.title.strip()}.")
 
 
+def do_preheader(
+    *, engine: Any, bulletin_id: int, actor: str, revision: int, form: FormData, **_: Any
+) -> str:
+    text = _text(form, "preheader")
+    edit = review.set_preheader(engine, bulletin_id, text, actor=actor, revision=revision)
+    said = "Saved the preview text." if text.strip() else "The default preview text is back."
+    return _described(edit, said)
+
+
 def do_headline(
     *, engine: Any, bulletin_id: int, actor: str, revision: int, form: FormData, **_: Any
 ) -> str:
@@ -526,6 +651,37 @@ def do_schedule(
     return f"Scheduled for {at.astimezone(config.schedule.zone):%d %B %Y at %H:%M %Z}."
 
 
+def do_send_now(
+    *,
+    request: Request,
+    config: Config,
+    engine: Any,
+    bulletin_id: int,
+    actor: str,
+    revision: int,
+    form: FormData,
+    **_: Any,
+) -> str:
+    expected = _text(form, "content_hash") or None
+    if expected is None:
+        raise review.ReviewError("the form did not say which copy you send: reload the page")
+    review.send_now(engine, bulletin_id, actor=actor, revision=revision, expected_hash=expected)
+    service = getattr(request.app.state, "service", None)
+    wake = getattr(service, "wake", None)
+    if callable(wake) and wake("send-due"):
+        return "Sending now: the delivery report below follows it."
+    if scheduler_alive(engine):
+        minutes = config.schedule.send_check_interval.total_seconds() / 60
+        return (
+            f"It is due now: the scheduler starts sending it within {minutes:g} minute(s); "
+            "the delivery report below follows it."
+        )
+    return (
+        "It is due now, but no scheduler is running to send it: start `actwatch serve`, or "
+        f"run `actwatch send {bulletin_id}`."
+    )
+
+
 def do_unschedule(*, engine: Any, bulletin_id: int, actor: str, revision: int, **_: Any) -> str:
     review.unschedule(engine, bulletin_id, actor=actor, revision=revision)
     return "Unscheduled: the approval stands, nothing will be sent until you schedule it again."
@@ -555,12 +711,59 @@ async def dismiss_from_dashboard(request: Request) -> Response:
     item = _item(request)
     editor = request.state.editor
     engine = request.app.state.engine
+    form = await request.form()
     try:
         await run_in_threadpool(review.dismiss_uncertain, engine, item, actor=editor.name)
         flash(request, "success", f"Item {item} is marked not relevant and leaves the queue.")
     except USER_ERRORS as exc:
         flash(request, "error", _sentence(str(exc)))
-    return RedirectResponse("/editor/#uncertain", status_code=303)
+    return back_to(request, "/editor/" + _landing(form, "#uncertain"))
+
+
+@editor_required
+async def pick_from_dashboard(request: Request) -> Response:
+    """An uncertain item into its season's bulletin, drafting the season if it has none."""
+    item = _item(request)
+    editor = request.state.editor
+    engine = request.app.state.engine
+    config = _config(request)
+    form = await request.form()
+    try:
+        picked = await run_in_threadpool(
+            lambda: review.pick_for_season(engine, config, item, actor=editor.name)
+        )
+    except USER_ERRORS as exc:
+        flash(request, "error", _sentence(str(exc)))
+        return back_to(request, "/editor/" + _landing(form, "#uncertain"))
+    drafted = f" (the {picked.season} draft was created for it)" if picked.drafted else ""
+    flash(request, "success", f"Item {item} is now in the {picked.season} bulletin{drafted}.")
+    return back_to(request, f"/editor/bulletins/{picked.bulletin_id}#item-{item}")
+
+
+@editor_required
+async def create_draft(request: Request) -> Response:
+    """A season's draft, made now (the service makes the last season's on its own)."""
+    config = _config(request)
+    engine = request.app.state.engine
+    form = await request.form()
+    try:
+        season = parse_season(config, _text(form, "season"))
+        drafted = await run_in_threadpool(
+            lambda: pipeline.draft_and_notify(engine, config, season, notify=False)
+        )
+    except (SeasonError, *USER_ERRORS) as exc:
+        flash(request, "error", _sentence(str(exc)))
+        return back_to(request, "/editor/#drafts")
+    result = drafted.draft
+    if result.created:
+        flash(
+            request,
+            "success",
+            f"Created the {season.label} draft with {result.total} item(s).",
+        )
+    else:
+        flash(request, "success", f"The {season.label} bulletin already existed: here it is.")
+    return back_to(request, f"/editor/bulletins/{result.bulletin_id}")
 
 
 async def not_allowed(request: Request) -> Response:
@@ -576,10 +779,13 @@ def routes() -> list[Route]:
         Route("/login", login_page, methods=["GET", "POST"], name="login"),
         Route("/logout", logout, methods=post, name="logout"),
         Route("/audit", audit_page, name="audit"),
+        Route("/drafts", create_draft, methods=post),
         Route("/uncertain/{item_id:int}/dismiss", dismiss_from_dashboard, methods=post),
+        Route("/uncertain/{item_id:int}/pick", pick_from_dashboard, methods=post),
         Route(base, bulletin_page, name="bulletin"),
         Route(base + "/preview", preview, name="preview"),
         Route(base + "/audit", audit_page, name="bulletin_audit"),
+        Route(base + "/send", send_page, name="send"),
         Route(base + "/intro/preview", intro_preview, methods=post),
         Route(item + "/exclude", action(do_exclude, "#excluded"), methods=post),
         Route(item + "/include", action(do_include, "#item-{item}"), methods=post),
@@ -597,6 +803,7 @@ def routes() -> list[Route]:
         ),
         Route(base + "/manual", action(do_manual, "#items"), methods=post),
         Route(base + "/headline", action(do_headline, "#headline"), methods=post),
+        Route(base + "/preheader", action(do_preheader, "#preheader"), methods=post),
         Route(base + "/intro", action(do_intro, "#intro"), methods=post),
         Route(base + "/submit", action(do_submit), methods=post),
         Route(base + "/approve", action(do_approve), methods=post),
@@ -605,5 +812,6 @@ def routes() -> list[Route]:
         Route(base + "/reopen", action(do_reopen), methods=post),
         Route(base + "/schedule", action(do_schedule), methods=post),
         Route(base + "/unschedule", action(do_unschedule), methods=post),
-        Route(base + "/test-send", action(do_test_send, "#decision"), methods=post),
+        Route(base + "/send-now", action(do_send_now, "#delivery"), methods=post),
+        Route(base + "/test-send", action(do_test_send), methods=post),
     ]

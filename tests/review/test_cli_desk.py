@@ -109,7 +109,7 @@ def test_every_review_step_on_the_command_line(drafted: tuple[Path, dict[int, in
     extra_item(config_file, 1, "relevant")
     extra_item(config_file, 2, "relevant")
     code, output = run(config_file, "draft", "autumn-2017")
-    assert code == 0 and "2 new item(s)" in output
+    assert code == 0 and "2 new items" in output
     data = review(config_file)
     assert data["state"] == "draft"
     movable = next(
@@ -130,7 +130,7 @@ def test_every_review_step_on_the_command_line(drafted: tuple[Path, dict[int, in
     assert code == 0 and f"item {second} moved up" in output
     assert section_of(review(config_file), second)[:2] == [second, first]
     code, output = run(config_file, "reorder", "1", str(first), str(second))
-    assert code == 0 and "2 item(s) in the order given" in output
+    assert code == 0 and "2 items in the order given" in output
     assert section_of(review(config_file), second)[:2] == [first, second]
     code, output = run(config_file, "move", "1", str(first), "--strand", "care-leavers")
     assert code == 0 and "now appears under Care leavers" in output

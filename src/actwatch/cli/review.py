@@ -315,7 +315,7 @@ def reorder(app: App, bulletin: str, items: tuple[int, ...], actor: str) -> None
     bulletin_id = _bulletin_id(app, bulletin)
     with _review_errors(app):
         edit = reorder_items(app.engine, bulletin_id, list(items), actor=actor)
-    _edited(app, edit, f"{len(items)} item(s) in the order given")
+    _edited(app, edit, f"{count(len(items), 'item')} in the order given")
 
 
 @click.command()

@@ -22,6 +22,7 @@ from actwatch.bulletin import BulletinError, RenderError, SeasonError, parse_sea
 from actwatch.bulletin.filters import markdown_html
 from actwatch.config import Config
 from actwatch.core.states import DeliveryState
+from actwatch.core.words import count
 from actwatch.delivery import ledger
 from actwatch.editors import (
     AccountError,
@@ -222,7 +223,7 @@ def delivery_report_for_page(engine: Any, view: ReviewView) -> DeliveryView | No
     report = DeliveryView(audience(engine), counts, ledger.next_retry(engine, view.id))
     if counts.get(DeliveryState.FAILED):
         failed = counts[DeliveryState.FAILED]
-        report.problems.append(f"{failed:,} message(s) failed after every retry.")
+        report.problems.append(f"{count(failed, 'message')} failed after every retry.")
     return report
 
 
@@ -672,8 +673,9 @@ def do_send_now(
         return "Sending now: the delivery report below follows it."
     if scheduler_alive(engine):
         minutes = config.schedule.send_check_interval.total_seconds() / 60
+        unit = "minute" if minutes == 1 else "minutes"
         return (
-            f"It is due now: the scheduler starts sending it within {minutes:g} minute(s); "
+            f"It is due now: the scheduler starts sending it within {minutes:g} {unit}; "
             "the delivery report below follows it."
         )
     return (
@@ -759,7 +761,7 @@ async def create_draft(request: Request) -> Response:
         flash(
             request,
             "success",
-            f"Created the {season.label} draft with {result.total} item(s).",
+            f"Created the {season.label} draft with {count(result.total, 'item')}.",
         )
     else:
         flash(request, "success", f"The {season.label} bulletin already existed: here it is.")

@@ -243,7 +243,10 @@ def note_send_problem(
     with engine.begin() as connection:
         connection.execute(
             update(bulletins)
-            .where(bulletins.c.id == bulletin_id, bulletins.c.state.in_((SENDING, BLOCKED)))
+            .where(
+                bulletins.c.id == bulletin_id,
+                bulletins.c.state.in_((SCHEDULED, SENDING, BLOCKED)),
+            )
             .values(**values)
         )
 

@@ -419,6 +419,19 @@ def release(engine: Engine, worker: str, ids: Iterable[int] | None = None) -> No
         connection.execute(query.values(claimed_by=None, claimed_at=None))
 
 
+def abandon(engine: Engine, worker: str) -> int:
+    """This sender has stopped: rows it left in `sending` (outcome unknown, kept so by at most
+    once) are now plainly possibly sent, whatever process asks next."""
+    with engine.begin() as connection:
+        return int(
+            connection.execute(
+                update(deliveries)
+                .where(deliveries.c.claimed_by == worker, deliveries.c.state == SENDING)
+                .values(claimed_by=None)
+            ).rowcount
+        )
+
+
 @dataclass(frozen=True)
 class Stale:
     delivery_id: int

@@ -39,6 +39,7 @@ from actwatch.delivery.ledger import (
     SENT,
     Job,
     Stale,
+    abandon,
     claim,
     counts,
     due_unclaimed,
@@ -290,6 +291,7 @@ def send_bulletin(
         for worker in workers:
             worker.join()
         release(engine, worker_id)
+        abandon(engine, worker_id)
     tell()
     report.errors = list(shared.tally.errors)
     report.halt = _first_halt(shared.halts)
@@ -300,7 +302,9 @@ def send_bulletin(
     report.seconds = time.monotonic() - started
     if report.halt is None and (breaker.trusted or not report.left):
         suppress_bounced(engine, bulletin_id)
-    report.finished = report.halt is None and _finish_if_done(engine, bulletin_id, actor, report)
+    report.finished = report.halt is None and (
+        frozen.state == BULLETIN_SENT or _finish_if_done(engine, bulletin_id, actor, report)
+    )
     return report
 
 
@@ -417,8 +421,6 @@ def _drain(jobs: queue.Queue[Any]) -> None:
 def _finish_if_done(engine: Engine, bulletin_id: int, actor: str, report: SendReport) -> bool:
     """Sending -> sent once no row is waiting or in flight (a row in doubt counts as in
     flight unless the operator chose at most once and its sender is gone)."""
-    if bulletin_state(engine, bulletin_id) == BULLETIN_SENT:
-        return True
     remaining = report.remaining
     if remaining.get("pending", 0) or remaining.get("retry", 0):
         return False

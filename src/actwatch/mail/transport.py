@@ -177,10 +177,10 @@ class SMTPTransport(_Closing):
                     self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
                 )
             try:
-                smtp.ehlo()
+                _greet(smtp)
                 if self.security == "starttls":
                     smtp.starttls(context=self._context())
-                    smtp.ehlo()
+                    _greet(smtp)
                 if self.username:
                     smtp.login(self.username, self.password or "")
             except BaseException:
@@ -379,6 +379,16 @@ class SMTPTransport(_Closing):
 def _reply(exc: smtplib.SMTPResponseException) -> str:
     text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else ""
     return f"{exc.smtp_code} {text or exc.smtp_error!s}".strip()
+
+
+def _greet(smtp: smtplib.SMTP) -> None:
+    """EHLO (HELO for an old server); a refusal (421 "too busy") raises: without it every
+    command after would be refused too, and read as a verdict on the message."""
+    code, reply = smtp.ehlo()
+    if code != 250:
+        code, reply = smtp.helo()
+    if code != 250:
+        raise smtplib.SMTPResponseException(code, reply)
 
 
 class _IdleDrop(Exception):

@@ -425,3 +425,21 @@ def test_a_copy_that_cannot_be_decoded_changes_nothing(
     assert bulletin(approved.engine).state == "approved"
     assert rows(approved.engine) == []
     assert sink.total() == 0
+
+
+def test_a_test_send_from_send_is_the_editors_test_copy(
+    setup: Callable[..., tuple[Approved, Path]], sink: Sink, engine: Engine
+) -> None:
+    """One test-send path: `actwatch send --to` sends what the editor's test send does."""
+    from actwatch.db.schema import audit_log
+
+    _, config_file = setup(readers(3))
+    result = cli(config_file, "send", "1", "--to", "Editor@Example.org")
+    assert result.exit_code == 0, result.output
+    [(rcpt, message)] = sink.messages()
+    assert rcpt.lower() == "editor@example.org"
+    assert message["Subject"].startswith("[Test] ") and message["X-Actwatch-Test"] == "yes"
+    assert rows(engine) == [] and bulletin(engine).state == "approved"
+    with engine.connect() as connection:
+        actions = list(connection.execute(select(audit_log.c.action)).scalars())
+    assert actions.count("test_send") == 1

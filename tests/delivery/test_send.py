@@ -236,25 +236,6 @@ def test_dry_run_writes_files_and_changes_nothing(
         assert connection.execute(select(bulletins.c.state)).scalar_one() == "approved"
 
 
-def test_a_test_send_goes_only_to_the_given_address(
-    approved: Approved, add_readers: Callable[..., None], sink: Sink
-) -> None:
-    from actwatch.delivery import send_one
-
-    add_readers(approved)
-    send_one(approved.engine, approved.config, approved.bulletin_id, "Leavers@Example.org", env=ENV)
-    send_one(approved.engine, approved.config, approved.bulletin_id, "editor@example.org", env=ENV)
-    messages = by_reader(sink)
-    assert set(messages) == {"leavers@example.org", "editor@example.org"}
-    assert messages["leavers@example.org"]["Subject"].startswith("[Test] ")
-    _, html = parts(messages["leavers@example.org"])
-    names = {s.name for s in approved.config.strands.values()}
-    assert headings(html) & names == {"Care leavers", "Corporate parenting"}
-    with approved.engine.connect() as connection:
-        assert connection.execute(select(deliveries)).all() == []
-        assert connection.execute(select(bulletins.c.state)).scalar_one() == "approved"
-
-
 def test_the_rate_limit_holds(
     approved: Approved, add_readers: Callable[..., None], sink: Sink
 ) -> None:

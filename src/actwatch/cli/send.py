@@ -64,11 +64,11 @@ def _when(moment: datetime | None, app: App) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write each subscriber's message as an .eml file into this folder; send nothing.",
 )
-@click.option("--to", "test_to", help="Send one copy to this address only (a test send).")
 @click.option(
-    "--strands",
-    help="With --to: the strands to render (slugs, semicolon-separated; default: all, or the "
-    "address's own choice if it subscribes).",
+    "--to",
+    "test_to",
+    help="Send one test copy to this address only (the same test copy as the editor's "
+    "`actwatch review test-send` and the web editor's; no subscriber is mailed).",
 )
 @click.option(
     "--connections", type=click.IntRange(1, 64), help="SMTP connections (mail.connections)."
@@ -101,7 +101,6 @@ def send(
     bulletin: str,
     dry_run_dir: Path | None,
     test_to: str | None,
-    strands: str | None,
     connections: int | None,
     rate: float | None,
     at_most_once: bool,
@@ -122,8 +121,8 @@ def send(
     blocked).
     """
     from actwatch.cli.review import _bulletin_id
-    from actwatch.delivery import dry_run, send_bulletin, send_one
-    from actwatch.subscribers.store import SubscriberError, resolve_strands
+    from actwatch.delivery import dry_run, send_bulletin
+    from actwatch.review import send_test_copy
 
     config = app.config
     bulletin_id = _bulletin_id(app, bulletin)
@@ -138,17 +137,12 @@ def send(
         )
         return
     if test_to is not None:
-        choice = None
-        if strands:
-            try:
-                choice = frozenset(resolve_strands(config, strands.split(";")))
-            except SubscriberError as exc:
-                app.fail(str(exc))
         with _send_errors(app):
-            message_id = send_one(app.engine, config, bulletin_id, test_to, strands=choice)
+            sent = send_test_copy(app.engine, config, bulletin_id, test_to, actor=actor)
+        kind = "the approved copy" if sent.frozen else "the current draft (not yet approved)"
         app.console.print(
-            f"Sent a test copy of bulletin {bulletin_id} to {test_to} ({message_id}); no "
-            "subscriber was mailed.",
+            f"Sent a test copy ({kind}) of bulletin {bulletin_id} to {sent.to} "
+            f"({sent.message_id}); no subscriber was mailed.",
             highlight=False,
             markup=False,
         )

@@ -64,7 +64,7 @@ from actwatch.delivery.pool import (
     Shared,
     Worker,
 )
-from actwatch.mail import MailError, open_transport
+from actwatch.mail import open_transport
 from actwatch.review import block_sending, finish_sending, frozen_copy, open_for_sending
 from actwatch.review.records import bulletin_state, note_send_problem
 from actwatch.review.states import SENT as BULLETIN_SENT
@@ -477,58 +477,3 @@ def dry_run(
         (folder / _file_name(index, subscriber.email)).write_bytes(built.data)
         written += 1
     return written, renderer.renders
-
-
-def send_one(
-    engine: Engine,
-    config: Config,
-    bulletin_id: int,
-    to: str,
-    *,
-    strands: frozenset[str] | None = None,
-    transport_factory: Callable[[], RawTransport] | None = None,
-    env: Mapping[str, str] | None = None,
-) -> str:
-    """A test send: the real delivery message to one address only, recorded nowhere but the
-    audit log. The address's own subscription (if any) decides its strands and links."""
-    from actwatch.review.records import record
-    from actwatch.subscribers.addresses import normalise_email
-    from actwatch.subscribers.store import find_subscriber
-    from actwatch.subscribers.tokens import new_nonce
-
-    address = normalise_email(to)
-    tokens = Tokens.from_config(config, env)
-    renderer = Renderer(
-        config,
-        frozen_copy(engine, bulletin_id),
-        dkim=dkim_settings(config, env),
-        subject_prefix="[Test] ",
-    )
-    subscriber = find_subscriber(engine, address)
-    if subscriber is not None and subscriber.status in (CONFIRMED, "pending"):
-        choice = strands if strands is not None else subscriber.choice
-        token = tokens.link_token(subscriber.id, subscriber.token_nonce)
-        name = subscriber.name
-    else:
-        choice, name = strands, None
-        token = tokens.link_token(0, new_nonce())  # a link that leads nowhere
-    built = renderer.factory(choice).build(0, address, name, token)
-    transport = (transport_factory or smtp_factory(config, env))()
-    try:
-        transport.send_raw(config.mail.from_, address, built.data)
-    except MailError:
-        raise
-    finally:
-        transport.close()
-    with engine.begin() as connection:
-        record(
-            connection,
-            at=datetime.now(UTC),
-            actor="actwatch send --to",
-            action="test_send",
-            bulletin_id=bulletin_id,
-            to=address,
-            strands=sorted(choice) if choice else "all",
-            message_id=built.message_id,
-        )
-    return built.message_id

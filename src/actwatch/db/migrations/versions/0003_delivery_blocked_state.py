@@ -38,9 +38,7 @@ def upgrade() -> None:
                 "outage.",
             )
         )
-        batch_op.add_column(
-            sa.Column("send_problem_at", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("send_problem_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

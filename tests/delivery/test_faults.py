@@ -443,3 +443,32 @@ def test_a_test_send_from_send_is_the_editors_test_copy(
     with engine.connect() as connection:
         actions = list(connection.execute(select(audit_log.c.action)).scalars())
     assert actions.count("test_send") == 1
+
+
+def test_a_server_that_never_answers_is_a_server_fault(
+    setup: Callable[..., tuple[Approved, Path]], engine: Engine
+) -> None:
+    """Accepts the connection, then says nothing: every try times out, nobody loses a try."""
+    import socket
+
+    from actwatch.mail import SMTPTransport
+
+    target, _ = setup(readers(3))
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        report = send_bulletin(
+            engine,
+            target.config,
+            target.bulletin_id,
+            env=ENV,
+            transport_factory=lambda: SMTPTransport(
+                "127.0.0.1", port, security="none", timeout=0.05
+            ),
+            server_backoff=FAST,
+            max_wait=SHORT,
+        )
+    assert report.halt is not None and report.halt.kind == "outage"
+    assert "timed out" in report.halt.reason
+    assert {(row.state, row.attempts) for row in rows(engine)} == {("pending", 0)}

@@ -147,3 +147,35 @@ def test_a_scheduled_send_to_a_maildir_goes_out_and_nothing_is_flagged(
     assert len(list((tmp_path / "outbox" / "new").iterdir())) == 6
     assert bulletin_state(engine, target.bulletin_id) == "sent"
     assert not flagged(target.config, engine)["degraded"]
+
+
+def test_the_service_stops_an_outage_run_and_the_sweep_carries_on_from_the_database(
+    approved: Callable[..., tuple[Approved, Path]], sink: Sink, engine: Engine
+) -> None:
+    from actwatch.delivery import Backoff
+    from actwatch.delivery.ledger import needs_sender
+
+    target, _ = approved()
+    sink.down()
+    stopped = run_send(
+        engine,
+        target.config,
+        target.bulletin_id,
+        actor="t",
+        stop=threading.Event(),
+        env=ENV,
+        max_wait=timedelta(seconds=0.2),
+        server_backoff=Backoff(0.01, 0.05),
+    )
+    assert stopped is not None and stopped.halt is not None and stopped.halt.kind == "outage"
+    assert bulletin_state(engine, target.bulletin_id) == "sending"
+    assert flagged(target.config, engine)["delivery"]["stalled"] == [target.bulletin_id]
+    # What the service's sweep asks: the rows wait, nobody holds them.
+    assert needs_sender(engine, target.bulletin_id)
+    sink.up()
+    resumed = run_send(
+        engine, target.config, target.bulletin_id, actor="t", stop=threading.Event(), env=ENV
+    )
+    assert resumed is not None and resumed.complete
+    assert len(sink.counts) == 6 and set(sink.counts.values()) == {1}
+    assert not flagged(target.config, engine)["degraded"]

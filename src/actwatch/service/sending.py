@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 from actwatch.config import Config
 from actwatch.core.words import count
@@ -34,11 +35,14 @@ def run_send(
     actor: str,
     stop: threading.Event,
     env: Mapping[str, str] | None = None,
+    **options: Any,
 ) -> SendReport | None:
-    """Send (or carry on sending) one bulletin until nothing is due or `stop` is set; every
-    outcome is logged. None when it could not run (the reason is logged)."""
+    """Send (or carry on sending) one bulletin until nothing is due, `stop` is set, or the mail
+    server has been unreachable for the run's `max_wait` (every unsent row stays pending; the
+    sweep carries on later, from the database). Every outcome is logged. None when it could not
+    run (the reason is logged, and kept on the bulletin)."""
     try:
-        report = send(engine, config, bulletin_id, actor=actor, stop=stop, env=env)
+        report = send(engine, config, bulletin_id, actor=actor, stop=stop, env=env, **options)
     except FrozenCopyError as exc:
         log.error(
             "bulletin %s cannot be sent: %s",

@@ -23,8 +23,13 @@ from actwatch.core.clock import iso, utc
 from actwatch.core.states import BulletinState, DeliveryState
 from actwatch.core.words import count
 from actwatch.delivery.ledger import counts, last_activity, next_retry, requeue, top_errors
-from actwatch.review import resume_sending
-from actwatch.review.records import SendProblem, bulletin_state, send_problem, sends_to_watch
+from actwatch.review import (
+    SendProblem,
+    bulletin_state,
+    resume_sending,
+    send_problem,
+    sends_to_watch,
+)
 from actwatch.subscribers.store import count_by_status
 
 # A send with messages due and none gone out for this long is stalled.

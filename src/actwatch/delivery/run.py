@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from actwatch.config import Config
+from actwatch.core.states import BulletinState
 from actwatch.delivery.compose import DeliveryError, MessageFactory, Renderer, sender
 from actwatch.delivery.ledger import (
     BOUNCE,
@@ -65,10 +66,16 @@ from actwatch.delivery.pool import (
     Worker,
 )
 from actwatch.mail import open_transport
-from actwatch.review import block_sending, finish_sending, frozen_copy, open_for_sending
-from actwatch.review.records import bulletin_state, note_send_problem
-from actwatch.review.states import SENT as BULLETIN_SENT
-from actwatch.review.states import ConflictError, StateError
+from actwatch.review import (
+    ConflictError,
+    StateError,
+    block_sending,
+    bulletin_state,
+    finish_sending,
+    frozen_copy,
+    note_send_problem,
+    open_for_sending,
+)
 from actwatch.subscribers.store import CONFIRMED, list_subscribers
 from actwatch.subscribers.tokens import Tokens
 
@@ -303,7 +310,7 @@ def send_bulletin(
     if report.halt is None and (breaker.trusted or not report.left):
         suppress_bounced(engine, bulletin_id)
     report.finished = report.halt is None and (
-        frozen.state == BULLETIN_SENT or _finish_if_done(engine, bulletin_id, actor, report)
+        frozen.state == BulletinState.SENT or _finish_if_done(engine, bulletin_id, actor, report)
     )
     return report
 
@@ -441,7 +448,7 @@ def _finish_if_done(engine: Engine, bulletin_id: int, actor: str, report: SendRe
         )
     except (ConflictError, StateError):
         # Another sender (a send-worker beside us) finished it at the same moment.
-        return bulletin_state(engine, bulletin_id) == BULLETIN_SENT
+        return bulletin_state(engine, bulletin_id) == BulletinState.SENT
     return True
 
 

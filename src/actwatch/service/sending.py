@@ -19,8 +19,7 @@ from actwatch.db import Engine
 from actwatch.delivery import DeliveryError, SendReport
 from actwatch.mail import MailError
 from actwatch.pipeline import send
-from actwatch.review import FrozenCopyError
-from actwatch.review.records import note_send_problem
+from actwatch.review import FrozenCopyError, note_send_problem
 from actwatch.review.states import ReviewError
 from actwatch.subscribers import SecretMissing
 

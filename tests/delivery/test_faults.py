@@ -472,3 +472,27 @@ def test_a_server_that_never_answers_is_a_server_fault(
     assert report.halt is not None and report.halt.kind == "outage"
     assert "timed out" in report.halt.reason
     assert {(row.state, row.attempts) for row in rows(engine)} == {("pending", 0)}
+
+
+def test_pipelined_transactions_keep_each_reply_with_its_command(
+    setup: Callable[..., tuple[Approved, Path]], sink: Sink, engine: Engine
+) -> None:
+    """With PIPELINING offered, MAIL, RCPT and DATA go in one write; a refused recipient, a
+    deferral and a refused message are still told apart by the reply to each command."""
+    target, _ = setup(readers(10))
+    sink.pipelining = True
+    sink.refuse["r2@example.org"] = "550 5.1.1 no such mailbox"
+    sink.defer_once.add("r5@example.org")
+    report = send_bulletin(engine, target.config, target.bulletin_id, env=ENV)
+    assert (report.sent, report.bounced, report.deferred) == (8, 1, 1)
+    assert set(sink.counts.values()) == {1} and len(sink.counts) == 8
+    assert sink.sessions <= 2  # the connections were kept through the refusals
+    sink.data_reply = "554 5.7.1 refused"
+    with engine.begin() as connection:  # the deferral is due now
+        connection.execute(update(deliveries).values(next_attempt_at=None))
+    blocked = send_bulletin(engine, target.config, target.bulletin_id, env=ENV)
+    assert blocked.blocked is not None and "554 5.7.1" in blocked.blocked
+    # The deferred reader's message was refused as a message: back in the queue, the refusal
+    # costing no attempt (only the deferral counted).
+    assert states(engine) == {"sent": 8, "bounced": 1, "pending": 1}
+    assert {row.attempts for row in rows(engine) if row.state == "pending"} == {1}

@@ -394,17 +394,21 @@ def last_activity(engine: Engine, bulletin_id: int) -> datetime | None:
     return max(found) if found else None
 
 
+# Built once: a statement made per message cost more than the rest of the message's bookkeeping.
+_BEGIN = (
+    update(deliveries)
+    .where(
+        deliveries.c.id == bindparam("did"),
+        deliveries.c.claimed_by == bindparam("worker"),
+        deliveries.c.state.in_(CLAIMABLE),
+    )
+    .values(state=SENDING, claimed_at=bindparam("now"))
+)
+
+
 def begin(connection: Connection, delivery_id: int, worker: str, now: datetime) -> bool:
     """pending/retry -> sending for this worker's lease; False when someone else has it."""
-    result = connection.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.id == delivery_id,
-            deliveries.c.claimed_by == worker,
-            deliveries.c.state.in_(CLAIMABLE),
-        )
-        .values(state=SENDING, claimed_at=now)
-    )
+    result = connection.execute(_BEGIN, {"did": delivery_id, "worker": worker, "now": now})
     return result.rowcount == 1
 
 

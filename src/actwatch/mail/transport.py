@@ -291,10 +291,7 @@ class SMTPTransport(_Closing):
 
     def _envelope_pipelined(self, smtp: smtplib.SMTP, sender: str, recipient: str) -> None:
         """MAIL, RCPT and DATA in one write, then their three replies; ends answered 354."""
-        commands = (
-            f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\n"
-            f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n"
-        )
+        commands = f"MAIL FROM:{_quoted(sender)}\r\nRCPT TO:{_quoted(recipient)}\r\nDATA\r\n"
         try:
             smtp.send(commands)
             mail = smtp.getreply()
@@ -389,6 +386,14 @@ def _greet(smtp: smtplib.SMTP) -> None:
         code, reply = smtp.helo()
     if code != 250:
         raise smtplib.SMTPResponseException(code, reply)
+
+
+def _quoted(address: str) -> str:
+    """`<address>` for a plain address (what smtplib's quoteaddr gives it, without parsing it
+    again for every message); anything else goes through quoteaddr."""
+    if "<" in address or ">" in address or " " in address or "\r" in address or "\n" in address:
+        return smtplib.quoteaddr(address)
+    return f"<{address}>"
 
 
 class _IdleDrop(Exception):

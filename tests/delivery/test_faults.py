@@ -246,6 +246,28 @@ def test_a_relay_that_refuses_every_recipient_trips_the_breaker(
     assert len(sink.counts) == 30 and set(sink.counts.values()) == {1}
 
 
+def test_an_operator_can_accept_bounces_the_breaker_stopped(
+    setup: Callable[..., tuple[Approved, Path]], sink: Sink, engine: Engine
+) -> None:
+    """A list whose first dozen addresses really are dead: the breaker stops the send; the
+    operator, having checked, lets those bounces stand."""
+    _, config_file = setup(readers(12, prefix="dead") + readers(5).split("\n", 1)[1])
+    for i in range(12):
+        sink.refuse[f"dead{i}@example.org"] = "550 5.1.1 no such mailbox"
+    first = cli(config_file, "send", "1")
+    assert first.exit_code == 1 and "--accept-bounces" in first.output
+    assert statuses(engine) == {"confirmed"}
+    result = cli(config_file, "send", "1", "--accept-bounces")
+    assert result.exit_code == 0, result.output
+    assert states(engine) == {"bounced": 12, "sent": 5}
+    assert len(sink.counts) == 5
+    with engine.connect() as connection:
+        bounced = connection.execute(
+            select(subscribers.c.email).where(subscribers.c.status == "bounced")
+        ).scalars()
+        assert {email for email in bounced} == {f"dead{i}@example.org" for i in range(12)}
+
+
 def test_a_few_genuine_bounces_do_not_trip_the_breaker(
     setup: Callable[..., tuple[Approved, Path]], sink: Sink, engine: Engine
 ) -> None:

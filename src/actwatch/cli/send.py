@@ -82,6 +82,12 @@ def _when(moment: datetime | None, app: App) -> str:
 )
 @click.option("--resend-unconfirmed", is_flag=True, hidden=True)  # the default now
 @click.option(
+    "--accept-bounces",
+    is_flag=True,
+    help="Do not stop when many of the first recipients bounce (after checking that those "
+    "addresses really are dead, not that the relay refuses us).",
+)
+@click.option(
     "--wait-retries",
     is_flag=True,
     help="Stay until deferred (4xx) messages are retried, instead of leaving them for later.",
@@ -105,6 +111,7 @@ def send(
     rate: float | None,
     at_most_once: bool,
     resend_unconfirmed: bool,
+    accept_bounces: bool,
     wait_retries: bool,
     max_wait: str,
     actor: str,
@@ -183,6 +190,7 @@ def send(
             connections=connections,
             rate_limit=rate,
             at_most_once=at_most_once,
+            check_bounces=not accept_bounces,
             wait_retries=wait_retries,
             max_wait=wait_for,
             stop=stop,
@@ -236,10 +244,12 @@ def _print_report(app: App, report: object) -> None:
             out.print(f"    {error}", highlight=False, markup=False, soft_wrap=True)
     left = report.left
     if report.blocked is not None:
+        breaker = report.halt is not None and report.halt.kind == "breaker"
         out.print(
             f"[red]Blocked: {escape(report.blocked)}[/]\nNobody was marked bounced and every "
             f"unsent message is still queued. Fix the cause, then run `actwatch send "
-            f"{report.bulletin_id}` again.",
+            f"{report.bulletin_id}` again"
+            + (" (with --accept-bounces if those addresses really are dead)." if breaker else "."),
             highlight=False,
         )
     elif report.halt is not None:

@@ -72,21 +72,30 @@ class RateLimiter:
     the slots missed in the last `slack` seconds, so the send runs at its limit on average
     instead of losing every slot nobody was ready for; it never runs above it for longer."""
 
-    def __init__(self, per_second: float | None, slack: float = 0.25) -> None:
+    def __init__(
+        self,
+        per_second: float | None,
+        slack: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.interval = 1.0 / per_second if per_second else 0.0
         self.slack = max(slack, self.interval)
-        self._next = time.monotonic()
+        self.clock = clock
+        self._next = clock()
         self._lock = threading.Lock()
+
+    def slot(self) -> float:
+        """The moment the caller may send its next message (by `clock`)."""
+        with self._lock:
+            slot = max(self._next, self.clock() - self.slack)
+            self._next = slot + self.interval
+        return slot
 
     def wait(self, stop: threading.Event) -> bool:
         """False when told to stop while waiting."""
         if not self.interval:
             return not stop.is_set()
-        with self._lock:
-            now = time.monotonic()
-            slot = max(self._next, now - self.slack)
-            self._next = slot + self.interval
-        delay = slot - time.monotonic()
+        delay = self.slot() - self.clock()
         return not stop.wait(delay) if delay > 0 else not stop.is_set()
 
 

@@ -399,7 +399,8 @@ _BEGIN = (
     .where(
         deliveries.c.id == bindparam("did"),
         deliveries.c.claimed_by == bindparam("worker"),
-        deliveries.c.state.in_(CLAIMABLE),
+        # Not IN (...): an expanding IN is rebuilt for every execution.
+        or_(deliveries.c.state == PENDING, deliveries.c.state == RETRY),
     )
     .values(state=SENDING, claimed_at=bindparam("now"))
 )

@@ -17,20 +17,18 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address as HeaderAddress
 from email.utils import format_datetime
 
 from actwatch.bulletin import Bulletin, Links, preview_links, render_html, render_text
 from actwatch.bulletin.render import subject
 from actwatch.config import Config
 from actwatch.mail import Address, build_message, dkim_signature, list_headers, list_id_for
-from actwatch.mail.message import POLICY, clean_header
+from actwatch.mail.headers import address_header, as_bytes
 from actwatch.review.freeze import FrozenCopy
 from actwatch.subscribers.tokens import LINK_TOKEN_LENGTH
 
 Choice = frozenset[str] | None  # None: every strand
 _SOFT_BREAK = b"=\r\n"
-_PLAIN_NAME = re.compile(r"^[A-Za-z0-9 !#$%&'*+/=?^_`{|}~.,()-]*$")
 
 
 class DeliveryError(Exception):
@@ -84,14 +82,10 @@ def sender(config: Config) -> Address:
 
 
 def to_header(email: str, name: str | None) -> bytes:
-    name = clean_header(name or "")
-    if not name:
-        return f"To: {email}\r\n".encode("ascii")
-    if _PLAIN_NAME.match(name):
-        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
-        return f'To: "{quoted}" <{email}>\r\n'.encode("ascii")
-    header = POLICY.header_factory("To", str(HeaderAddress(display_name=name, addr_spec=email)))
-    return header.fold(policy=POLICY).encode("ascii")  # type: ignore[no-any-return]
+    """The reader's To line(s), built by hand (`mail.headers`): the name cleaned, quoted or
+    encoded as literal text, never decoded; an address no header can carry raises ValueError
+    (the caller fails that one row)."""
+    return as_bytes(address_header("To", [(email, name)]))
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ every control character, line break and tab into a space (C0 and C1 controls, DE
 Unicode line and paragraph separators: a CR or LF left in a title would start a second mail
 header; a lone surrogate, which no encoder can write, likewise), collapses runs of spaces and
 strips the ends. It decodes nothing: an RFC 2047 encoded word (`=?utf-8?q?=0D=0A?=`) stays the
-literal text it is, and header building encodes it as text again. `multiline` is for text that keeps its
-lines (Markdown): line endings become `\\n`, other control characters go.
+literal text it is, and header building encodes it as text again.
+
+`multiline` is for text that keeps its lines (Markdown): line endings become `\\n`, other
+control characters go.
 """
 
 from __future__ import annotations
@@ -23,9 +25,7 @@ _SPACE = re.compile(r"\s+")
 # Most titles are clean already; checking first saves building a new string for each one.
 _UNCLEAN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]|[^\S ]|  |^ | $")
 # In multi-line text only the line feed (and the tab, as typed) stay.
-_CONTROL_BUT_LINES = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]"
-)
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _LINE_ENDING = re.compile(r"\r\n?|\u0085")
 
 

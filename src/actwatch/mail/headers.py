@@ -16,8 +16,8 @@ words, and each run of words is written the safest readable way:
 
 The result is ASCII lines (the first holds `Name: `), to be joined with CRLF, of at most 78
 characters unless a single plain word is longer: that is written whole on a line of its own
-(RFC 5322 allows 998), which every reader takes back exactly. Addresses are checked, not cleaned: one that is not a plain ASCII addr-spec raises
-ValueError.
+(RFC 5322 allows 998), which every reader takes back exactly. Addresses are checked, not
+cleaned: one that is not a plain ASCII addr-spec raises ValueError.
 
 A long run of non-ASCII words needs several encoded words in a row. RFC 2047 (6.2) has readers
 drop the space between two encoded words, and mail clients do; Python's own address parser

@@ -126,7 +126,7 @@ def raw_display_name(raw: bytes, header: str = "To") -> str:
         if encoded:
             words.append((True, str(make_header(decode_header(encoded)))))
         else:
-            words.append((False, re.sub(r"\\(.)", r"\1", quoted) if not atom else atom))
+            words.append((False, atom or re.sub(r"\\(.)", r"\1", quoted)))
     else:
         return ""  # a bare address
     text = ""

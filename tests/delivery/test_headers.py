@@ -30,6 +30,7 @@ from actwatch.mail import Address, MaildirTransport, build_message
 from actwatch.mail.headers import MAX_LINE, address_header, as_bytes, unstructured
 from actwatch.review import approve, send_test_copy
 from actwatch.review.editing import set_headline
+from actwatch.review.records import load_row
 from tests.delivery.conftest import APPROVED_AT, ENV, Approved
 from tests.delivery.smtp import Sink
 from tests.review.conftest import make_draft
@@ -270,6 +271,8 @@ def test_poisoned_names_and_headline_reach_nobody_as_headers(
     draft = make_draft(sqlite_engine, config)
     headline = "Care leavers =?utf-8?q?=0D=0ABcc:_victim@example.org?= news\r\nBcc: x@example.org"
     set_headline(sqlite_engine, draft.bulletin_id, headline, actor="Ed")
+    with sqlite_engine.connect() as connection:  # cleaned where it entered, nothing decoded
+        assert load_row(connection, draft.bulletin_id).headline == one_line(headline)
     approve(sqlite_engine, config, draft.bulletin_id, by="Ed", now=APPROVED_AT)
     target = Approved(sqlite_engine, config, draft.bulletin_id)
     names = hostile_readers(target, add_readers)

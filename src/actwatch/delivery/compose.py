@@ -1,7 +1,8 @@
-"""Messages for subscribers, rendered once per distinct choice of strands.
+"""Messages for subscribers, rendered once per distinct copy.
 
 The frozen bulletin (`frozen_context`, composed at approval) is rendered with the bulletin
-stage's templates for each distinct set of strands that subscribers chose, with a placeholder
+stage's templates once for each distinct reader's copy (`bulletin.copies.copy_key`: readers
+whose choices of strands make the same copy share one rendering), with a placeholder
 where each reader's token goes. The placeholder has exactly the length of a real token and only
 characters that quoted-printable leaves alone, so the message is serialised once per choice and
 each reader's copy is the same bytes with their token dropped into the slots (around any soft
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from actwatch.bulletin import Bulletin, Links, preview_links, render_html, render_text
+from actwatch.bulletin.copies import copy_key
 from actwatch.bulletin.render import subject
 from actwatch.config import Config
 from actwatch.mail import Address, build_message, dkim_signature, list_headers, list_id_for
@@ -269,8 +271,11 @@ class Renderer:
         return html, text
 
     def factory(self, choice: Choice) -> MessageFactory:
+        """The message factory of the copy a reader who chose `choice` gets, rendered on first
+        use: choices that make the same copy share it."""
         if choice is not None and set(choice) >= set(self.config.strands):
             choice = None
+        choice = copy_key(self.bulletin, choice)
         found = self._factories.get(choice)
         if found is not None:
             return found

@@ -24,7 +24,8 @@ What a text names: a strand's name, cues and programmes, the matcher's own vocab
 (`Bulletin.strand_terms`, kept with the approved copy so every reader's copy comes from what was
 approved). A copy of every strand is the bulletin itself, unchanged.
 
-`copy_key` says which readers get the same copy, so delivery renders each distinct copy once.
+`render.copy_identity` says which readers get the same copy, so delivery renders each distinct
+copy once.
 """
 
 from __future__ import annotations
@@ -321,9 +322,7 @@ def for_strands(bulletin: Bulletin, chosen: Collection[str] | None) -> Bulletin:
         rows = tuple(kept for kept in map(row, listed.entries) if kept is not None)
         return dataclasses.replace(listed, entries=rows, total=len(rows))
 
-    strand_sections = tuple(
-        kept for kept in map(section, bulletin.strand_sections) if kept.entries
-    )
+    strand_sections = tuple(kept for kept in map(section, bulletin.strand_sections) if kept.entries)
     copy = dataclasses.replace(
         bulletin,
         pilots=section(bulletin.pilots),
@@ -346,22 +345,6 @@ def _season_items(bulletin: Bulletin) -> int:
             if season.start <= entry.published_on < season.end
         }
     )
-
-
-def copy_key(bulletin: Bulletin, chosen: Collection[str] | None) -> frozenset[str] | None:
-    """What a reader's copy depends on: None for every strand (the bulletin itself), else the
-    chosen strands that any item is on or that the headline or introduction names. Readers with
-    the same key get the same copy, and rendering with the key itself gives it."""
-    if _every_strand(bulletin, chosen):
-        return None
-    assert chosen is not None
-    relevant = set(strands_in_words(bulletin))
-    for strands in items_of(bulletin).values():
-        relevant |= strands
-    for listed in (bulletin.commenced, bulletin.coming_up):
-        for row in listed.entries:  # a row with no instrument is a reader's by its strands
-            relevant |= strand_slugs(row.strands, bulletin.strand_names)
-    return frozenset(set(chosen) & relevant)
 
 
 def strands_with_news(copy: Bulletin, chosen: Collection[str]) -> list[str]:

@@ -15,6 +15,7 @@ serves all three and every reader.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Collection
@@ -88,6 +89,15 @@ def _copy(bulletin: Bulletin, strands: Collection[str] | None) -> _Copy:
     filtered = copy is not bulletin and strands is not None
     glance = at_a_glance(copy, strands if filtered else None, whole=bulletin)
     return _Copy(copy, glance, filtered)
+
+
+def copy_identity(bulletin: Bulletin, strands: Collection[str] | None) -> str:
+    """A digest of what the copy of a reader who chose `strands` says: readers whose copies
+    are the same (the same items, words and counts, whatever they chose) get the same digest,
+    so delivery renders each distinct copy once."""
+    copy = _copy(bulletin, strands)
+    shown = repr((copy.filtered, copy.at_a_glance, copy.bulletin))
+    return hashlib.sha256(shown.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _context(copy: _Copy, links: Links, shown: Bulletin | None = None) -> dict[str, Any]:

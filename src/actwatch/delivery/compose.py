@@ -1,8 +1,8 @@
 """Messages for subscribers, rendered once per distinct copy.
 
 The frozen bulletin (`frozen_context`, composed at approval) is rendered with the bulletin
-stage's templates once for each distinct reader's copy (`bulletin.copies.copy_key`: readers
-whose choices of strands make the same copy share one rendering), with a placeholder
+stage's templates once for each distinct reader's copy (`render.copy_identity`: readers whose
+choices of strands make the same copy share one rendering), with a placeholder
 where each reader's token goes. The placeholder has exactly the length of a real token and only
 characters that quoted-printable leaves alone, so the message is serialised once per choice and
 each reader's copy is the same bytes with their token dropped into the slots (around any soft
@@ -21,8 +21,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from actwatch.bulletin import Bulletin, Links, preview_links, render_html, render_text
-from actwatch.bulletin.copies import copy_key
-from actwatch.bulletin.render import subject
+from actwatch.bulletin.render import copy_identity, subject
 from actwatch.config import Config
 from actwatch.mail import Address, build_message, dkim_signature, list_headers, list_id_for
 from actwatch.mail.headers import address_header, as_bytes
@@ -242,7 +241,8 @@ class Renderer:
         self.dkim = dkim
         self.subject_prefix = subject_prefix
         self.placeholder = secrets.token_hex(LINK_TOKEN_LENGTH)[:LINK_TOKEN_LENGTH]
-        self._factories: dict[Choice, MessageFactory] = {}
+        self._factories: dict[str, MessageFactory] = {}  # by copy_identity
+        self._identities: dict[Choice, str] = {}
         self._lock = threading.Lock()
         self.renders = 0
 
@@ -275,15 +275,19 @@ class Renderer:
         use: choices that make the same copy share it."""
         if choice is not None and set(choice) >= set(self.config.strands):
             choice = None
-        choice = copy_key(self.bulletin, choice)
-        found = self._factories.get(choice)
+        identity = self._identities.get(choice)
+        found = self._factories.get(identity) if identity is not None else None
         if found is not None:
             return found
         with self._lock:
-            found = self._factories.get(choice)
+            identity = self._identities.get(choice)
+            if identity is None:
+                identity = copy_identity(self.bulletin, self.strands_of(choice))
+                self._identities[choice] = identity
+            found = self._factories.get(identity)
             if found is None:
                 found = self._make(choice)
-                self._factories[choice] = found
+                self._factories[identity] = found
             return found
 
     def _make(self, choice: Choice) -> MessageFactory:

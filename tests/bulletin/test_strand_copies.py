@@ -8,6 +8,7 @@ the editor away from some of their strands, as composed values and as rendered e
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -284,3 +285,20 @@ def test_readers_with_the_same_copy_share_one_identity_and_others_do_not(
     assert copy_identity(season_bulletin, set(config.strands)) == copy_identity(
         season_bulletin, None
     )
+
+
+def test_copies_that_differ_only_in_their_words_are_told_apart(
+    config: Config, season_bulletin: Bulletin
+) -> None:
+    """Relationships education has no news, so its readers' copies differ from others' only
+    where the introduction names it."""
+    plain = copy_identity(season_bulletin, {"care-leavers"})
+    assert copy_identity(season_bulletin, {"care-leavers", "relationships-education"}) == plain
+    named = dataclasses.replace(
+        season_bulletin,
+        intro_md="Relationships and sex education guidance is due next year.\n\nMore soon.",
+    )
+    with_rse = copy_identity(named, {"care-leavers", "relationships-education"})
+    assert with_rse != copy_identity(named, {"care-leavers"})
+    text = render_text(named, preview_links(config, "autumn-2017"), strands={"care-leavers"})
+    assert "guidance is due next year" not in text and "More soon." in text

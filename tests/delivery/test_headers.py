@@ -9,7 +9,11 @@ is the bytes, not the release.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
+import sys
 import unicodedata
 from collections.abc import Callable
 from email import policy
@@ -21,6 +25,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, update
 
+import actwatch
 from actwatch.config import Config
 from actwatch.core.text import one_line
 from actwatch.db.schema import subscribers
@@ -329,3 +334,67 @@ def test_a_test_send_with_a_poisoned_headline_is_safe(
         for name, value in message.items():
             assert not any(is_control(c) for c in str(value)), (name, str(value))
         assert str(message["Subject"]).startswith(f"[Test] {HOSTILE['encoded-bcc']} – ")
+
+
+_SAME_BYTES = """
+import hashlib, json, sys
+from datetime import UTC, datetime
+from email import policy
+from email.parser import BytesParser
+from actwatch.mail.message import Address, build_message, list_headers
+out = b""
+for text in json.loads(sys.argv[1]):
+    built = build_message(
+        sender=Address("b@example.org", text),
+        to=Address("r@example.org", text),
+        subject=text,
+        text="t\\n",
+        date=datetime(2017, 12, 4, tzinfo=UTC),
+        headers=list_headers(list_id="l.example.org", list_name=text, unsubscribe_url="https://x/u"),
+    )
+    del built["Message-ID"]
+    built["Message-ID"] = "<1@example.org>"
+    raw = built.as_bytes()
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert [k for k, _ in parsed.items()][:4] == ["From", "To", "Subject", "Date"], raw
+    assert all("\\r" not in str(v) and "\\n" not in str(v) for _, v in parsed.items()), raw
+    out += raw
+print(hashlib.sha256(out).hexdigest())
+"""
+
+
+def installed_pythons() -> list[str]:
+    """Interpreters on this machine: this one, those on PATH, the system's, pyenv's."""
+    names = [sys.executable, "/usr/bin/python3"]
+    names += [p for p in (shutil.which(f"python3.{minor}") for minor in range(11, 16)) if p]
+    names += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.*/bin/python3"))
+    return [name for name in dict.fromkeys(names) if Path(name).exists()]
+
+
+def test_the_same_bytes_and_no_injection_on_every_installed_python(tmp_path: Path) -> None:
+    """Every Python found here builds the same bytes for the hostile texts, and parses them
+    back without an extra header. The modules run alone (they need nothing but the standard
+    library), so any installed interpreter can run them."""
+    package = tmp_path / "actwatch"
+    source = Path(actwatch.__file__).parent
+    for part in ("core/text.py", "mail/headers.py", "mail/message.py"):
+        (package / part).parent.mkdir(parents=True, exist_ok=True)
+        (package / part).write_text((source / part).read_text(encoding="utf-8"), "utf-8")
+    for folder in (package, package / "core", package / "mail"):
+        (folder / "__init__.py").write_text("", encoding="utf-8")
+    texts = json.dumps([t for k, t in HOSTILE.items() if k != "lone-surrogate"])
+    digests: dict[str, str] = {}
+    for found in installed_pythons():
+        asked = [found, "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]
+        version = subprocess.run(asked, capture_output=True, text=True, timeout=60).stdout.strip()
+        if not re.fullmatch(r"3\.(1[1-9]|[2-9]\d)\.\d+", version):
+            continue  # not a release the project supports (or a shim with none behind it)
+        script = f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\n{_SAME_BYTES}"
+        run = subprocess.run(
+            [found, "-I", "-c", script, texts], capture_output=True, text=True, timeout=60
+        )
+        assert run.returncode == 0, (version, run.stderr)
+        digests[version] = run.stdout.strip()
+    assert digests, "no Python found"
+    assert len(set(digests.values())) == 1, digests
+    print("same header bytes on Python", ", ".join(sorted(digests)))

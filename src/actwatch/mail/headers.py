@@ -152,6 +152,8 @@ def fold(name: str, tokens: Sequence[str], separators: Sequence[str] | None = No
 
 def _runs(text: str, plain: Callable[[str], bool]) -> list[tuple[bool, str]]:
     """`text`'s words grouped into runs of plain and of other words: (is plain, the run)."""
+    # Two encoded words in a row are read as one text (the space between them dropped), so the
+    # words between plain ones are encoded together, with their spaces inside.
     runs: list[tuple[bool, list[str]]] = []
     for word in text.split(" ") if text else []:
         kind = plain(word)
@@ -162,7 +164,7 @@ def _runs(text: str, plain: Callable[[str], bool]) -> list[tuple[bool, str]]:
     return [(kind, " ".join(words)) for kind, words in runs]
 
 
-def _text_word(word: str) -> bool:
+def _plain_word(word: str) -> bool:
     return len(word) <= MAX_PLAIN_WORD and is_plain(word)
 
 
@@ -171,7 +173,7 @@ def unstructured(name: str, value: str) -> list[str]:
     other runs of words as encoded words."""
     room = MAX_LINE - len(name) - 2
     tokens: list[str] = []
-    for plain, run in _runs(one_line(value), _text_word):
+    for plain, run in _runs(one_line(value), _plain_word):
         if plain:
             tokens.extend(run.split(" "))
         else:
@@ -179,15 +181,11 @@ def unstructured(name: str, value: str) -> list[str]:
     return fold(name, tokens)
 
 
-def _phrase_word(word: str) -> bool:
-    return len(word) <= MAX_PLAIN_WORD and is_plain(word)
-
-
 def phrase(text: str, room: int = MAX_ENCODED_WORD) -> list[str]:
     """A display name as the tokens of an RFC 5322 phrase, the first at most `room` long: atoms,
     quoted strings and encoded words."""
     tokens: list[str] = []
-    for plain, run in _runs(one_line(text), _phrase_word):
+    for plain, run in _runs(one_line(text), _plain_word):
         limit = room if not tokens else MAX_ENCODED_WORD
         if not plain:
             tokens.extend(encoded_words(run, limit))

@@ -41,8 +41,8 @@ from actwatch.mail import MailError
 from actwatch.matching.instruments import InstrumentFetcher
 from actwatch.matching.store import ClassifyReport, classify_pending
 from actwatch.matching.store import reclassify as reclassify_items
-from actwatch.review import Approval, notify_draft_ready
-from actwatch.review import approve as approve_bulletin
+from actwatch.review import approve as approve  # the pipeline's approve verb is review's
+from actwatch.review import notify_draft_ready
 
 FORMATS = ("html", "text", "markdown")
 
@@ -192,27 +192,8 @@ def notify_editor(
     return Notified(told=told)
 
 
-# Approve.
-
-
-def approve(
-    engine: Engine,
-    config: Config,
-    bulletin_id: int,
-    *,
-    by: str,
-    revision: int | None = None,
-    expected_hash: str | None = None,
-    now: datetime | None = None,
-) -> Approval:
-    """Freeze the bulletin as it is now (composed and rendered once) and approve exactly that.
-
-    `expected_hash`: the content hash the editor saw (or, from the command line, its first
-    characters); when the content changed since, nothing is approved.
-    """
-    return approve_bulletin(
-        engine, config, bulletin_id, by=by, revision=revision, expected_hash=expected_hash, now=now
-    )
+# Approve: review's own verb (it freezes the bulletin, composed and rendered once, and
+# approves exactly that) is the pipeline's, imported above.
 
 
 # Send.

@@ -31,7 +31,7 @@ from actwatch.core.text import one_line
 from actwatch.db.schema import subscribers
 from actwatch.delivery import send_bulletin
 from actwatch.delivery.compose import to_header
-from actwatch.mail import Address, MaildirTransport, build_message
+from actwatch.mail import Address, MaildirTransport, build_message, list_headers
 from actwatch.mail.headers import MAX_LINE, address_header, as_bytes, unstructured
 from actwatch.review import approve, send_test_copy
 from actwatch.review.editing import set_headline
@@ -190,11 +190,21 @@ def test_every_header_of_a_built_message_is_safe(text: str) -> None:
         subject=text,
         text="Plain words.\n",
         html="<p>Words</p>",
-        headers={"X-Actwatch-Test": text},
+        headers={
+            "X-Actwatch-Test": text,
+            **list_headers(
+                list_id="news.example.org", list_name=text, unsubscribe_url="https://x/u"
+            ),
+        },
     )
     raw = built.as_bytes()
-    expected = ["From", "To", "Reply-To", "Subject", "Date", "Message-ID"]
-    message = assert_safe(raw, [*expected, "X-Actwatch-Test", "MIME-Version", "Content-Type"])
+    expected = ["From", "To", "Reply-To", "Subject", "Date", "Message-ID", "X-Actwatch-Test"]
+    lists = ["List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"]
+    message = assert_safe(raw, [*expected, *lists, "MIME-Version", "Content-Type"])
+    # The list's description is plain ASCII, or left out.
+    list_id = str(message["List-Id"])
+    assert list_id.endswith("<news.example.org>") and "=?" not in list_id
+    assert str(message["List-Unsubscribe"]) == "<https://x/u>"
     clean = one_line(text)
     assert message["Subject"] == clean and message["X-Actwatch-Test"] == clean
     assert display_name(message, raw, "From") == clean

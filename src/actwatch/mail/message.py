@@ -6,6 +6,7 @@ Python release."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -138,12 +139,14 @@ def list_headers(
     targets = [f"<{unsubscribe_url}>"]
     if unsubscribe_mailto:
         targets.append(f"<mailto:{unsubscribe_mailto}>")
-    # Quoted as list software writes it when it can be; encoded words when it must.
-    name = clean_header(list_name or "")
-    if header_lines.is_plain(name) and len(name) <= header_lines.MAX_PLAIN_WORD:
-        name = header_lines.quoted_string(name)
-    else:
-        name = " ".join(header_lines.phrase(name))
+    # The list's description, for mail filters, in plain ASCII (accents dropped, else left
+    # out): `build_message` writes an extra header's encoded words as literal text, so a name
+    # that needed them would arrive as `=?utf-8?...?=`.
+    name = unicodedata.normalize("NFKD", clean_header(list_name or ""))
+    name = clean_header(name.encode("ascii", "ignore").decode("ascii"))
+    if not header_lines.is_plain(name) or len(name) > header_lines.MAX_PLAIN_WORD:
+        name = ""
+    name = header_lines.quoted_string(name) if name else ""
     headers = {
         "List-Id": f"{name} <{list_id}>" if name else f"<{list_id}>",
         "List-Unsubscribe": ", ".join(targets),

@@ -197,14 +197,13 @@ def intro_for(intro_md: str, chosen: Collection[str], terms: Mapping[str, Iterab
 def _lead_title(bulletin: Bulletin, chosen: set[str]) -> str:
     """The title of the copy's first news item on a chosen strand (else its first news item),
     in the email's order."""
-    names = {bulletin.strand_names.get(slug, slug) for slug in chosen}
     entries = [
         entry
         for section in (bulletin.pilots, *bulletin.strand_sections, bulletin.other)
         for entry in section.entries
     ]
     for entry in entries:
-        if any(label.split(" (", 1)[0] in names for label in entry.strands):
+        if strand_slugs(entry.strands, bulletin.strand_names) & chosen:
             return entry.title
     return entries[0].title if entries else ""
 

@@ -364,7 +364,10 @@ def _feed(
         while shared.jobs.qsize() > limit and not shared.stop.is_set():
             time.sleep(0.02)
             last_tell = _maybe_tell(tell, last_tell)
-        jobs = claim(engine, bulletin_id, shared.worker_id, limit=limit)
+        # Under the workers' lock: on SQLite a claim meeting a worker's write waited in the busy
+        # handler's sleeps, or made the worker (and every worker queued behind it) wait there.
+        with shared.db_lock:
+            jobs = claim(engine, bulletin_id, shared.worker_id, limit=limit)
         if not jobs:
             _wait_idle(shared, workers, tell)
             if shared.stop.is_set():

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
@@ -56,9 +56,13 @@ from actwatch.feeds.normalize import html_to_text
 from actwatch.matching.classify import classify, classify_many
 from actwatch.matching.commencement import instrument_text
 from actwatch.matching.instruments import InstrumentFetcher, instrument_url, now_utc
-from actwatch.matching.learned import Example, LearnedModel, data_key, train, with_model
 from actwatch.matching.matcher import Matcher, compile_rules
 from actwatch.matching.model import Classification, ItemText
+
+if TYPE_CHECKING:
+    # The learned scorer (NumPy) is imported by the functions that classify, so that reading
+    # verdicts (the bulletins, the editor's pages) does not load it.
+    from actwatch.matching.learned import Example, LearnedModel
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -116,6 +120,8 @@ def shipped_examples(config: Config) -> list[Example]:
 
 
 def _examples(config: Config, lines: Iterable[str], reader: Any) -> list[Example]:
+    from actwatch.matching.learned import Example
+
     examples = []
     for line in lines:
         if not line.strip():
@@ -141,6 +147,8 @@ def _examples(config: Config, lines: Iterable[str], reader: Any) -> list[Example
 
 def learned(connection: Connection) -> list[Example]:
     """The editor's decisions that `actwatch learn` took in."""
+    from actwatch.matching.learned import Example
+
     rows = connection.execute(select(learned_examples).order_by(learned_examples.c.item_id)).all()
     return [
         Example(
@@ -164,6 +172,8 @@ def trained_model(
     rules: Matcher, examples: Sequence[Example], connection: Connection | None = None
 ) -> LearnedModel:
     """The scorer for these rules and examples: from memory, the database cache, or trained."""
+    from actwatch.matching.learned import LearnedModel, data_key
+
     key = data_key(rules, examples)
     model = _MODELS.get(key)
     cached = False
@@ -186,6 +196,13 @@ def trained_model(
         _MODELS.clear()
     _MODELS[key] = model
     return model
+
+
+def train(rules: Matcher, examples: Sequence[Example]) -> LearnedModel:
+    """Fit the scorer (scikit-learn, imported only when a model must be trained)."""
+    from actwatch.matching.learned import train as fit
+
+    return fit(rules, examples)
 
 
 def _cache_model(connection: Connection, key: str, model: LearnedModel) -> None:
@@ -215,6 +232,8 @@ def _cache_model(connection: Connection, key: str, model: LearnedModel) -> None:
 def load_matcher(engine: Engine | None, config: Config) -> Matcher:
     """The matcher as it classifies stored items: the rules, and the learned scorer unless
     `matching.learned_scorer` is off."""
+    from actwatch.matching.learned import with_model
+
     rules = compile_rules(config)
     if not config.matching.learned_scorer:
         return rules

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -56,10 +57,15 @@ class Polled:
 
     poll: PollReport
     matching: ClassifyReport | None  # None: stopped before matching (the next pass matches)
+    seconds: float = 0.0  # the whole verb: the pass, then matching
 
     def as_dict(self) -> dict[str, Any]:
+        classify = self.matching.seconds if self.matching else 0.0
         return {
             **self.poll.as_dict(),
+            "seconds": round(self.seconds, 3),
+            # Fetch, parse and store overlap within the pass; classify follows it.
+            "seconds_by_step": {**self.poll.seconds_by_step(), "classify": round(classify, 3)},
             "matching": self.matching.as_dict() if self.matching else None,
         }
 
@@ -82,6 +88,7 @@ def poll_and_match(
     returned; set after the pass, matching waits for the next one.
     Raises UnknownFeedError for a feed name the config does not have.
     """
+    started = time.perf_counter()
     own = poller is None
     current = poller or Poller(engine, config)
     try:
@@ -92,8 +99,9 @@ def poll_and_match(
     if report is None:
         return None
     if stop is not None and stop.is_set():
-        return Polled(report, None)
-    return Polled(report, classify_pending(engine, config))
+        return Polled(report, None, time.perf_counter() - started)
+    matching = classify_pending(engine, config)
+    return Polled(report, matching, time.perf_counter() - started)
 
 
 def _poll_pass(

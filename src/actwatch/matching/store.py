@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ class ClassifyReport:
     states: Counter[str] = field(default_factory=Counter)
     instruments_fetched: int = 0
     instrument_errors: int = 0
+    seconds: float = 0.0  # the whole step: loading the matcher, classifying, storing verdicts
 
     @property
     def relevant(self) -> int:
@@ -277,6 +279,7 @@ def _run(
     *,
     everything: bool,
 ) -> ClassifyReport:
+    started = time.perf_counter()
     matcher = matcher or load_matcher(engine, config)
     fingerprint = matcher.fingerprint
     own_fetcher = fetcher is None and config.matching.fetch_instruments
@@ -302,6 +305,7 @@ def _run(
             report.instrument_errors = fetcher.errors
             if own_fetcher:
                 fetcher.close()
+    report.seconds = time.perf_counter() - started
     return report
 
 

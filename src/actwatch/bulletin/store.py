@@ -7,7 +7,7 @@ constraint (one row per bulletin and item) makes a second, concurrent refresh ha
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -58,7 +58,7 @@ from actwatch.db.schema import (
     item_strands,
     items,
 )
-from actwatch.matching.store import effective_state
+from actwatch.matching.store import decided
 
 REFRESHABLE_STATES = (BulletinState.DRAFT,)
 
@@ -105,7 +105,7 @@ def _utc(moment: datetime) -> datetime:
 
 def _relevant_in(start: datetime, end: datetime) -> Any:
     return and_(
-        effective_state == MatchState.RELEVANT,
+        decided(MatchState.RELEVANT),
         items.c.published_at >= _utc(start),
         items.c.published_at < _utc(end),
     )
@@ -192,7 +192,7 @@ def load_commencements(connection: Connection, before: datetime) -> list[StoredC
         )
         .join(items, items.c.id == commencements.c.item_id)
         .join(item_matches, item_matches.c.item_id == items.c.id)
-        .where(effective_state == MatchState.RELEVANT, items.c.published_at < _utc(before))
+        .where(decided(MatchState.RELEVANT), items.c.published_at < _utc(before))
         .order_by(commencements.c.in_force_on, commencements.c.id)
     )
     return [
@@ -217,7 +217,7 @@ def load_activity(connection: Connection, before: datetime) -> dict[str, StrandA
         )
         .join(items, items.c.id == item_strands.c.item_id)
         .join(item_matches, item_matches.c.item_id == items.c.id)
-        .where(effective_state == MatchState.RELEVANT, items.c.published_at < _utc(before))
+        .where(decided(MatchState.RELEVANT), items.c.published_at < _utc(before))
         .group_by(item_strands.c.strand)
     )
     activity = {}
@@ -470,10 +470,12 @@ def seasons_with_news(engine: Engine, config: Config) -> list[tuple[Season, int]
         published = connection.execute(
             select(items.c.published_at)
             .join(item_matches, item_matches.c.item_id == items.c.id)
-            .where(effective_state == MatchState.RELEVANT)
+            .where(decided(MatchState.RELEVANT))
         ).scalars()
-        counts: dict[Season, int] = defaultdict(int)
         zone = config.schedule.zone
-        for moment in published:
-            counts[season_containing(config, moment.astimezone(zone).date())] += 1
+        # Counted by day first: a day's season is worked out once, not once per item.
+        days = Counter(moment.astimezone(zone).date() for moment in published)
+    counts: dict[Season, int] = defaultdict(int)
+    for day, many in days.items():
+        counts[season_containing(config, day)] += many
     return sorted(counts.items())

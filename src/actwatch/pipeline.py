@@ -18,32 +18,25 @@ import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from actwatch.bulletin import (
-    BulletinError,
-    Season,
-    last_ended_season,
-    load_bulletin,
-    preview_links,
-    render_html,
-    render_markdown,
-    render_text,
-)
-from actwatch.bulletin.store import DraftResult, draft_bulletin
 from actwatch.config import Config
 from actwatch.core import clock
 from actwatch.core.words import plural
-from actwatch.delivery import SendReport, send_bulletin
 from actwatch.feeds.poll import Poller, PollReport, ProgressCallback
-from actwatch.mail import MailError
 from actwatch.matching.instruments import InstrumentFetcher
 from actwatch.matching.store import ClassifyReport, classify_pending
 from actwatch.matching.store import reclassify as reclassify_items
-from actwatch.review import Approval, notify_draft_ready
-from actwatch.review import approve as approve_bulletin
+
+if TYPE_CHECKING:
+    # The later stages are imported by the verbs that use them: a poll (every few minutes, as
+    # a process of its own from cron) does not load the renderer, the review or the delivery.
+    from actwatch.bulletin import Season
+    from actwatch.bulletin.store import DraftResult
+    from actwatch.delivery import SendReport
+    from actwatch.review import Approval
 
 FORMATS = ("html", "text", "markdown")
 
@@ -180,6 +173,9 @@ def draft_and_notify(
     NothingToDraft (creating nothing, telling nobody) for a season not begun or without news.
     `issued_on`: a new draft's issue date, set ahead (by default, the day it is approved).
     """
+    from actwatch.bulletin import last_ended_season
+    from actwatch.bulletin.store import draft_bulletin
+
     moment = clock.utc(now)
     season = season or last_ended_season(config, moment)
     draft = draft_bulletin(engine, config, season, moment, issued_on=issued_on)
@@ -193,6 +189,9 @@ def notify_editor(
 ) -> Notified:
     """Email the editor about a draft unless they were told already; a mail failure is
     reported, not raised (the draft stands, and the next attempt tries again)."""
+    from actwatch.mail import MailError
+    from actwatch.review import notify_draft_ready
+
     try:
         told = notify_draft_ready(engine, config, bulletin_id, now=now)
     except (MailError, OSError) as exc:
@@ -218,6 +217,8 @@ def approve(
     `expected_hash`: the content hash the editor saw (or, from the command line, its first
     characters); when the content changed since, nothing is approved.
     """
+    from actwatch.review import approve as approve_bulletin
+
     return approve_bulletin(
         engine, config, bulletin_id, by=by, revision=revision, expected_hash=expected_hash, now=now
     )
@@ -238,6 +239,8 @@ def send(
 ) -> SendReport:
     """Send (or carry on sending) an approved bulletin to every confirmed subscriber; see
     `actwatch.delivery.send_bulletin` for the options."""
+    from actwatch.delivery import send_bulletin
+
     return send_bulletin(engine, config, bulletin_id, actor=actor, stop=stop, env=env, **options)
 
 
@@ -249,6 +252,15 @@ def render(
 ) -> dict[str, str]:
     """A stored bulletin (its id or season) as the editor reviews it, composed once: `html` and
     `text` (the email, sections capped) and `markdown` (the archive post, everything)."""
+    from actwatch.bulletin import (
+        BulletinError,
+        load_bulletin,
+        preview_links,
+        render_html,
+        render_markdown,
+        render_text,
+    )
+
     composed = load_bulletin(engine, config, reference)
     links = preview_links(config, composed.season.slug)
     renderers = {"html": render_html, "text": render_text, "markdown": render_markdown}

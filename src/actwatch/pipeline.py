@@ -27,7 +27,8 @@ from actwatch.core import clock
 from actwatch.core.words import plural
 from actwatch.feeds.poll import Poller, PollReport, ProgressCallback
 from actwatch.matching.instruments import InstrumentFetcher
-from actwatch.matching.store import ClassifyReport, classify_pending
+from actwatch.matching.matcher import Matcher
+from actwatch.matching.store import ClassifyReport, classify_pending, load_matcher
 from actwatch.matching.store import reclassify as reclassify_items
 
 if TYPE_CHECKING:
@@ -82,6 +83,9 @@ def poll_and_match(
     Raises UnknownFeedError for a feed name the config does not have.
     """
     started = time.perf_counter()
+    # The matcher (the rules, the learned scorer from its cache) is loaded while the pass waits
+    # on the network: it reads nothing the pass writes, and the verdicts are the same.
+    matcher = _MatcherLoader(engine, config)
     own = poller is None
     current = poller or Poller(engine, config)
     try:
@@ -93,8 +97,37 @@ def poll_and_match(
         return None
     if stop is not None and stop.is_set():
         return Polled(report, None, time.perf_counter() - started)
-    matching = classify_pending(engine, config)
+    matching_started = time.perf_counter()
+    matching = classify_pending(engine, config, matcher=matcher.result())
+    # The matching after the pass: waiting for the matcher if it was not ready, then matching.
+    matching.seconds = time.perf_counter() - matching_started
     return Polled(report, matching, time.perf_counter() - started)
+
+
+class _MatcherLoader:
+    """`load_matcher` in a thread of its own. A daemon: a pass stopped for a shutdown does not
+    wait for it (a model it was caching is rolled back with its transaction)."""
+
+    def __init__(self, engine: Engine, config: Config) -> None:
+        self._matcher: Matcher | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._load, args=(engine, config), name="actwatch-matcher", daemon=True
+        )
+        self._thread.start()
+
+    def _load(self, engine: Engine, config: Config) -> None:
+        try:
+            self._matcher = load_matcher(engine, config)
+        except BaseException as exc:  # raised again in the thread that asks for the matcher
+            self._error = exc
+
+    def result(self) -> Matcher:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._matcher is not None
+        return self._matcher
 
 
 def _poll_pass(

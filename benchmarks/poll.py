@@ -16,7 +16,8 @@ separate process on 127.0.0.1 (ETag, Last-Modified, 304, gzip), then times, in o
 
 Each process is timed from outside (wall clock); actwatch's own JSON gives the breakdown.
 Targets (issue 17): cold <= 1.5 x (floor / cores) and at least 2 x faster than reader; warm
-<= 1 ms per feed plus start-up (`actwatch --version` measured in the same run).
+<= 1 ms per feed plus start-up, where start-up is `actwatch poll` with no feed due (the same
+imports, config, database and matching check, no request), measured in the same run.
 
     python benchmarks/poll.py [--feeds 200] [--seed 1] [--no-reader]
 """
@@ -283,7 +284,9 @@ def write_config(folder: Path, name: str, urls: list[str]) -> Path:
 
     data = _repo_config()
     data["feeds"] = [{"name": f"feed-{index:04d}", "url": url} for index, url in enumerate(urls)]
-    data["fetch"]["min_interval"] = "0s"  # type: ignore[index]
+    # A feed just fetched is not due for an hour: `poll` then fetches nothing (start-up), and
+    # `poll --force` fetches every feed (the warm pass).
+    data["fetch"]["min_interval"] = "1h"  # type: ignore[index]
     # No network in a benchmark: instruments of the Act are read from the feeds alone.
     data["matching"]["fetch_instruments"] = False  # type: ignore[index]
     data["database"] = {"url": f"sqlite:///{name}.db"}
@@ -374,6 +377,11 @@ def main() -> None:
                 [*actwatch, "--config", str(config), "poll", "--force", "--json"], work, env
             )
             warm_json = json.loads(out)
+            idle, out = timed_process(
+                [*actwatch, "--config", str(config), "poll", "--json"], work, env
+            )
+            idle_json = json.loads(out)
+            assert idle_json["skipped"] == args.feeds, idle_json
 
             python, reader_note = reader
             if python is not None:
@@ -415,8 +423,13 @@ def main() -> None:
         cold_ratio_to_floor=round(cold / floor, 3),
         cold_json=cold_json,
         warm_seconds=round(warm, 3),
-        warm_ms_per_feed_over_startup=round(1000 * (warm - version) / args.feeds, 3),
-        warm_ok=(warm - version) / args.feeds <= 0.001,
+        idle_seconds=round(idle, 3),
+        warm_ms_per_feed_over_startup=round(1000 * (warm - idle) / args.feeds, 3),
+        warm_ok=(warm - idle) / args.feeds <= 0.001,
+        warm_pass_ms_per_feed=round(
+            1000 * (warm_json["seconds"] - warm_json["seconds_by_step"]["classify"]) / args.feeds,
+            3,
+        ),
         warm_json=warm_json,
     )
     if "reader_cold_seconds" in figures:
@@ -430,7 +443,8 @@ def main() -> None:
         f"floor (feedparser alone, one process):   {floor:7.3f} s;"
         f" floor / {cores} cores = {floor / cores:.3f} s"
     )
-    print(f"actwatch --version (start-up):            {version:7.3f} s")
+    print(f"actwatch --version:                       {version:7.3f} s")
+    print(f"start-up: `actwatch poll`, no feed due:   {idle:7.3f} s")
     steps = cold_json["seconds_by_step"]
     print(
         f"cold `actwatch poll`, whole process:      {cold:7.3f} s = {cold / (floor / cores):.2f} x"
@@ -447,7 +461,8 @@ def main() -> None:
     print(
         f"warm `actwatch poll --force` (all 304):   {warm:7.3f} s = start-up + "
         f"{figures['warm_ms_per_feed_over_startup']:.3f} ms per feed; target <= 1 ms: "
-        f"{'met' if figures['warm_ok'] else 'NOT met'} ({warm_json['not_modified']} not modified)"
+        f"{'met' if figures['warm_ok'] else 'NOT met'} ({warm_json['not_modified']} not modified;"
+        f" the pass itself, by its own report: {figures['warm_pass_ms_per_feed']:.3f} ms per feed)"
     )
     if "reader_cold_seconds" in figures:
         speedup = figures["cold_speedup_over_reader"]

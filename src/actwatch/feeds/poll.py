@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from actwatch.config import Config, FeedConfig
+from actwatch.feeds.entries import ParsedFeed
 from actwatch.feeds.http import FetchLimits, FetchRequest, FetchResult, fetch, make_client
-from actwatch.feeds.parse import ParsedFeed
 from actwatch.feeds.store import (
     FeedRow,
     StoreResult,
@@ -241,7 +241,6 @@ class _Pass:
         self.storing = BusyClock()
 
     async def __aenter__(self) -> _Pass:
-        self._client = make_client(self.config)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -292,6 +291,10 @@ class _Pass:
             else:
                 due.append((feed, row))
         self._total = len(due)
+        if due:
+            # Only when something is fetched: the client's TLS context (the CA bundle) is a
+            # good part of a pass where no feed is due.
+            self._client = make_client(self.config)
         warm_up = None
         if any(row.etag is None and row.last_modified is None for _, row in due):
             # A feed without validators will surely need parsing: start the workers while

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from actwatch.bulletin import Season
     from actwatch.bulletin.store import DraftResult
     from actwatch.delivery import SendReport
-    from actwatch.review import Approval
+    from actwatch.review import approve as approve  # the pipeline's approve verb is review's
 
 FORMATS = ("html", "text", "markdown")
 
@@ -232,29 +232,17 @@ def notify_editor(
     return Notified(told=told)
 
 
-# Approve.
+# Approve: review's own verb (it freezes the bulletin, composed and rendered once, and
+# approves exactly that) is the pipeline's, imported on first use (see __getattr__ below).
 
 
-def approve(
-    engine: Engine,
-    config: Config,
-    bulletin_id: int,
-    *,
-    by: str,
-    revision: int | None = None,
-    expected_hash: str | None = None,
-    now: datetime | None = None,
-) -> Approval:
-    """Freeze the bulletin as it is now (composed and rendered once) and approve exactly that.
+def __getattr__(name: str) -> Any:
+    if name == "approve":
+        from actwatch.review import approve
 
-    `expected_hash`: the content hash the editor saw (or, from the command line, its first
-    characters); when the content changed since, nothing is approved.
-    """
-    from actwatch.review import approve as approve_bulletin
-
-    return approve_bulletin(
-        engine, config, bulletin_id, by=by, revision=revision, expected_hash=expected_hash, now=now
-    )
+        globals()["approve"] = approve
+        return approve
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # Send.

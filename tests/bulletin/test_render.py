@@ -147,7 +147,7 @@ def test_text_fits_a_plain_mail_client(config: Config) -> None:
     assert "\n\n\n" not in text
 
 
-def test_strand_filter_drops_unchosen_strand_sections(config: Config) -> None:
+def test_strand_filter_keeps_only_the_items_on_the_chosen_strands(config: Config) -> None:
     bulletin = golden_bulletin(config)
     links = Links(
         archive="https://actwatch.example.org/archive/autumn-2017",
@@ -161,8 +161,8 @@ def test_strand_filter_drops_unchosen_strand_sections(config: Config) -> None:
         assert "Local offer for care leavers" in out
         assert "Social Work England: government consults" not in out
         assert "Corporate parenting: what councils" not in out
-        # The shared sections and the tracker stay for everyone.
-        assert "Safeguarding early adopters" in out
+        # A pilot on another strand is another strand's news; the tracker stays for everyone.
+        assert "Safeguarding early adopters" not in out
         assert "Social Work England" in out  # as a tracker row
     html = render_html(bulletin, links, strands=chosen)
     assert "https://actwatch.example.org/u/TOKEN-123" in html

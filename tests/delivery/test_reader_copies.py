@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from email.message import EmailMessage
 
 from sqlalchemy import Engine
 
@@ -55,3 +57,33 @@ def test_each_reader_gets_a_subject_and_introduction_for_their_strands(
     safe = messages["safe@example.org"]
     assert "Social Work England" not in str(safe["Subject"])
     assert "Autumn 2017 news" in str(safe["Subject"])
+
+
+def body_without_tokens(message: EmailMessage) -> tuple[str, str, str]:
+    text, html = parts(message)
+    token = re.compile(r"/(unsubscribe|preferences)/[A-Za-z0-9_.-]+")
+    return str(message["Subject"]), token.sub(r"/\1/T", text), token.sub(r"/\1/T", html)
+
+
+def test_one_render_per_distinct_copy(
+    sqlite_engine: Engine, config: Config, add_readers: Callable[..., None], sink: Sink
+) -> None:
+    """Readers whose choices make the same copy share one rendering (copies that differ only in
+    their words are told apart: tests/bulletin/test_strand_copies.py)."""
+    draft = make_draft(sqlite_engine, config)
+    set_intro(sqlite_engine, draft.bulletin_id, INTRO, actor="Ed")
+    approve(sqlite_engine, config, draft.bulletin_id, by="Ed", now=APPROVED_AT)
+    add_readers(
+        Approved(sqlite_engine, config, draft.bulletin_id),
+        "email,name,strands\n"
+        "leavers@example.org,,care-leavers\n"
+        # Schools has no news this season and the introduction does not name it: the same copy.
+        "leavers-schools@example.org,,care-leavers;schools-accountability\n"
+        "safe@example.org,,safeguarding-partnerships\n"
+        "all@example.org,,\n",
+    )
+    report = send_bulletin(sqlite_engine, config, draft.bulletin_id, env=ENV)
+    assert (report.sent, report.renders) == (4, 3)
+    messages = {rcpt: body_without_tokens(m) for rcpt, m in by_reader(sink).items()}
+    assert messages["leavers@example.org"] == messages["leavers-schools@example.org"]
+    assert len(set(messages.values())) == 3

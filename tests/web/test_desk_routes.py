@@ -130,7 +130,7 @@ def test_drafts_are_made_from_the_dashboard(editor_client: Client, draft: Draft)
     assert "Spring 2018" in page and "Draft Winter 2017-18 with it" in page
     response = client.post("/editor/drafts", data={"csrf_token": token, "season": "spring-2018"})
     assert response.status_code == 303 and response.headers["location"] == "/editor/bulletins/2"
-    assert "Created the Spring 2018 draft with 1 item(s)." in messages(client, "/editor/")
+    assert "Created the Spring 2018 draft with 1 item." in messages(client, "/editor/")
     assert f"#{spring}" in client.get("/editor/bulletins/2").text
     # Again: the same bulletin, nothing new.
     response = client.post("/editor/drafts", data={"csrf_token": token, "season": "spring-2018"})

@@ -1,7 +1,14 @@
-"""A reader's own copy: the words around the sections, fitted to the strands a subscriber chose.
+"""A reader's own copy: their news, and the words around it, fitted to the strands they chose.
 
-Delivery renders one copy per distinct choice of strands; the render keeps only the chosen
-strands' news. This module makes the rest of the copy agree with what it shows:
+`for_strands` keeps a reader's news: every item tagged with any strand they chose, wherever
+the editor placed it (an item on care leavers and schools filed under schools reaches a
+care-leavers reader, under the schools heading the editor gave it), and no other item. A
+commencement row is theirs when its provisions or its instrument are on a chosen strand (the
+instrument counts as on the row's strands), or when news reporting it is; news on no strand
+("Other news about the Act") goes to readers of every strand only. The copy's counts (its
+`item_count`, each section's `total`) describe the copy.
+
+`reader_copy` makes the rest of the copy agree with what it shows:
 
 - The headline (the banner's title and the subject) stays when it names no strand, or names a
   strand the reader chose. A headline that names only strands the reader did not choose is left
@@ -16,6 +23,9 @@ strands' news. This module makes the rest of the copy agree with what it shows:
 What a text names: a strand's name, cues and programmes, the matcher's own vocabulary for it
 (`Bulletin.strand_terms`, kept with the approved copy so every reader's copy comes from what was
 approved). A copy of every strand is the bulletin itself, unchanged.
+
+`render.copy_identity` says which readers get the same copy, so delivery renders each distinct
+copy once.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ from functools import lru_cache
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from actwatch.bulletin.model import Bulletin
+from actwatch.bulletin.model import Bulletin, Commencement, CommencementList, Entry, Section
 from actwatch.bulletin.seasons import upper_first
 from actwatch.matching.cues import cue_pattern
 
@@ -187,14 +197,13 @@ def intro_for(intro_md: str, chosen: Collection[str], terms: Mapping[str, Iterab
 def _lead_title(bulletin: Bulletin, chosen: set[str]) -> str:
     """The title of the copy's first news item on a chosen strand (else its first news item),
     in the email's order."""
-    names = {bulletin.strand_names.get(slug, slug) for slug in chosen}
     entries = [
         entry
         for section in (bulletin.pilots, *bulletin.strand_sections, bulletin.other)
         for entry in section.entries
     ]
     for entry in entries:
-        if any(label.split(" (", 1)[0] in names for label in entry.strands):
+        if strand_slugs(entry.strands, bulletin.strand_names) & chosen:
             return entry.title
     return entries[0].title if entries else ""
 
@@ -238,3 +247,109 @@ def subject_of(bulletin: Bulletin) -> str:
     """The email's subject (a bulletin composed before subjects had their own pattern: its
     title)."""
     return bulletin.subject or bulletin.title
+
+
+def strand_slugs(labels: Iterable[str], names: Mapping[str, str]) -> set[str]:
+    """The strands (slugs) that labels as the bulletin shows them name: a strand's name
+    ('Care leavers'), a name with the provisions it has ('Corporate parenting (section 1)'),
+    or a slug the config no longer names. `names`: slug -> name (`Bulletin.strand_names`)."""
+    by_name = {name: slug for slug, name in names.items()}
+    found = set()
+    for label in labels:
+        slug = by_name.get(label)
+        if slug is None:
+            slug = next((s for n, s in by_name.items() if label.startswith(f"{n} (")), None)
+        if slug is None and label in names:
+            slug = label
+        if slug is not None:
+            found.add(slug)
+    return found
+
+
+def _entries(bulletin: Bulletin) -> Iterable[tuple[Entry, tuple[str, ...]]]:
+    """Every item the bulletin shows, with the labels of the strands it is on (an instrument is
+    on its commencement row's strands too)."""
+    for section in (bulletin.pilots, *bulletin.strand_sections, bulletin.other):
+        for entry in section.entries:
+            yield entry, entry.strands
+    for listed in (bulletin.commenced, bulletin.coming_up):
+        for row in listed.entries:
+            if row.instrument is not None:
+                yield row.instrument, (*row.instrument.strands, *row.strands)
+            for report in row.coverage:
+                yield report, report.strands
+
+
+def items_of(bulletin: Bulletin) -> dict[int, set[str]]:
+    """The items a bulletin (or a reader's copy) shows: item id -> the strands (slugs) it is on."""
+    items: dict[int, set[str]] = {}
+    for entry, labels in _entries(bulletin):
+        items.setdefault(entry.item_id, set()).update(strand_slugs(labels, bulletin.strand_names))
+    return items
+
+
+def _every_strand(bulletin: Bulletin, chosen: Collection[str] | None) -> bool:
+    return chosen is None or set(chosen) >= set(bulletin.strand_names)
+
+
+def for_strands(bulletin: Bulletin, chosen: Collection[str] | None) -> Bulletin:
+    """The news of a reader who chose the strands `chosen` (slugs; None: every strand): every
+    item on any of them, where the editor placed it, and nothing else; the counts recounted."""
+    if _every_strand(bulletin, chosen):
+        return bulletin
+    assert chosen is not None
+    wanted = set(chosen)
+    names = bulletin.strand_names
+
+    def on(labels: Iterable[str]) -> bool:
+        return bool(strand_slugs(labels, names) & wanted)
+
+    def section(shown: Section) -> Section:
+        entries = tuple(entry for entry in shown.entries if on(entry.strands))
+        return dataclasses.replace(shown, entries=entries, total=len(entries))
+
+    def row(shown: Commencement) -> Commencement | None:
+        instrument = shown.instrument
+        if instrument is not None and not on((*instrument.strands, *shown.strands)):
+            instrument = None
+        coverage = tuple(report for report in shown.coverage if on(report.strands))
+        if instrument is None and not coverage and not on(shown.strands):
+            return None
+        return dataclasses.replace(shown, instrument=instrument, coverage=coverage)
+
+    def dated(listed: CommencementList) -> CommencementList:
+        rows = tuple(kept for kept in map(row, listed.entries) if kept is not None)
+        return dataclasses.replace(listed, entries=rows, total=len(rows))
+
+    strand_sections = tuple(kept for kept in map(section, bulletin.strand_sections) if kept.entries)
+    copy = dataclasses.replace(
+        bulletin,
+        pilots=section(bulletin.pilots),
+        strand_sections=strand_sections,
+        other=section(bulletin.other),
+        commenced=dated(bulletin.commenced),
+        coming_up=dated(bulletin.coming_up),
+    )
+    return dataclasses.replace(copy, item_count=_season_items(copy))
+
+
+def _season_items(bulletin: Bulletin) -> int:
+    """How many of the items shown were published in the season (what `item_count` counts:
+    an instrument made in an earlier season still shows its dates, but is not this season's)."""
+    season = bulletin.season
+    return len(
+        {
+            entry.item_id
+            for entry, _ in _entries(bulletin)
+            if season.start <= entry.published_on < season.end
+        }
+    )
+
+
+def strands_with_news(copy: Bulletin, chosen: Collection[str]) -> list[str]:
+    """The chosen strands (slugs, in the config's order) that a reader's copy has news on."""
+    found: set[str] = set()
+    for strands in items_of(copy).values():
+        found |= strands
+    wanted = set(chosen)
+    return [slug for slug in copy.strand_names if slug in found and slug in wanted]

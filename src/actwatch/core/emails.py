@@ -35,6 +35,10 @@ def check_email(raw: str) -> str:
         raise EmailError("spaces or control characters in the address")
     if text.count("@") != 1:
         raise EmailError("an address needs exactly one @")
+    if "=?" in text or "?=" in text:
+        # Legal in a local part, but mail programs decode it as an RFC 2047 encoded word
+        # (`=?utf-8?q?=0D=0A?=` is a line break): no real mailbox needs it.
+        raise EmailError("'=?' or '?=' in the address (read as an encoded word)")
     try:
         checked = validate_email(
             text,

@@ -1,7 +1,8 @@
-"""Messages for subscribers, rendered once per distinct choice of strands.
+"""Messages for subscribers, rendered once per distinct copy.
 
 The frozen bulletin (`frozen_context`, composed at approval) is rendered with the bulletin
-stage's templates for each distinct set of strands that subscribers chose, with a placeholder
+stage's templates once for each distinct reader's copy (`render.copy_identity`: readers whose
+choices of strands make the same copy share one rendering), with a placeholder
 where each reader's token goes. The placeholder has exactly the length of a real token and only
 characters that quoted-printable leaves alone, so the message is serialised once per choice and
 each reader's copy is the same bytes with their token dropped into the slots (around any soft
@@ -17,20 +18,18 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address as HeaderAddress
 from email.utils import format_datetime
 
 from actwatch.bulletin import Bulletin, Links, preview_links, render_html, render_text
-from actwatch.bulletin.render import subject
+from actwatch.bulletin.render import copy_identity, subject
 from actwatch.config import Config
 from actwatch.mail import Address, build_message, dkim_signature, list_headers, list_id_for
-from actwatch.mail.message import POLICY, clean_header
+from actwatch.mail.headers import address_header, as_bytes
 from actwatch.review.freeze import FrozenCopy
 from actwatch.subscribers.tokens import LINK_TOKEN_LENGTH
 
 Choice = frozenset[str] | None  # None: every strand
 _SOFT_BREAK = b"=\r\n"
-_PLAIN_NAME = re.compile(r"^[A-Za-z0-9 !#$%&'*+/=?^_`{|}~.,()-]*$")
 
 
 class DeliveryError(Exception):
@@ -84,14 +83,10 @@ def sender(config: Config) -> Address:
 
 
 def to_header(email: str, name: str | None) -> bytes:
-    name = clean_header(name or "")
-    if not name:
-        return f"To: {email}\r\n".encode("ascii")
-    if _PLAIN_NAME.match(name):
-        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
-        return f'To: "{quoted}" <{email}>\r\n'.encode("ascii")
-    header = POLICY.header_factory("To", str(HeaderAddress(display_name=name, addr_spec=email)))
-    return header.fold(policy=POLICY).encode("ascii")  # type: ignore[no-any-return]
+    """The reader's To line(s), built by hand (`mail.headers`): the name cleaned, quoted or
+    encoded as literal text, never decoded; an address no header can carry raises ValueError
+    (the caller fails that one row)."""
+    return as_bytes(address_header("To", [(email, name)]))
 
 
 @dataclass(frozen=True)
@@ -246,7 +241,8 @@ class Renderer:
         self.dkim = dkim
         self.subject_prefix = subject_prefix
         self.placeholder = secrets.token_hex(LINK_TOKEN_LENGTH)[:LINK_TOKEN_LENGTH]
-        self._factories: dict[Choice, MessageFactory] = {}
+        self._factories: dict[str, MessageFactory] = {}  # by copy_identity
+        self._identities: dict[Choice, str] = {}
         self._lock = threading.Lock()
         self.renders = 0
 
@@ -275,16 +271,23 @@ class Renderer:
         return html, text
 
     def factory(self, choice: Choice) -> MessageFactory:
+        """The message factory of the copy a reader who chose `choice` gets, rendered on first
+        use: choices that make the same copy share it."""
         if choice is not None and set(choice) >= set(self.config.strands):
             choice = None
-        found = self._factories.get(choice)
+        identity = self._identities.get(choice)
+        found = self._factories.get(identity) if identity is not None else None
         if found is not None:
             return found
         with self._lock:
-            found = self._factories.get(choice)
+            identity = self._identities.get(choice)
+            if identity is None:
+                identity = copy_identity(self.bulletin, self.strands_of(choice))
+                self._identities[choice] = identity
+            found = self._factories.get(identity)
             if found is None:
                 found = self._make(choice)
-                self._factories[choice] = found
+                self._factories[identity] = found
             return found
 
     def _make(self, choice: Choice) -> MessageFactory:

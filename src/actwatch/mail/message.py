@@ -1,18 +1,21 @@
-"""Build one email message. Every header value passes through `clean_header`: a feed title or an
-editor's headline with a CR or LF in it must never become a second header."""
+"""Build one email message. Every header that carries outside text (From, To, Reply-To, Subject,
+the list headers) is written by `actwatch.mail.headers`, cleaned and encoded by hand: a feed
+title, a subscriber's name or an editor's headline must never become a second header, on any
+Python release."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
 from actwatch.core.text import one_line
+from actwatch.mail import headers as header_lines
 
 # Headers set through `headers=` that are plain ASCII are written as given (folded only between
 # list elements): the default folding would turn a long URL (List-Unsubscribe with its token)
@@ -44,11 +47,15 @@ class Address:
     email: str
     name: str | None = None
 
-    def header(self) -> HeaderAddress:
-        email = clean_header(self.email)
-        if not email or " " in email or email.count("@") != 1:
-            raise ValueError(f"not an email address: {email!r}")
-        return HeaderAddress(display_name=clean_header(self.name or ""), addr_spec=email)
+    def mailbox(self) -> tuple[str, str | None]:
+        """(address, display name) for `headers.address_header`; an address that is not one
+        raises ValueError."""
+        email = self.email.strip()
+        try:
+            header_lines.check_address(email)
+        except ValueError:
+            raise ValueError(f"not an email address: {clean_header(email)!r}") from None
+        return email, self.name
 
     @property
     def domain(self) -> str:
@@ -72,11 +79,16 @@ def build_message(
     if not recipients:
         raise ValueError("a message needs at least one recipient")
     message = EmailMessage(policy=POLICY)
-    message["From"] = sender.header()
-    message["To"] = [recipient.header() for recipient in recipients]
+
+    def put(name: str, lines: list[str]) -> None:
+        # Written as built: the policy's folding never sees (and never decodes) the text.
+        message.set_raw(name, header_lines.raw_value(name, lines))
+
+    put("From", header_lines.address_header("From", [sender.mailbox()]))
+    put("To", header_lines.address_header("To", [r.mailbox() for r in recipients]))
     if reply_to is not None:
-        message["Reply-To"] = reply_to.header()
-    message["Subject"] = clean_header(subject)
+        put("Reply-To", header_lines.address_header("Reply-To", [reply_to.mailbox()]))
+    put("Subject", header_lines.unstructured("Subject", subject))
     message["Date"] = format_datetime(date or datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=sender.domain)
     for name, value in (headers or {}).items():
@@ -84,10 +96,10 @@ def build_message(
         if not re.fullmatch(r"[A-Za-z0-9-]+", name):
             raise ValueError(f"bad header name: {name!r}")
         value = clean_header(value)
-        if value.isascii():
+        if value.isascii() and not header_lines.looks_encoded(value):
             message.set_raw(name, fold_list(name, value))
         else:
-            message[name] = value
+            put(name, header_lines.unstructured(name, value))
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     if html is not None:
         message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
@@ -127,9 +139,16 @@ def list_headers(
     targets = [f"<{unsubscribe_url}>"]
     if unsubscribe_mailto:
         targets.append(f"<mailto:{unsubscribe_mailto}>")
-    name = clean_header(list_name or "").replace('"', "'")
+    # The list's description, for mail filters, in plain ASCII (accents dropped, else left
+    # out): `build_message` writes an extra header's encoded words as literal text, so a name
+    # that needed them would arrive as `=?utf-8?...?=`.
+    name = unicodedata.normalize("NFKD", clean_header(list_name or ""))
+    name = clean_header(name.encode("ascii", "ignore").decode("ascii"))
+    if not header_lines.is_plain(name) or len(name) > header_lines.MAX_PLAIN_WORD:
+        name = ""
+    name = header_lines.quoted_string(name) if name else ""
     headers = {
-        "List-Id": f'"{name}" <{list_id}>' if name else f"<{list_id}>",
+        "List-Id": f"{name} <{list_id}>" if name else f"<{list_id}>",
         "List-Unsubscribe": ", ".join(targets),
         "List-Unsubscribe-Post": ONE_CLICK,
     }

@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from actwatch.bulletin import parse_season
-from actwatch.bulletin.copies import subject_of
-from actwatch.bulletin.seasons import bulletin_subject
+from actwatch.bulletin import load_bulletin
+from actwatch.bulletin.render import subject
 from actwatch.config import Config
 from actwatch.core.emails import EmailError, check_email
 from actwatch.mail import (
@@ -57,14 +56,17 @@ def send_test_copy(
     with engine.connect() as connection:
         row = load_row(connection, bulletin_id)
     frozen = row.state in APPROVAL_HELD
+    # The subject is the one subscribers of every strand get (`render.subject`), of the very
+    # bulletin the copy was rendered from.
     if frozen:
         copy = frozen_copy(engine, bulletin_id)
         html, text, digest = copy.html, copy.text, copy.content_hash
-        title = subject_of(copy.email_bulletin)
+        title = subject(copy.email_bulletin)
     else:
-        rendered = render_for_approval(engine, config, bulletin_id)
+        composed = load_bulletin(engine, config, bulletin_id)
+        rendered = render_for_approval(engine, config, bulletin_id, composed=composed)
         html, text, digest = rendered.html, rendered.text, rendered.content_hash
-        title = bulletin_subject(config, parse_season(config, row.season), row.headline)
+        title = subject(composed)
     message = build_message(
         sender=sender(config),
         to=Address(to),

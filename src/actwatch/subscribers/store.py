@@ -17,8 +17,8 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, sele
 from actwatch.config import Config
 from actwatch.core.emails import email_digest, normalise_email
 from actwatch.core.states import SubscriberStatus
+from actwatch.core.text import one_line
 from actwatch.db.schema import subscriber_strands, subscribers
-from actwatch.mail.message import clean_header
 from actwatch.subscribers.tokens import new_nonce
 
 PENDING = SubscriberStatus.PENDING
@@ -66,7 +66,10 @@ def utcnow(now: datetime | None = None) -> datetime:
 
 
 def clean_name(name: str | None) -> str | None:
-    cleaned = clean_header(name or "")[:NAME_LIMIT]
+    """A name as it is stored, wherever it came from (an import, an editor, the sign-up form):
+    one line with no control characters (`core.text.one_line`), at most NAME_LIMIT long. An
+    encoded word in it (`=?utf-8?q?...?=`) stays literal text; headers encode it as text."""
+    cleaned = one_line(name)[:NAME_LIMIT].rstrip()
     return cleaned or None
 
 

@@ -6,91 +6,35 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import feedparser
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from actwatch.config import Config, parse_config
+from actwatch.config import parse_config
 from actwatch.db.schema import deliveries, subscribers
 from actwatch.delivery import send_bulletin
 from actwatch.mail import MaildirTransport
 from actwatch.review import frozen_copy
-from actwatch.subscribers import Tokens, find_subscriber, import_file
+from actwatch.subscribers import Tokens, find_subscriber
 from actwatch.web import create_app
-from tests.delivery.conftest import ENV, READERS, SECRET, Approved, config_data, make_approved
-from tests.delivery.smtp import Sink, running
-
-BASE = "https://actwatch.example.org"
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running(Sink()) as server:
-        yield server
-
-
-@pytest.fixture
-def config(tmp_path: Path, repo_config_data: dict[str, Any], sink: Sink) -> Config:
-    return parse_config(config_data(repo_config_data, sink.url), tmp_path / "config.yaml")
-
-
-@pytest.fixture
-def approved(engine: Engine, config: Config, tmp_path: Path) -> Approved:
-    target = make_approved(engine, config)
-    readers = tmp_path / "readers.csv"
-    readers.write_text(READERS, encoding="utf-8")
-    import_file(engine, config, readers)
-    return target
-
-
-@pytest.fixture
-def outbox(tmp_path: Path) -> MaildirTransport:
-    return MaildirTransport(tmp_path / "outbox")
-
-
-@pytest.fixture
-def app(approved: Approved, outbox: MaildirTransport) -> Starlette:
-    return create_app(approved.config, approved.engine, env=ENV, transport_factory=lambda: outbox)
-
-
-@pytest.fixture
-def client(app: Starlette) -> Iterator[TestClient]:
-    with TestClient(app, base_url=BASE, follow_redirects=False) as client:
-        yield client
-
-
-@pytest.fixture
-def sent(approved: Approved, sink: Sink) -> Sink:
-    report = send_bulletin(approved.engine, approved.config, approved.bulletin_id, env=ENV)
-    assert report.finished
-    return sink
-
-
-def status_of(engine: Engine, email: str) -> str:
-    with engine.connect() as connection:
-        return str(
-            connection.execute(
-                select(subscribers.c.status).where(subscribers.c.email == email)
-            ).scalar_one()
-        )
-
-
-def unsubscribe_url(sink: Sink, rcpt: str) -> str:
-    for to, message in sink.messages():
-        if to == rcpt:
-            return str(message["List-Unsubscribe"]).split(",")[0].strip(" <>")
-    raise AssertionError(f"nothing sent to {rcpt}")
-
-
-def path_of(url: str) -> str:
-    assert url.startswith(BASE)
-    return url.removeprefix(BASE)
+from tests.delivery.conftest import ENV, SECRET, Approved, config_data
+from tests.delivery.smtp import Sink
+from tests.web.public.pages import (
+    BASE,
+    body_of,
+    confirmation_link,
+    form_token,
+    path_of,
+    sent_so_far,
+    status_of,
+    unsubscribe_url,
+    wait_for_mail,
+)
 
 
 def test_one_click_unsubscribe_end_to_end(approved: Approved, sent: Sink, app: Starlette) -> None:
@@ -163,41 +107,6 @@ def test_preferences_page_changes_the_strands(
     assert "every strand" in everything.text
     subscriber = find_subscriber(approved.engine, "safe@example.org")
     assert subscriber is not None and subscriber.all_strands
-
-
-def wait_for_mail(outbox: MaildirTransport, count: int, seconds: float = 20) -> list[Any]:
-    """The subscriber mail goes out after the page answered: wait for it."""
-    deadline = time.monotonic() + seconds
-    while len(messages := sent_so_far(outbox)) < count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{len(messages)} message(s) sent, expected {count}")
-        time.sleep(0.02)
-    return messages
-
-
-def sent_so_far(outbox: MaildirTransport) -> list[Any]:
-    try:
-        return outbox.messages()
-    except FileNotFoundError:  # the sender is creating the maildir this very moment
-        return []
-
-
-def body_of(message: Any) -> str:
-    return str(message.get_content())
-
-
-def confirmation_link(outbox: MaildirTransport, index: int = 0) -> str:
-    message = wait_for_mail(outbox, index + 1)[index]
-    body = body_of(message)
-    found = re.search(rf"{BASE}(/subscribe/confirm/\S+)", body)
-    assert found, body
-    return found.group(1)
-
-
-def form_token(html: str) -> str:
-    found = re.search(r'name="form_token" value="([^"]+)"', html)
-    assert found
-    return found.group(1)
 
 
 def test_double_opt_in(approved: Approved, client: TestClient, outbox: MaildirTransport) -> None:

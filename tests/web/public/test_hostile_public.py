@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -30,9 +30,9 @@ from actwatch.subscribers import import_file
 from actwatch.web import create_app
 from actwatch.web.limits import FormLimit, FormLimits
 from tests.conftest import free_port
-from tests.delivery.conftest import ENV, READERS, Approved, config_data, make_approved
+from tests.delivery.conftest import ENV, Approved, config_data
 from tests.delivery.smtp import Sink, running
-from tests.web.test_public import (
+from tests.web.public.pages import (
     BASE,
     confirmation_link,
     form_token,
@@ -44,42 +44,6 @@ from tests.web.test_public import (
 )
 
 ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running(Sink()) as server:
-        yield server
-
-
-@pytest.fixture
-def config(tmp_path: Path, repo_config_data: dict[str, Any], sink: Sink) -> Config:
-    return parse_config(config_data(repo_config_data, sink.url), tmp_path / "config.yaml")
-
-
-@pytest.fixture
-def approved(engine: Engine, config: Config, tmp_path: Path) -> Approved:
-    target = make_approved(engine, config)
-    readers = tmp_path / "readers.csv"
-    readers.write_text(READERS, encoding="utf-8")
-    import_file(engine, config, readers)
-    return target
-
-
-@pytest.fixture
-def outbox(tmp_path: Path) -> MaildirTransport:
-    return MaildirTransport(tmp_path / "outbox")
-
-
-@pytest.fixture
-def app(approved: Approved, outbox: MaildirTransport) -> Starlette:
-    return create_app(approved.config, approved.engine, env=ENV, transport_factory=lambda: outbox)
-
-
-@pytest.fixture
-def client(app: Starlette) -> Iterator[TestClient]:
-    with TestClient(app, base_url=BASE, follow_redirects=False) as client:
-        yield client
 
 
 # Link scanners (GET and HEAD) change nothing; the one-click POST still works.

@@ -427,7 +427,9 @@ def main() -> None:
         warm_ms_per_feed_over_startup=round(1000 * (warm - idle) / args.feeds, 3),
         warm_ok=(warm - idle) / args.feeds <= 0.001,
         warm_pass_ms_per_feed=round(
-            1000 * (warm_json["seconds"] - warm_json["seconds_by_step"]["classify"]) / args.feeds,
+            1000
+            * (warm_json["seconds"] - warm_json.get("seconds_by_step", {}).get("classify", 0))
+            / args.feeds,
             3,
         ),
         warm_json=warm_json,
@@ -445,7 +447,10 @@ def main() -> None:
     )
     print(f"actwatch --version:                       {version:7.3f} s")
     print(f"start-up: `actwatch poll`, no feed due:   {idle:7.3f} s")
-    steps = cold_json["seconds_by_step"]
+    # Older versions (PYTHONPATH=their src, to compare) report no breakdown.
+    steps = cold_json.get("seconds_by_step") or dict.fromkeys(
+        ("fetch", "parse", "store", "classify"), float("nan")
+    )
     print(
         f"cold `actwatch poll`, whole process:      {cold:7.3f} s = {cold / (floor / cores):.2f} x"
         f" (floor / {cores}); target <= 1.5 x = {target_cold:.3f} s:"

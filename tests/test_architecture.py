@@ -71,10 +71,7 @@ CORE_ONLY = {"core"}
 
 # Faces whose SQL other branches are moving out right now (issue 11). The lead removes an entry
 # when that branch lands; a module that has become clean stays clean from then on.
-FACES_WITH_SQL_ALLOWED = {
-    # delivery (issue 12): the deliveries table is read through delivery/ledger.py only.
-    "actwatch.cli.send",
-}
+FACES_WITH_SQL_ALLOWED: set[str] = set()
 # Methods that only a storage module calls: a face calling them on an engine runs SQL itself.
 CONNECTION_METHODS = {"connect", "begin", "execute", "raw_connection"}
 

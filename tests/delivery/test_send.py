@@ -238,25 +238,6 @@ def test_dry_run_writes_files_and_changes_nothing(
         assert connection.execute(select(bulletins.c.state)).scalar_one() == "approved"
 
 
-def test_a_test_send_goes_only_to_the_given_address(
-    approved: Approved, add_readers: Callable[..., None], sink: Sink
-) -> None:
-    from actwatch.delivery import send_one
-
-    add_readers(approved)
-    send_one(approved.engine, approved.config, approved.bulletin_id, "Leavers@Example.org", env=ENV)
-    send_one(approved.engine, approved.config, approved.bulletin_id, "editor@example.org", env=ENV)
-    messages = by_reader(sink)
-    assert set(messages) == {"leavers@example.org", "editor@example.org"}
-    assert messages["leavers@example.org"]["Subject"].startswith("[Test] ")
-    _, html = parts(messages["leavers@example.org"])
-    names = {s.name for s in approved.config.strands.values()}
-    assert headings(html) & names == {"Care leavers", "Corporate parenting"}
-    with approved.engine.connect() as connection:
-        assert connection.execute(select(deliveries)).all() == []
-        assert connection.execute(select(bulletins.c.state)).scalar_one() == "approved"
-
-
 def test_the_rate_limit_holds(
     approved: Approved, add_readers: Callable[..., None], sink: Sink
 ) -> None:
@@ -300,3 +281,39 @@ def test_two_senders_share_a_bulletin_without_sending_twice(
     assert all(r.sent > 0 for r in reports), [r.sent for r in reports]
     assert len(sink.counts) == 120 and set(sink.counts.values()) == {1}
     assert any(r.finished for r in reports)
+
+
+def test_a_send_reads_and_decodes_the_approved_copy_once(
+    approved: Approved, add_readers: Callable[..., None], sink: Sink, monkeypatch: Any
+) -> None:
+    from sqlalchemy import event
+
+    import actwatch.review.freeze as freeze
+
+    add_readers(approved)
+    decoded = []
+    real = freeze.decode_frozen
+
+    def counting(data: Any) -> Any:
+        decoded.append(1)
+        return real(data)
+
+    monkeypatch.setattr(freeze, "decode_frozen", counting)
+    reads: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if (
+            statement.lstrip().upper().startswith("SELECT")
+            and "bulletins.frozen_context" in statement
+        ):
+            reads.append(statement)
+
+    event.listen(approved.engine, "before_cursor_execute", seen)
+    try:
+        report = send_bulletin(approved.engine, approved.config, approved.bulletin_id, env=ENV)
+    finally:
+        event.remove(approved.engine, "before_cursor_execute", seen)
+    assert report.complete
+    assert len(decoded) == 1
+    # Once to open the send; once more only in the compare-and-set that marks it sent.
+    assert len(reads) == 2, reads

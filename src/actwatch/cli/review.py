@@ -156,6 +156,10 @@ NEXT_STEPS: dict[str, tuple[str, str]] = {
     "withdraw": ("actwatch withdraw {id}", "send nothing (it can be reopened)"),
     "reopen": ("actwatch reopen {id}", "bring it back to review"),
     "finish_sending": ("actwatch send {id}", "carry on sending (after an interruption)"),
+    "resume_sending": (
+        "actwatch send {id}",
+        "send it again once the server accepts the message (`actwatch deliveries {id}`: why)",
+    ),
 }
 
 

@@ -7,7 +7,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -64,25 +64,40 @@ def _when(moment: datetime | None, app: App) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write each subscriber's message as an .eml file into this folder; send nothing.",
 )
-@click.option("--to", "test_to", help="Send one copy to this address only (a test send).")
 @click.option(
-    "--strands",
-    help="With --to: the strands to render (slugs, semicolon-separated; default: all, or the "
-    "address's own choice if it subscribes).",
+    "--to",
+    "test_to",
+    help="Send one test copy to this address only (the same test copy as the editor's "
+    "`actwatch review test-send` and the web editor's; no subscriber is mailed).",
 )
 @click.option(
     "--connections", type=click.IntRange(1, 64), help="SMTP connections (mail.connections)."
 )
 @click.option("--rate", type=click.FloatRange(min=0.01), help="Messages per second at most.")
 @click.option(
-    "--resend-unconfirmed",
+    "--at-most-once",
     is_flag=True,
-    help="Send again the messages a crashed run left in flight (their readers may get two).",
+    help="Never send again a message whose outcome is unknown (a crash, or a connection that "
+    "broke after the message went): nobody gets two copies, a few may get none.",
+)
+@click.option("--resend-unconfirmed", is_flag=True, hidden=True)  # the default now
+@click.option(
+    "--accept-bounces",
+    is_flag=True,
+    help="Do not stop when many of the first recipients bounce (after checking that those "
+    "addresses really are dead, not that the relay refuses us).",
 )
 @click.option(
     "--wait-retries",
     is_flag=True,
     help="Stay until deferred (4xx) messages are retried, instead of leaving them for later.",
+)
+@click.option(
+    "--max-wait",
+    default="15m",
+    show_default=True,
+    help="How long to wait for a mail server that does not answer before giving up (every "
+    "unsent message stays queued; run again, or let the service carry on).",
 )
 @click.option("--by", "actor", default="actwatch send", show_default=True, help="Who sends.")
 @pass_app
@@ -92,22 +107,29 @@ def send(
     bulletin: str,
     dry_run_dir: Path | None,
     test_to: str | None,
-    strands: str | None,
     connections: int | None,
     rate: float | None,
+    at_most_once: bool,
     resend_unconfirmed: bool,
+    accept_bounces: bool,
     wait_retries: bool,
+    max_wait: str,
     actor: str,
 ) -> None:
     """Send BULLETIN (id or season) to every confirmed subscriber, each with their strands.
 
-    Safe to run again after a crash, Ctrl-C or SIGTERM: it carries on with whoever is left and
-    sends nobody a second copy. Messages that were in flight when a run was killed are reported
-    as possibly sent and not sent again (see --resend-unconfirmed).
+    Safe to run again after a crash, Ctrl-C or SIGTERM: it carries on with whoever is left.
+    A message whose outcome is unknown (in flight when a run was killed, or its connection
+    broke before the server's reply) is sent again: at most one duplicate per connection
+    (see --at-most-once). A blocked bulletin is sent again from where it stopped.
+
+    Exits 0 only when every confirmed subscriber has a final outcome (sent, or their address
+    bounced); otherwise 1, with a one-line summary of what is left (pending, deferred, failed,
+    blocked).
     """
     from actwatch.cli.review import _bulletin_id
-    from actwatch.delivery import dry_run, send_bulletin, send_one
-    from actwatch.subscribers.store import SubscriberError, resolve_strands
+    from actwatch.delivery import dry_run, send_bulletin
+    from actwatch.review import send_test_copy
 
     config = app.config
     bulletin_id = _bulletin_id(app, bulletin)
@@ -122,22 +144,21 @@ def send(
         )
         return
     if test_to is not None:
-        choice = None
-        if strands:
-            try:
-                choice = frozenset(resolve_strands(config, strands.split(";")))
-            except SubscriberError as exc:
-                app.fail(str(exc))
         with _send_errors(app):
-            message_id = send_one(app.engine, config, bulletin_id, test_to, strands=choice)
+            sent = send_test_copy(app.engine, config, bulletin_id, test_to, actor=actor)
+        kind = "the approved copy" if sent.frozen else "the current draft (not yet approved)"
         app.console.print(
-            f"Sent a test copy of bulletin {bulletin_id} to {test_to} ({message_id}); no "
-            "subscriber was mailed.",
+            f"Sent a test copy ({kind}) of bulletin {bulletin_id} to {sent.to} "
+            f"({sent.message_id}); no subscriber was mailed.",
             highlight=False,
             markup=False,
         )
         return
 
+    try:
+        wait_for = parse_duration(max_wait)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-wait") from None
     stop = threading.Event()
     columns = (
         TextColumn("[bold]Sending[/]"),
@@ -168,14 +189,16 @@ def send(
             actor=actor,
             connections=connections,
             rate_limit=rate,
-            resend_unconfirmed=resend_unconfirmed,
+            at_most_once=at_most_once,
+            check_bounces=not accept_bounces,
             wait_retries=wait_retries,
+            max_wait=wait_for,
             stop=stop,
             progress=progress,
         )
     _print_report(app, report)
-    if report.error:
-        app.fail(report.error)
+    if not report.complete:
+        app.fail(report.summary())
 
 
 def _print_report(app: App, report: object) -> None:
@@ -192,6 +215,7 @@ def _print_report(app: App, report: object) -> None:
         ("failed (tries used up)", report.failed),
         ("suppressed (left before their turn)", report.remaining.get("suppressed", 0)),
         ("in doubt (connection broke during DATA)", report.uncertain),
+        ("outcome unknown, queued again", report.requeued_unknown),
     ]
     for label, value in lines:
         if value or label in ("sent now",):
@@ -205,11 +229,11 @@ def _print_report(app: App, report: object) -> None:
     if report.possibly_sent:
         doubtful = len(report.possibly_sent)
         were, they = ("was", "it") if doubtful == 1 else ("were", "they")
-        verb = f"{were} put back in the queue" if report.resent else f"{were} NOT sent again"
+        verb = f"{were} sent again" if report.resent else f"{were} NOT sent again"
         out.print(
             f"[yellow]{count(doubtful, 'message')} {were} in flight when an earlier "
             f"run stopped and possibly sent; {they} {verb}[/]"
-            + ("" if report.resent else " (--resend-unconfirmed sends them again):"),
+            + (" (their readers may get two copies)" if report.resent else " (--at-most-once):"),
             highlight=False,
         )
         for stale in report.possibly_sent[:20]:
@@ -219,14 +243,38 @@ def _print_report(app: App, report: object) -> None:
         for error in report.errors[:5]:
             out.print(f"    {error}", highlight=False, markup=False, soft_wrap=True)
     left = report.left
-    if report.interrupted:
+    if report.blocked is not None:
+        breaker = report.halt is not None and report.halt.kind == "breaker"
+        out.print(
+            f"[red]Blocked: {escape(report.blocked)}[/]\nNobody was marked bounced and every "
+            f"unsent message is still queued. Fix the cause, then run `actwatch send "
+            f"{report.bulletin_id}` again"
+            + (" (with --accept-bounces if those addresses really are dead)." if breaker else "."),
+            highlight=False,
+        )
+    elif report.halt is not None:
+        out.print(
+            f"[red]Stopped: {escape(report.halt.reason)}[/]\n{count(left, 'message')} still "
+            f"queued (no attempt was used up): run `actwatch send {report.bulletin_id}` again "
+            "later, or let the service carry on.",
+            highlight=False,
+        )
+    elif report.interrupted:
         out.print(
             f"[yellow]Stopped before the end: {count(left, 'message')} left. Run `actwatch send "
             f"{report.bulletin_id}` again to carry on (nobody gets a second copy).[/]",
             highlight=False,
         )
-    elif report.finished:
+    elif report.finished and report.complete:
         out.print("[green]Done: the bulletin is sent.[/]", highlight=False)
+    elif report.finished:
+        failed = report.remaining.get("failed", 0)
+        out.print(
+            f"[yellow]The bulletin is sent, but {count(failed, 'message')} failed: "
+            f"`actwatch deliveries {report.bulletin_id}` shows why, `actwatch deliveries retry "
+            f"{report.bulletin_id} --failed` queues them again.[/]",
+            highlight=False,
+        )
     elif left and report.next_retry is None:
         out.print(
             f"{count(left, 'message')} not sent yet: run "
@@ -243,5 +291,20 @@ def _print_report(app: App, report: object) -> None:
         )
 
 
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `15m`, `1h`, as in the config file."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from actwatch.config.types import Duration
+
+    try:
+        return TypeAdapter(Duration).validate_python(text)
+    except ValidationError:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 15m, 1h)") from None
+
+
 def register(group: click.Group) -> None:
+    from actwatch.cli.deliveries import deliveries
+
     group.add_command(send)
+    group.add_command(deliveries)

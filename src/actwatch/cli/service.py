@@ -168,14 +168,18 @@ def _local(app: App, text: Any) -> str:
 def status(app: App, as_json: bool) -> None:
     """Summarise the service: scheduler, last poll, feeds, bulletins, deliveries.
 
-    Exits 0 when the service looks well (scheduler alive, polls on time), 1 otherwise.
+    Exits 0 when the service looks well (scheduler alive, polls on time, no send blocked,
+    overdue or stalled), 1 otherwise.
     """
     from actwatch.monitor.status import collect, readiness
 
     summary = collect(app.engine, app.config)
-    ready = readiness(app.engine, app.config).ready
+    checked = readiness(app.engine, app.config)
+    ready = checked.ready and not checked.degraded
     if as_json:
-        click.echo(json.dumps({**summary.as_dict(), "ready": ready}, indent=2))
+        click.echo(
+            json.dumps({**summary.as_dict(), "ready": ready, "status": checked.status}, indent=2)
+        )
         sys.exit(0 if ready else 1)
     out = app.console
     beat = summary.scheduler
@@ -256,6 +260,26 @@ def status(app: App, as_json: bool) -> None:
         out.print(table)
     if summary.send_rate:
         out.print(f"Sending: {summary.send_rate:.1f} messages a second", highlight=False)
+    for send in summary.sends:
+        what = [
+            word
+            for word, flag in (
+                ("BLOCKED", send.blocked),
+                ("OVERDUE", send.overdue),
+                ("STALLED", send.stalled),
+            )
+            if flag
+        ]
+        if send.failed:
+            what.append(f"{count(send.failed, 'message')} failed")
+        out.print(
+            f"[red]Send of bulletin {send.bulletin_id} ({escape(send.season)}): "
+            f"{', '.join(what)}[/]"
+            + (f": {escape(send.problem)}" if send.problem else "")
+            + f" (see `actwatch deliveries {send.bulletin_id}`)",
+            highlight=False,
+            soft_wrap=True,
+        )
     if summary.housekeeping:
         out.print(f"Housekeeping: last run {_local(app, summary.housekeeping.get('at'))}")
     sys.exit(0 if ready else 1)

@@ -53,6 +53,9 @@ class BulletinState(StrEnum):
     APPROVED = "approved"
     SCHEDULED = "scheduled"
     SENDING = "sending"
+    BLOCKED = "blocked"
+    """The mail server rejected the message itself (5xx at MAIL FROM or DATA), or too many of
+    the first recipients bounced: sending stopped until the operator lets it carry on."""
     SENT = "sent"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"

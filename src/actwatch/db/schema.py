@@ -332,6 +332,12 @@ bulletins = Table(
     Column("sent_at", UTCDateTime),
     Column("editor_notified_at", UTCDateTime),
     Column(
+        "send_problem",
+        Text,
+        comment="Why the send is held up: the server's reply that blocked it, or the outage.",
+    ),
+    Column("send_problem_at", UTCDateTime),
+    Column(
         "issue_date",
         Date,
         comment="The date the bulletin is issued on, when set ahead (else the approval day).",

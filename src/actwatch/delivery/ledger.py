@@ -1,15 +1,22 @@
 """The deliveries table: one row per bulletin and subscriber, and every state it moves through.
 
     pending --claim (a lease: claimed_by/claimed_at)--> sending --250--> sent
-                                                          |--4xx--> retry (later, with back-off)
-                                                          |--5xx--> bounced (address suppressed)
-                                                          '--4xx, tries used up--> failed
+                                                          |--4xx at RCPT/DATA--> retry (back-off)
+                                                          |--5xx at RCPT--> bounced
+                                                          |--tries used up, or a bad row--> failed
+                                                          '--server down, message refused,
+                                                             outcome unknown--> pending again
     pending/retry --subscriber left before their turn--> suppressed
 
 A claim is only a lease on work: the step that counts is pending -> sending, a conditional update
 made (and committed) just before the message goes to the server. A row in `sending` whose sender
-is gone was in flight when that sender died: the server may or may not have it. Such rows are
-reported as "possibly sent" and never sent again unless the operator asks for it.
+is gone was in flight when that sender died: the server may or may not have it. By default such
+rows are sent again (at least once: at most one duplicate per connection); a sender that prefers
+at most once leaves them, reported as "possibly sent".
+
+A bounce suppresses the address (`suppress_bounced`) only once a bulletin's first recipients
+have shown the relay is sane: until then a bounce is kept on the row alone, so a misconfigured
+relay that refuses everyone bounces nobody for good (`unbounce` puts them back in the queue).
 """
 
 from __future__ import annotations
@@ -136,10 +143,11 @@ def claim(
         deliveries.c.bulletin_id == bulletin_id,
         deliveries.c.state.in_(CLAIMABLE),
         or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= moment),
+        # Never the rows this sender already holds: they are queued, and handing them out
+        # again made workers wait for the rate limit on messages another had in hand.
         or_(
             deliveries.c.claimed_by.is_(None),
-            deliveries.c.claimed_by == worker,
-            deliveries.c.claimed_at < moment - LEASE,
+            and_(deliveries.c.claimed_by != worker, deliveries.c.claimed_at < moment - LEASE),
         ),
     )
     with engine.begin() as connection:
@@ -208,10 +216,11 @@ def claim(
 class Outcome:
     delivery_id: int
     subscriber_id: int
-    state: str  # sent, retry, failed, bounced, or sending (the server may have it)
+    state: str  # sent, retry, failed, bounced, pending (again), or sending (it may have it)
     message_id: str | None = None
     error: str | None = None
     next_attempt_at: datetime | None = None
+    tried: bool = True  # False: the server never looked at the message (no attempt used)
 
 
 _MARK_DONE = (
@@ -223,32 +232,34 @@ _MARK_DONE = (
         message_id=bindparam("mid"),
         last_error=bindparam("error"),
         next_attempt_at=bindparam("retry_at"),
+        attempts=deliveries.c.attempts + bindparam("tried"),
         claimed_by=None,
     )
 )
 
 
 def record(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -> None:
-    """Write outcomes; a bounce also suppresses the subscriber for every later bulletin.
+    """Write outcomes (a bounce suppresses the address later: see `suppress_bounced`).
 
-    An uncertain outcome (the connection broke during DATA) leaves the row in `sending` with
-    its holder, so it reads as in flight now and as possibly sent once this sender is gone."""
-    done = [o for o in outcomes if o.state != SENDING]
+    An uncertain outcome kept as such (at most once: the connection broke during DATA) leaves
+    the row in `sending` with its holder, so it reads as in flight now and as possibly sent
+    once this sender is gone."""
+    done = [
+        {
+            "did": o.delivery_id,
+            "new_state": o.state,
+            "when": now if o.state == SENT else None,
+            "mid": o.message_id,
+            "error": o.error,
+            "retry_at": o.next_attempt_at,
+            "tried": 1 if o.tried else 0,
+        }
+        for o in outcomes
+        if o.state != SENDING
+    ]
     if done:
-        connection.execute(
-            _MARK_DONE,
-            [
-                {
-                    "did": o.delivery_id,
-                    "new_state": o.state,
-                    "when": now if o.state == SENT else None,
-                    "mid": o.message_id,
-                    "error": o.error,
-                    "retry_at": o.next_attempt_at,
-                }
-                for o in done
-            ],
-        )
+        # One row (a worker's last message, the usual case) skips executemany's overhead.
+        connection.execute(_MARK_DONE, done[0] if len(done) == 1 else done)
     for o in outcomes:
         if o.state == SENDING:
             connection.execute(
@@ -256,20 +267,148 @@ def record(connection: Connection, outcomes: Sequence[Outcome], now: datetime) -
                 .where(deliveries.c.id == o.delivery_id)
                 .values(message_id=o.message_id, last_error=o.error)
             )
-    mark_bounced(connection, [o.subscriber_id for o in outcomes if o.state == BOUNCE], now=now)
 
 
-def begin(connection: Connection, delivery_id: int, worker: str, now: datetime) -> bool:
-    """pending/retry -> sending for this worker's lease; False when someone else has it."""
-    result = connection.execute(
+def put_back(connection: Connection, delivery_id: int, error: str) -> None:
+    """sending -> pending, no attempt used: the server never took the message (it was down, or
+    refused the message itself). The lease stays with its sender, who tries it again."""
+    connection.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.state == SENDING)
+        .values(state=PENDING, last_error=error[:1000])
+    )
+
+
+def fail_unstarted(connection: Connection, delivery_id: int, worker: str, error: str) -> None:
+    """A leased row whose message could not even be built: failed, with why, so it never
+    blocks the queue (`actwatch deliveries retry --failed` tries it again)."""
+    connection.execute(
         update(deliveries)
         .where(
             deliveries.c.id == delivery_id,
             deliveries.c.claimed_by == worker,
             deliveries.c.state.in_(CLAIMABLE),
         )
-        .values(state=SENDING, attempts=deliveries.c.attempts + 1, claimed_at=now)
+        .values(
+            state=FAILED,
+            attempts=deliveries.c.attempts + 1,
+            last_error=error[:1000],
+            claimed_by=None,
+        )
     )
+
+
+def fail_in_flight(connection: Connection, delivery_id: int, error: str) -> None:
+    """A row in `sending` whose send raised something no mail fault explains (a bug)."""
+    connection.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.state == SENDING)
+        .values(
+            state=FAILED,
+            attempts=deliveries.c.attempts + 1,
+            last_error=error[:1000],
+            claimed_by=None,
+        )
+    )
+
+
+def suppress_bounced(engine: Engine, bulletin_id: int, now: datetime | None = None) -> None:
+    """Every address that bounced (5xx at RCPT) on this bulletin is never mailed again."""
+    with engine.begin() as connection:
+        ids = list(
+            connection.execute(
+                select(deliveries.c.subscriber_id).where(
+                    deliveries.c.bulletin_id == bulletin_id, deliveries.c.state == BOUNCE
+                )
+            ).scalars()
+        )
+        for start in range(0, len(ids), 500):
+            mark_bounced(connection, ids[start : start + 500], now=utc(now))
+
+
+def unbounce(engine: Engine, bulletin_id: int) -> int:
+    """Bounces not yet applied to their addresses go back to the queue (the relay refused
+    everyone, so they said nothing about the readers)."""
+    confirmed = select(subscribers.c.id).where(subscribers.c.status == CONFIRMED)
+    with engine.begin() as connection:
+        return int(
+            connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.bulletin_id == bulletin_id,
+                    deliveries.c.state == BOUNCE,
+                    deliveries.c.subscriber_id.in_(confirmed.scalar_subquery()),
+                )
+                .values(state=PENDING, claimed_by=None, claimed_at=None, next_attempt_at=None)
+            ).rowcount
+        )
+
+
+def requeue(engine: Engine, bulletin_id: int, states: Sequence[str]) -> int:
+    """Rows in `states` (failed, retry) back to the queue, due now, with their tries reset."""
+    if not states:
+        return 0
+    with engine.begin() as connection:
+        return int(
+            connection.execute(
+                update(deliveries)
+                .where(deliveries.c.bulletin_id == bulletin_id, deliveries.c.state.in_(states))
+                .values(
+                    state=PENDING,
+                    attempts=0,
+                    next_attempt_at=None,
+                    claimed_by=None,
+                    claimed_at=None,
+                )
+            ).rowcount
+        )
+
+
+def top_errors(engine: Engine, bulletin_id: int, limit: int = 5) -> list[tuple[str, str, int]]:
+    """The commonest error replies of a bulletin's rows: (state, reply, rows), most first."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(deliveries.c.state, deliveries.c.last_error, func.count().label("n"))
+            .where(
+                deliveries.c.bulletin_id == bulletin_id,
+                deliveries.c.last_error.is_not(None),
+                deliveries.c.state != SENT,
+            )
+            .group_by(deliveries.c.state, deliveries.c.last_error)
+            .order_by(func.count().desc(), deliveries.c.state)
+            .limit(limit)
+        ).all()
+    return [(row.state, row.last_error, int(row.n)) for row in rows]
+
+
+def last_activity(engine: Engine, bulletin_id: int) -> datetime | None:
+    """When a message of this bulletin last went out (or was last taken in hand)."""
+    with engine.connect() as connection:
+        sent, claimed = connection.execute(
+            select(func.max(deliveries.c.sent_at), func.max(deliveries.c.claimed_at)).where(
+                deliveries.c.bulletin_id == bulletin_id
+            )
+        ).one()
+    found = [moment for moment in (sent, claimed) if moment is not None]
+    return max(found) if found else None
+
+
+# Built once: a statement made per message cost more than the rest of the message's bookkeeping.
+_BEGIN = (
+    update(deliveries)
+    .where(
+        deliveries.c.id == bindparam("did"),
+        deliveries.c.claimed_by == bindparam("worker"),
+        # Not IN (...): an expanding IN is rebuilt for every execution.
+        or_(deliveries.c.state == PENDING, deliveries.c.state == RETRY),
+    )
+    .values(state=SENDING, claimed_at=bindparam("now"))
+)
+
+
+def begin(connection: Connection, delivery_id: int, worker: str, now: datetime) -> bool:
+    """pending/retry -> sending for this worker's lease; False when someone else has it."""
+    result = connection.execute(_BEGIN, {"did": delivery_id, "worker": worker, "now": now})
     return result.rowcount == 1
 
 
@@ -282,6 +421,19 @@ def release(engine: Engine, worker: str, ids: Iterable[int] | None = None) -> No
         if ids is not None:
             query = query.where(deliveries.c.id.in_(list(ids)))
         connection.execute(query.values(claimed_by=None, claimed_at=None))
+
+
+def abandon(engine: Engine, worker: str) -> int:
+    """This sender has stopped: rows it left in `sending` (outcome unknown, kept so by at most
+    once) are now plainly possibly sent, whatever process asks next."""
+    with engine.begin() as connection:
+        return int(
+            connection.execute(
+                update(deliveries)
+                .where(deliveries.c.claimed_by == worker, deliveries.c.state == SENDING)
+                .values(claimed_by=None)
+            ).rowcount
+        )
 
 
 @dataclass(frozen=True)
@@ -368,6 +520,24 @@ def free_dead_leases(engine: Engine, bulletin_id: int, now: datetime | None = No
                 .values(claimed_by=None, claimed_at=None)
             ).rowcount
         )
+
+
+def due_unclaimed(engine: Engine, bulletin_id: int, now: datetime | None = None) -> bool:
+    """Are there due rows nobody holds (another sender's lease ran out meanwhile, or a
+    message went back to the queue)?"""
+    moment = utc(now)
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(deliveries.c.id)
+            .where(
+                deliveries.c.bulletin_id == bulletin_id,
+                deliveries.c.state.in_(CLAIMABLE),
+                deliveries.c.claimed_by.is_(None),
+                or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= moment),
+            )
+            .limit(1)
+        ).first()
+    return found is not None
 
 
 def counts(engine: Engine, bulletin_id: int) -> dict[str, int]:

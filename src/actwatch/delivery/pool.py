@@ -1,16 +1,23 @@
-"""The sending side: a pool of worker threads, each with one SMTP connection it keeps open.
+"""The sending side: a pool of worker threads, each with one connection it keeps open.
 
 Each worker takes a job, builds the reader's message, waits for the rate limit, moves the row to
 `sending` (committed), hands the message to the server, and records the outcome in the same
 transaction that starts its next message (or at once when it has nothing else to do). So at any
 moment each connection has at most one row in `sending`: after a hard kill, at most one message
 per connection is in doubt.
+
+What a fault does (see `faults`): a server-level fault closes the `ServerGate` for every worker,
+with back-off, and the message waits its turn again without using an attempt; the send carries
+on by itself when the server answers, and gives up (every row still pending) after `max_wait`.
+A message-level rejection or a tripped `Breaker` halts the send so the bulletin can be blocked.
+Anything else that goes wrong with one reader's message fails that row alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import threading
 import time
@@ -18,19 +25,25 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Connection, Engine
 
-from actwatch.delivery.compose import MessageFactory
+from actwatch.delivery.compose import Built, MessageFactory
+from actwatch.delivery.faults import Fault, classify
 from actwatch.delivery.ledger import (
     BOUNCE,
     FAILED,
+    PENDING,
     RETRY,
     SENDING,
     SENT,
     Job,
     Outcome,
     begin,
+    fail_in_flight,
+    fail_unstarted,
+    put_back,
     record,
     retry_delay,
     utc,
@@ -39,39 +52,189 @@ from actwatch.mail import MailError
 from actwatch.subscribers.tokens import Tokens
 
 log = logging.getLogger(__name__)
-CONNECT_FAILURES_FATAL = 3
+RESENT_NOTE = "the connection broke after the message was sent, before the server's reply"
 
 
-class RawTransport:
-    """What a worker needs from a transport (SMTPTransport has it)."""
+class RawTransport(Protocol):
+    """What a worker needs from a transport (SMTPTransport and MaildirTransport have it)."""
 
     def send_raw(
         self, sender: str, recipient: str, data: bytes, *, dot_stuffed: bool = False
-    ) -> None:
-        raise NotImplementedError
+    ) -> None: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    def close(self) -> None: ...
 
 
 class RateLimiter:
-    """At most `per_second` messages a second across all workers (None: no limit)."""
+    """At most `per_second` messages a second across all workers (None: no limit).
 
-    def __init__(self, per_second: float | None) -> None:
+    Slots are handed out at even intervals. A worker that comes late (a slow commit) may use
+    the slots missed in the last `slack` seconds, so the send runs at its limit on average
+    instead of losing every slot nobody was ready for; it never runs above it for longer."""
+
+    def __init__(
+        self,
+        per_second: float | None,
+        slack: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.interval = 1.0 / per_second if per_second else 0.0
-        self._next = time.monotonic()
+        self.slack = max(slack, self.interval)
+        self.clock = clock
+        self._next = clock()
         self._lock = threading.Lock()
+
+    def slot(self) -> float:
+        """The moment the caller may send its next message (by `clock`)."""
+        with self._lock:
+            slot = max(self._next, self.clock() - self.slack)
+            self._next = slot + self.interval
+        return slot
 
     def wait(self, stop: threading.Event) -> bool:
         """False when told to stop while waiting."""
         if not self.interval:
             return not stop.is_set()
-        with self._lock:
-            now = time.monotonic()
-            slot = max(self._next, now)
-            self._next = slot + self.interval
-        delay = slot - time.monotonic()
+        delay = self.slot() - self.clock()
         return not stop.wait(delay) if delay > 0 else not stop.is_set()
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Waits between tries of a server that is down: `first`, doubling, at most `longest`."""
+
+    first: float = 1.0
+    longest: float = 60.0
+
+    def after(self, tries: int) -> float:
+        return float(min(self.first * 2 ** max(tries - 1, 0), self.longest))
+
+
+@dataclass(frozen=True)
+class Halt:
+    """Why a send stopped before the end: `kind` is outage, blocked, setup or bug."""
+
+    kind: str
+    reason: str
+
+
+class ServerGate:
+    """Open while the server answers. A server-level fault closes it for every worker: they
+    wait out the back-off, then one of them probes; its success opens the gate for all, its
+    failure doubles the wait. After `max_wait` seconds of outage the send gives up."""
+
+    def __init__(
+        self,
+        backoff: Backoff,
+        max_wait: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.clock = clock
+        self.down_since: float | None = None
+        self.failures = 0
+        self.last_error = ""
+        self.gave_up = False
+        self._reopen_at = 0.0
+        self._prober: int | None = None
+        self._cond = threading.Condition()
+
+    def passage(self, stop: threading.Event) -> bool:
+        """Wait until this worker may talk to the server; False when stopped or given up."""
+        with self._cond:
+            while True:
+                if stop.is_set() or self.gave_up:
+                    return False
+                if self.down_since is None:
+                    return True
+                now = self.clock()
+                if now - self.down_since >= self.max_wait:
+                    self.gave_up = True
+                    self._cond.notify_all()
+                    return False
+                if now >= self._reopen_at and self._prober is None:
+                    self._prober = threading.get_ident()
+                    return True
+                pause = self._reopen_at - now if now < self._reopen_at else self.max_wait
+                self._cond.wait(max(min(pause, 0.1, self.down_since + self.max_wait - now), 0.001))
+
+    def up(self) -> None:
+        with self._cond:
+            if self.down_since is not None:
+                self.down_since = None
+                self.failures = 0
+                self._prober = None
+                self._cond.notify_all()
+
+    def down(self, error: str) -> None:
+        with self._cond:
+            now = self.clock()
+            self.last_error = error
+            if self.down_since is None:
+                self.down_since = now
+                self.failures = 1
+            elif self._prober == threading.get_ident() or now >= self._reopen_at:
+                self.failures += 1
+            else:
+                return  # another worker's connection failing in the same outage
+            self._prober = None
+            self._reopen_at = now + self.backoff.after(self.failures)
+            self._cond.notify_all()
+
+    def done_probing(self) -> None:
+        """The prober had nothing to ask the server after all: let another one try."""
+        with self._cond:
+            if self._prober == threading.get_ident():
+                self._prober = None
+                self._cond.notify_all()
+
+    @property
+    def outage_seconds(self) -> float:
+        return self.clock() - self.down_since if self.down_since is not None else 0.0
+
+
+@dataclass
+class Breaker:
+    """Trips when an unusual share of a bulletin's first recipients bounce (a relay that
+    refuses everyone), before those bounces mark anyone bounced for good.
+
+    Watches the first `window` settled messages (sent or bounced, counting earlier runs):
+    trips at `streak` bounces in a row, or once `sample` have settled when more than `share`
+    of them bounced. Once the window is past it is `trusted`."""
+
+    window: int = 300
+    share: float = 0.05
+    sample: int = 60
+    streak: int = 10
+    settled: int = 0
+    bounced: int = 0
+    in_a_row: int = 0
+    tripped: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def trusted(self) -> bool:
+        return self.settled >= self.window and self.tripped is None
+
+    def add(self, bounced: bool) -> str | None:
+        """Count one settled message; the reason when this trips the breaker."""
+        with self.lock:
+            if self.tripped is not None or self.settled >= self.window:
+                self.settled += 1
+                return None
+            self.settled += 1
+            self.bounced += bounced
+            self.in_a_row = self.in_a_row + 1 if bounced else 0
+            too_many = self.settled >= self.sample and self.bounced > self.share * self.settled
+            if self.in_a_row >= self.streak or too_many:
+                self.tripped = (
+                    f"{self.bounced} of the first {self.settled} recipients bounced "
+                    f"({self.bounced / self.settled:.0%}, more than "
+                    f"{math.ceil(self.share * 100)}% is unusual): is the relay refusing us?"
+                )
+                return self.tripped
+            return None
 
 
 @dataclass
@@ -81,6 +244,7 @@ class Tally:
     failed: int = 0
     bounced: int = 0
     uncertain: int = 0
+    resent: int = 0  # outcome unknown, so queued to be sent again
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -97,8 +261,15 @@ class Tally:
                 self.bounced += 1
             elif outcome.state == SENDING:
                 self.uncertain += 1
+            elif outcome.state == PENDING:
+                self.resent += 1
             if outcome.error and len(self.errors) < 20:
                 self.errors.append(outcome.error)
+
+    def note(self, error: str) -> None:
+        with self.lock:
+            if len(self.errors) < 20:
+                self.errors.append(error)
 
     @property
     def handled(self) -> int:
@@ -113,32 +284,34 @@ class Shared:
     worker_id: str
     envelope_from: str
     tokens: Tokens
-    jobs: queue.Queue[tuple[Job, MessageFactory] | None]
+    jobs: queue.Queue[tuple[Job, MessageFactory | Exception] | None]
     stop: threading.Event
     limiter: RateLimiter
     db_lock: AbstractContextManager[object]
     max_attempts: int
     first_retry: float  # seconds
+    gate: ServerGate
+    breaker: Breaker = field(default_factory=Breaker)
+    at_most_once: bool = False
     tally: Tally = field(default_factory=Tally)
-    fatal: list[str] = field(default_factory=list)
+    halts: list[Halt] = field(default_factory=list)
     busy: int = 0
     busy_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def halt(self, kind: str, reason: str) -> None:
+        with self.busy_lock:
+            self.halts.append(Halt(kind, reason))
+        self.stop.set()
 
-def classify(error: MailError, job: Job, shared: Shared, now: datetime) -> Outcome:
+
+def deferral(error: str, job: Job, shared: Shared, now: datetime) -> Outcome:
+    """4xx for this reader: retried after a back-off, failed once the tries are used up."""
     attempts = job.attempts + 1
-    text = str(error)[:1000]
-    if error.stage == "data" and error.code is None:
-        return Outcome(job.delivery_id, job.subscriber_id, SENDING, error=text)
-    if error.permanent and error.stage in ("recipient", "data"):
-        return Outcome(job.delivery_id, job.subscriber_id, BOUNCE, error=text)
-    if attempts >= shared.max_attempts and error.stage != "connect":
-        return Outcome(job.delivery_id, job.subscriber_id, FAILED, error=text)
+    if attempts >= shared.max_attempts:
+        return Outcome(job.delivery_id, job.subscriber_id, FAILED, error=error)
     delay = retry_delay(attempts, timedelta(seconds=shared.first_retry))
-    if error.stage in ("connect", "sender") and error.code is None:
-        delay = timedelta(0)  # not the reader's fault: due again as soon as we can connect
     return Outcome(
-        job.delivery_id, job.subscriber_id, RETRY, error=text, next_attempt_at=now + delay
+        job.delivery_id, job.subscriber_id, RETRY, error=error, next_attempt_at=now + delay
     )
 
 
@@ -149,86 +322,167 @@ class Worker(threading.Thread):
         super().__init__(name=f"actwatch-send-{index}", daemon=True)
         self.shared = shared
         self.transport_factory = transport_factory
+        self.transport: RawTransport | None = None
+        self.unrecorded: Outcome | None = None
 
     def run(self) -> None:
         shared = self.shared
-        try:
-            transport = self.transport_factory()
-        except Exception as exc:
-            shared.fatal.append(f"cannot open a transport: {exc}")
-            shared.stop.set()
-            return
-        unrecorded: Outcome | None = None
-        connect_failures = 0
         connection = shared.engine.connect()
         try:
             while not shared.stop.is_set():
                 try:
                     item = shared.jobs.get(timeout=0.1)
                 except queue.Empty:
-                    self._flush(connection, unrecorded)
-                    unrecorded = None
+                    self._flush(connection)
                     continue
                 if item is None:
                     shared.jobs.task_done()
                     break
+                with shared.busy_lock:
+                    shared.busy += 1
                 try:
-                    job, factory = item
-                    with shared.busy_lock:
-                        shared.busy += 1
-                    token = shared.tokens.link_token(job.subscriber_id, job.nonce)
-                    built = factory.build(
-                        job.delivery_id, job.email, job.name, token, for_smtp=True
-                    )
-                    if not shared.limiter.wait(shared.stop):
-                        break
-                    moment = utc()
-                    with shared.db_lock, connection.begin():
-                        if unrecorded is not None:
-                            record(connection, [unrecorded], moment)
-                            unrecorded = None
-                        started = begin(connection, job.delivery_id, shared.worker_id, moment)
-                    if not started:
-                        with shared.tally.lock:
-                            shared.tally.skipped += 1
-                        continue
-                    try:
-                        transport.send_raw(
-                            shared.envelope_from, job.email, built.data, dot_stuffed=built.stuffed
-                        )
-                    except MailError as exc:
-                        outcome = classify(exc, job, shared, utc())
-                        if exc.stage in ("connect", "sender"):
-                            connect_failures += 1
-                            if connect_failures >= CONNECT_FAILURES_FATAL or exc.permanent:
-                                shared.fatal.append(str(exc))
-                                shared.stop.set()
-                        else:
-                            connect_failures = 0
-                    else:
-                        connect_failures = 0
-                        outcome = Outcome(
-                            job.delivery_id, job.subscriber_id, SENT, message_id=built.message_id
-                        )
-                    unrecorded = outcome
-                    shared.tally.add(outcome)
+                    self._deliver(connection, *item)
+                except Exception as exc:  # one reader's message never stops the others
+                    log.exception("delivery %s failed", item[0].delivery_id)
+                    self._fail(connection, item[0], f"internal error: {exc!r}")
                 finally:
                     with shared.busy_lock:
                         shared.busy -= 1
                     shared.jobs.task_done()
-        except Exception as exc:  # never leave a row unrecorded because of a bug
+        except Exception as exc:  # the database went away: stop, nothing is lost
             log.exception("delivery worker failed")
-            shared.fatal.append(f"a sending worker failed: {exc!r}")
-            shared.stop.set()
+            shared.halt("bug", f"a sending worker failed: {exc!r}")
         finally:
             try:
-                self._flush(connection, unrecorded)
+                self._flush(connection)
+            except Exception:
+                log.exception("could not record the last outcome")
             finally:
                 connection.close()
-                with contextlib.suppress(Exception):
-                    transport.close()
+                self._close_transport()
 
-    def _flush(self, connection: Connection, unrecorded: Outcome | None) -> None:
-        if unrecorded is not None:
+    def _deliver(
+        self, connection: Connection, job: Job, factory: MessageFactory | Exception
+    ) -> None:
+        shared = self.shared
+        try:
+            if isinstance(factory, Exception):  # the copy for this choice cannot be rendered
+                raise factory
+            token = shared.tokens.link_token(job.subscriber_id, job.nonce)
+            built = factory.build(job.delivery_id, job.email, job.name, token, for_smtp=True)
+        except Exception as exc:
+            log.warning("delivery %s: cannot build the message: %r", job.delivery_id, exc)
+            self._fail(connection, job, f"cannot build the message: {exc!r}")
+            return
+        while True:
+            if not shared.gate.passage(shared.stop):
+                if shared.gate.gave_up:
+                    shared.halt(
+                        "outage",
+                        f"the mail server has not taken a message for "
+                        f"{shared.gate.outage_seconds:.0f}s: {shared.gate.last_error}",
+                    )
+                return  # the lease is given back when the run ends
+            try:
+                if not self._send(connection, job, built):
+                    return
+            finally:
+                shared.gate.done_probing()
+
+    def _send(self, connection: Connection, job: Job, built: Built) -> bool:
+        """One try; True when the same message should be tried again (the server was down)."""
+        shared = self.shared
+        if not shared.limiter.wait(shared.stop):
+            return False
+        moment = utc()
+        with shared.db_lock, connection.begin():
+            if self.unrecorded is not None:
+                record(connection, [self.unrecorded], moment)
+                self.unrecorded = None
+            started = begin(connection, job.delivery_id, shared.worker_id, moment)
+        if not started:
+            with shared.tally.lock:
+                shared.tally.skipped += 1
+            return False
+        try:
+            if self.transport is None:
+                self.transport = self.transport_factory()
+            self.transport.send_raw(
+                shared.envelope_from, job.email, built.data, dot_stuffed=built.stuffed
+            )
+        except MailError as exc:
+            return self._fault(connection, job, exc)
+        except Exception as exc:
+            # Not a mail fault: a bug, or a transport in a state nobody expected. Start afresh.
+            log.exception("delivery %s: sending raised", job.delivery_id)
+            self._close_transport()
+            with shared.db_lock, connection.begin():
+                fail_in_flight(connection, job.delivery_id, f"internal error: {exc!r}")
+            shared.tally.add(Outcome(job.delivery_id, job.subscriber_id, FAILED, error=repr(exc)))
+            return False
+        shared.gate.up()
+        self._settled(job, Outcome(job.delivery_id, job.subscriber_id, SENT, built.message_id))
+        return False
+
+    def _fault(self, connection: Connection, job: Job, exc: MailError) -> bool:
+        shared = self.shared
+        text = str(exc)[:1000]
+        fault = classify(exc)
+        if fault in (Fault.SERVER, Fault.SETUP, Fault.REJECTED):
+            # The server never took this message: it waits its turn again, no attempt used.
+            with shared.db_lock, connection.begin():
+                if self.unrecorded is not None:
+                    record(connection, [self.unrecorded], utc())
+                    self.unrecorded = None
+                put_back(connection, job.delivery_id, text)
+            if fault == Fault.SERVER:
+                shared.gate.down(text)
+                return True
+            shared.halt("setup" if fault == Fault.SETUP else "blocked", text)
+            return False
+        shared.gate.up()
+        if fault == Fault.BOUNCE:
+            self._settled(job, Outcome(job.delivery_id, job.subscriber_id, BOUNCE, error=text))
+        elif fault == Fault.DEFERRED:
+            self._settled(job, deferral(text, job, shared, utc()))
+        elif shared.at_most_once:
+            self._settled(job, Outcome(job.delivery_id, job.subscriber_id, SENDING, error=text))
+        elif job.attempts + 1 >= shared.max_attempts:
+            self._settled(job, Outcome(job.delivery_id, job.subscriber_id, FAILED, error=text))
+        else:
+            # At least once: the server may have it, or may not; it goes again (to a new
+            # connection), so this broken connection causes at most one duplicate.
+            note = f"{RESENT_NOTE}: sent again ({text})"
+            self._settled(job, Outcome(job.delivery_id, job.subscriber_id, PENDING, error=note))
+        return False
+
+    def _settled(self, job: Job, outcome: Outcome) -> None:
+        shared = self.shared
+        self.unrecorded = outcome
+        shared.tally.add(outcome)
+        if outcome.state in (SENT, BOUNCE):
+            tripped = shared.breaker.add(outcome.state == BOUNCE)
+            if tripped:
+                shared.halt("breaker", tripped)
+
+    def _fail(self, connection: Connection, job: Job, error: str) -> None:
+        shared = self.shared
+        with shared.db_lock, connection.begin():
+            if self.unrecorded is not None:
+                record(connection, [self.unrecorded], utc())
+                self.unrecorded = None
+            fail_unstarted(connection, job.delivery_id, shared.worker_id, error)
+            fail_in_flight(connection, job.delivery_id, error)
+        shared.tally.add(Outcome(job.delivery_id, job.subscriber_id, FAILED, error=error))
+
+    def _flush(self, connection: Connection) -> None:
+        if self.unrecorded is not None:
             with self.shared.db_lock, connection.begin():
-                record(connection, [unrecorded], utc())
+                record(connection, [self.unrecorded], utc())
+            self.unrecorded = None
+
+    def _close_transport(self) -> None:
+        if self.transport is not None:
+            with contextlib.suppress(Exception):
+                self.transport.close()
+            self.transport = None

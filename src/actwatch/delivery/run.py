@@ -1,10 +1,17 @@
 """`send_bulletin`: deliver an approved bulletin to every confirmed subscriber exactly once.
 
-The run moves the bulletin to `sending` (review's state machine, audited), makes one delivery
-row per subscriber, then claims batches of rows and feeds them to the worker pool until nothing
-is due. Run again after a crash or a stop, it carries on with whoever is left; rows a dead sender
-left in `sending` are reported as possibly sent, not sent again (unless asked). When every row
-is settled the bulletin becomes `sent`.
+The run decodes the frozen copy and moves the bulletin to `sending` (review's state machine,
+audited; one read of the row), makes one delivery row per subscriber, then claims batches of
+rows and feeds them to the worker pool until nothing is due. Run again after a crash or a stop,
+it carries on with whoever is left; rows a dead sender left in `sending` are sent again (at least
+once), unless the operator asked for at most once. When no row is left to send the bulletin
+becomes `sent`.
+
+A run is bounded in time: when the server stays unreachable for `max_wait` it stops with every
+unsent row still pending (nobody's attempts used) and says so; the service's next check, or the
+operator's next `actwatch send`, carries on from the database. A message the server rejects
+(5xx at MAIL FROM or DATA), or a first batch of recipients bouncing in numbers, blocks the
+bulletin with the server's reply, every unsent row still pending, until someone sends it again.
 """
 
 from __future__ import annotations
@@ -17,21 +24,26 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from actwatch.config import Config
+from actwatch.core.states import BulletinState
 from actwatch.delivery.compose import DeliveryError, MessageFactory, Renderer, sender
 from actwatch.delivery.ledger import (
+    BOUNCE,
     CLAIMABLE,
     SENDING,
+    SENT,
     Job,
     Stale,
+    abandon,
     claim,
     counts,
+    due_unclaimed,
     free_dead_leases,
     next_retry,
     note_possibly_sent,
@@ -40,17 +52,38 @@ from actwatch.delivery.ledger import (
     resend,
     sender_id,
     stale_sending,
+    suppress_bounced,
+    unbounce,
 )
-from actwatch.delivery.pool import RateLimiter, RawTransport, Shared, Worker
-from actwatch.mail import MailError, SMTPTransport, open_transport
-from actwatch.review import finish_sending, frozen_copy, start_sending
-from actwatch.review.freeze import FrozenCopy
-from actwatch.review.records import load_row
-from actwatch.review.states import APPROVED, SCHEDULED, SENT, ConflictError, StateError
+from actwatch.delivery.pool import (
+    Backoff,
+    Breaker,
+    Halt,
+    RateLimiter,
+    RawTransport,
+    ServerGate,
+    Shared,
+    Worker,
+)
+from actwatch.mail import open_transport
+from actwatch.review import (
+    ConflictError,
+    StateError,
+    block_sending,
+    bulletin_state,
+    finish_sending,
+    frozen_copy,
+    note_send_problem,
+    open_for_sending,
+)
 from actwatch.subscribers.store import CONFIRMED, list_subscribers
 from actwatch.subscribers.tokens import Tokens
 
 ProgressFn = Callable[["SendReport"], None]
+# How long one run waits for a mail server that does not answer before it gives up (the rows
+# stay pending; the next run, or the service's next check, carries on).
+MAX_WAIT = timedelta(minutes=15)
+SERVER_BACKOFF = Backoff(first=1.0, longest=60.0)
 
 
 @dataclass
@@ -67,16 +100,24 @@ class SendReport:
     bounced: int = 0
     suppressed: int = 0
     uncertain: int = 0
+    requeued_unknown: int = 0  # outcome unknown (connection broke after DATA): sent again
     possibly_sent: list[Stale] = field(default_factory=list)
-    resent: int = 0
+    resent: int = 0  # left in flight by an earlier run, put back in the queue
+    at_most_once: bool = False
     remaining: dict[str, int] = field(default_factory=dict)
     next_retry: datetime | None = None
     renders: int = 0
     seconds: float = 0.0
     interrupted: bool = False
     finished: bool = False
-    error: str | None = None
+    halt: Halt | None = None
+    blocked: str | None = None  # the server's reply (or the breaker's reason) that blocked it
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> str | None:
+        """Why the run stopped before its end, when it was not told to stop."""
+        return self.halt.reason if self.halt is not None else None
 
     @property
     def handled(self) -> int:
@@ -89,6 +130,42 @@ class SendReport:
     @property
     def left(self) -> int:
         return sum(self.remaining.get(state, 0) for state in CLAIMABLE)
+
+    @property
+    def in_doubt(self) -> int:
+        """Rows in `sending` after the run: another sender's, or left possibly sent."""
+        return self.remaining.get(SENDING, 0)
+
+    @property
+    def complete(self) -> bool:
+        """Every confirmed subscriber has a final outcome (sent, or a recipient bounce; or,
+        when the operator chose at most once, possibly sent)."""
+        remaining = self.remaining
+        unsettled = self.left + remaining.get("failed", 0)
+        if not self.at_most_once:
+            unsettled += self.in_doubt
+        return self.finished and not unsettled and self.blocked is None and self.halt is None
+
+    def summary(self) -> str:
+        """One line: what happened and what is left."""
+        remaining = self.remaining
+        parts = [f"{remaining.get(SENT, 0):,} sent", f"{remaining.get(BOUNCE, 0):,} bounced"]
+        for state, label in (
+            ("pending", "pending"),
+            ("retry", "deferred"),
+            ("failed", "failed"),
+            (SENDING, "in doubt"),
+        ):
+            if remaining.get(state, 0):
+                parts.append(f"{remaining[state]:,} {label}")
+        head = f"bulletin {self.bulletin_id}: " + ", ".join(parts)
+        if self.blocked is not None:
+            return f"{head}; BLOCKED: {self.blocked}"
+        if self.halt is not None:
+            return f"{head}; stopped: {self.halt.reason}"
+        if self.interrupted:
+            return f"{head}; stopped before the end"
+        return head
 
 
 def dkim_settings(
@@ -111,30 +188,19 @@ def dkim_settings(
 def smtp_factory(
     config: Config, env: Mapping[str, str] | None = None
 ) -> Callable[[], RawTransport]:
-    """One new SMTP connection per worker; refuses a maildir URL (use --dry-run instead)."""
+    """One new transport per worker: an SMTP connection, or (maildir:PATH) one file per message
+    in that Maildir, so a send works end to end without a mail server."""
 
     def make() -> RawTransport:
         transport = open_transport(config, env)
-        if not isinstance(transport, SMTPTransport):
-            raise DeliveryError(
-                f"mail.url is {config.mail.url}: bulk sending needs an SMTP server "
-                "(use --dry-run to write the messages as files)"
-            )
+        if not hasattr(transport, "send_raw"):  # pragma: no cover - every transport has it
+            raise DeliveryError(f"mail.url is {config.mail.url}: it cannot send in bulk")
         return transport  # type: ignore[return-value]
 
     return make
 
 
-def _open_for_sending(engine: Engine, bulletin_id: int, actor: str) -> FrozenCopy:
-    with engine.connect() as connection:
-        state = load_row(connection, bulletin_id).state
-    if state in (APPROVED, SCHEDULED):
-        return start_sending(engine, bulletin_id, actor=actor)
-    if state in (SENDING, SENT):
-        return frozen_copy(engine, bulletin_id)
-    raise StateError(
-        f"bulletin {bulletin_id} is {state.replace('_', ' ')}: only an approved bulletin is sent"
-    )
+transport_factory_for = smtp_factory
 
 
 def send_bulletin(
@@ -147,8 +213,12 @@ def send_bulletin(
     connections: int | None = None,
     rate_limit: float | None = None,
     batch_size: int | None = None,
-    resend_unconfirmed: bool = False,
+    at_most_once: bool = False,
     wait_retries: bool = False,
+    max_wait: timedelta = MAX_WAIT,
+    server_backoff: Backoff = SERVER_BACKOFF,
+    breaker: Breaker | None = None,
+    check_bounces: bool = True,
     stop: threading.Event | None = None,
     progress: ProgressFn | None = None,
     env: Mapping[str, str] | None = None,
@@ -159,23 +229,30 @@ def send_bulletin(
     dkim = dkim_settings(config, env)
     make_transport = transport_factory or smtp_factory(config, env)
     make_transport().close()  # a transport that cannot be made fails before anything changes
-    frozen = _open_for_sending(engine, bulletin_id, actor)
+    frozen = open_for_sending(engine, bulletin_id, actor=actor)
     renderer = Renderer(config, frozen, dkim=dkim)
     renderer.verify()
     report = SendReport(bulletin_id, renderer.bulletin.season.slug, renderer.bulletin.title)
+    report.at_most_once = at_most_once
 
-    if frozen.state == SENDING or frozen.state in (APPROVED, SCHEDULED):
+    if frozen.state == SENDING:
         prepare(engine, bulletin_id)
     report.possibly_sent = stale_sending(engine, bulletin_id)
-    if resend_unconfirmed:
-        report.resent = resend(engine, report.possibly_sent)
-    else:
+    if at_most_once:
         note_possibly_sent(engine, report.possibly_sent)
+    else:
+        report.resent = resend(engine, report.possibly_sent)
     free_dead_leases(engine, bulletin_id)
     before = counts(engine, bulletin_id)
     report.already_sent = before["sent"]
     report.total = sum(before.values())
     report.to_send = sum(before[state] for state in CLAIMABLE)
+
+    # The operator who has looked at the bounces may let them stand: no breaker then.
+    breaker = breaker or (Breaker() if check_bounces else Breaker(window=0))
+    breaker.settled = before[SENT] + before[BOUNCE]
+    if breaker.trusted:
+        suppress_bounced(engine, bulletin_id)
 
     worker_id = sender_id()
     sqlite = engine.dialect.name == "sqlite"
@@ -191,6 +268,9 @@ def send_bulletin(
         db_lock=threading.Lock() if sqlite else contextlib.nullcontext(),
         max_attempts=config.mail.max_attempts,
         first_retry=config.mail.retry_backoff.total_seconds(),
+        gate=ServerGate(server_backoff, max_wait.total_seconds()),
+        breaker=breaker,
+        at_most_once=at_most_once,
     )
     pool_size = connections or config.mail.connections
     workers = [Worker(shared, index, make_transport) for index in range(pool_size)]
@@ -201,6 +281,7 @@ def send_bulletin(
         tally = shared.tally
         report.sent, report.deferred, report.failed = tally.sent, tally.deferred, tally.failed
         report.bounced, report.uncertain = tally.bounced, tally.uncertain
+        report.requeued_unknown = tally.resent
         report.seconds = time.monotonic() - started
         report.renders = renderer.renders
         if progress is not None:
@@ -208,16 +289,7 @@ def send_bulletin(
 
     try:
         _feed(
-            engine,
-            config,
-            bulletin_id,
-            renderer,
-            shared,
-            workers,
-            batch_size,
-            wait_retries,
-            tell,
-            report,
+            engine, config, bulletin_id, renderer, shared, workers, batch_size, wait_retries, tell
         )
     finally:
         for _ in workers:
@@ -228,15 +300,50 @@ def send_bulletin(
         for worker in workers:
             worker.join()
         release(engine, worker_id)
+        abandon(engine, worker_id)
     tell()
     report.errors = list(shared.tally.errors)
-    report.interrupted = stop.is_set() and not shared.fatal
-    report.error = shared.fatal[0] if shared.fatal else None
+    report.halt = _first_halt(shared.halts)
+    report.interrupted = stop.is_set() and report.halt is None
+    _after_halt(engine, bulletin_id, actor, report, shared)
     report.remaining = counts(engine, bulletin_id)
     report.next_retry = next_retry(engine, bulletin_id)
     report.seconds = time.monotonic() - started
-    report.finished = _finish_if_done(engine, bulletin_id, actor, report)
+    if report.halt is None and (breaker.trusted or not report.left):
+        suppress_bounced(engine, bulletin_id)
+    report.finished = report.halt is None and (
+        frozen.state == BulletinState.SENT or _finish_if_done(engine, bulletin_id, actor, report)
+    )
     return report
+
+
+def _first_halt(halts: list[Halt]) -> Halt | None:
+    """The reason that matters most when several workers stopped at once."""
+    for kind in ("blocked", "breaker", "setup", "outage", "bug"):
+        for halt in halts:
+            if halt.kind == kind:
+                return halt
+    return None
+
+
+def _after_halt(
+    engine: Engine, bulletin_id: int, actor: str, report: SendReport, shared: Shared
+) -> None:
+    halt = report.halt
+    if halt is None:
+        if report.sent or report.bounced or report.deferred:
+            note_send_problem(engine, bulletin_id, None)
+        return
+    if halt.kind in ("blocked", "breaker"):
+        if halt.kind == "breaker":
+            unbounce(engine, bulletin_id)  # those bounces said nothing about the readers
+        reason = halt.reason if halt.kind == "blocked" else f"circuit breaker: {halt.reason}"
+        # Another sender may have blocked it (or an operator moved it on) at the same moment.
+        with contextlib.suppress(ConflictError, StateError):
+            block_sending(engine, bulletin_id, actor=actor, reason=reason)
+        report.blocked = reason
+        return
+    note_send_problem(engine, bulletin_id, halt.reason)
 
 
 def _feed(
@@ -249,7 +356,6 @@ def _feed(
     batch_size: int | None,
     wait_retries: bool,
     tell: Callable[[], None],
-    report: SendReport,
 ) -> None:
     limit = batch_size or config.mail.batch_size
     last_tell = 0.0
@@ -263,7 +369,7 @@ def _feed(
             _wait_idle(shared, workers, tell)
             if shared.stop.is_set():
                 return
-            if claim_pending(engine, bulletin_id):
+            if due_unclaimed(engine, bulletin_id):
                 continue
             retry_at = next_retry(engine, bulletin_id)
             if retry_at is None or not wait_retries:
@@ -273,35 +379,16 @@ def _feed(
                 return
             continue
         for job in jobs:
-            factory = renderer.factory(job.choice)
+            factory: MessageFactory | Exception
+            try:
+                factory = renderer.factory(job.choice)
+            except Exception as exc:  # this choice cannot be rendered: its rows fail alone
+                factory = exc
             if not _put(shared, (job, factory)):
                 return
             last_tell = _maybe_tell(tell, last_tell)
         if not any(worker.is_alive() for worker in workers):
             return
-
-
-def claim_pending(engine: Engine, bulletin_id: int) -> bool:
-    """Are there due rows nobody holds (another sender's lease ran out meanwhile)?"""
-    from sqlalchemy import and_, func, or_, select
-
-    from actwatch.db.schema import deliveries
-
-    with engine.connect() as connection:
-        due = connection.execute(
-            select(func.count()).where(
-                and_(
-                    deliveries.c.bulletin_id == bulletin_id,
-                    deliveries.c.state.in_(CLAIMABLE),
-                    deliveries.c.claimed_by.is_(None),
-                    or_(
-                        deliveries.c.next_attempt_at.is_(None),
-                        deliveries.c.next_attempt_at <= datetime.now(UTC),
-                    ),
-                )
-            )
-        ).scalar_one()
-    return bool(due)
 
 
 def _maybe_tell(tell: Callable[[], None], last: float) -> float:
@@ -312,7 +399,7 @@ def _maybe_tell(tell: Callable[[], None], last: float) -> float:
     return last
 
 
-def _put(shared: Shared, item: tuple[Job, MessageFactory]) -> bool:
+def _put(shared: Shared, item: tuple[Job, MessageFactory | Exception]) -> bool:
     while not shared.stop.is_set():
         try:
             shared.jobs.put(item, timeout=0.1)
@@ -341,15 +428,15 @@ def _drain(jobs: queue.Queue[Any]) -> None:
 
 
 def _finish_if_done(engine: Engine, bulletin_id: int, actor: str, report: SendReport) -> bool:
-    with engine.connect() as connection:
-        state = load_row(connection, bulletin_id).state
-    if state == SENT:
-        return True
+    """Sending -> sent once no row is waiting or in flight (a row in doubt counts as in
+    flight unless the operator chose at most once and its sender is gone)."""
     remaining = report.remaining
     if remaining.get("pending", 0) or remaining.get("retry", 0):
         return False
-    if remaining.get(SENDING, 0) > len(stale_sending(engine, bulletin_id)):
-        return False  # another sender still has messages in flight
+    if remaining.get(SENDING, 0) and (
+        not report.at_most_once or remaining[SENDING] > len(stale_sending(engine, bulletin_id))
+    ):
+        return False  # in flight: another sender's, or to be sent again
     try:
         finish_sending(
             engine,
@@ -363,8 +450,7 @@ def _finish_if_done(engine: Engine, bulletin_id: int, actor: str, report: SendRe
         )
     except (ConflictError, StateError):
         # Another sender (a send-worker beside us) finished it at the same moment.
-        with engine.connect() as connection:
-            return bool(load_row(connection, bulletin_id).state == SENT)
+        return bulletin_state(engine, bulletin_id) == BulletinState.SENT
     return True
 
 
@@ -400,58 +486,3 @@ def dry_run(
         (folder / _file_name(index, subscriber.email)).write_bytes(built.data)
         written += 1
     return written, renderer.renders
-
-
-def send_one(
-    engine: Engine,
-    config: Config,
-    bulletin_id: int,
-    to: str,
-    *,
-    strands: frozenset[str] | None = None,
-    transport_factory: Callable[[], RawTransport] | None = None,
-    env: Mapping[str, str] | None = None,
-) -> str:
-    """A test send: the real delivery message to one address only, recorded nowhere but the
-    audit log. The address's own subscription (if any) decides its strands and links."""
-    from actwatch.review.records import record
-    from actwatch.subscribers.addresses import normalise_email
-    from actwatch.subscribers.store import find_subscriber
-    from actwatch.subscribers.tokens import new_nonce
-
-    address = normalise_email(to)
-    tokens = Tokens.from_config(config, env)
-    renderer = Renderer(
-        config,
-        frozen_copy(engine, bulletin_id),
-        dkim=dkim_settings(config, env),
-        subject_prefix="[Test] ",
-    )
-    subscriber = find_subscriber(engine, address)
-    if subscriber is not None and subscriber.status in (CONFIRMED, "pending"):
-        choice = strands if strands is not None else subscriber.choice
-        token = tokens.link_token(subscriber.id, subscriber.token_nonce)
-        name = subscriber.name
-    else:
-        choice, name = strands, None
-        token = tokens.link_token(0, new_nonce())  # a link that leads nowhere
-    built = renderer.factory(choice).build(0, address, name, token)
-    transport = (transport_factory or smtp_factory(config, env))()
-    try:
-        transport.send_raw(config.mail.from_, address, built.data)
-    except MailError:
-        raise
-    finally:
-        transport.close()
-    with engine.begin() as connection:
-        record(
-            connection,
-            at=datetime.now(UTC),
-            actor="actwatch send --to",
-            action="test_send",
-            bulletin_id=bulletin_id,
-            to=address,
-            strands=sorted(choice) if choice else "all",
-            message_id=built.message_id,
-        )
-    return built.message_id

@@ -110,6 +110,37 @@ def render_metrics(summary: Summary) -> str:
     out.gauge("actwatch_poll_overdue", "1 when no poll finished for too long.", poll.overdue)
     out.by("actwatch_bulletins", "state", "Bulletins by state.", summary.bulletins)
     out.by("actwatch_deliveries", "state", "Delivery rows by state.", summary.deliveries)
+    for name, help_text, flag in (
+        (
+            "blocked",
+            "1 when the server refused this bulletin's message (5xx at MAIL or DATA).",
+            "blocked",
+        ),
+        (
+            "overdue",
+            "1 when this scheduled bulletin's time passed and its send has not started.",
+            "overdue",
+        ),
+        (
+            "stalled",
+            "1 when this bulletin's messages are due and none has gone out for a while.",
+            "stalled",
+        ),
+    ):
+        out.metric(
+            f"actwatch_send_{name}",
+            "gauge",
+            help_text,
+            [
+                ({"bulletin": str(send.bulletin_id), "season": send.season}, getattr(send, flag))
+                for send in summary.sends
+            ],
+        )
+    out.gauge(
+        "actwatch_sends_needing_attention",
+        "Bulletins whose send is blocked, overdue or stalled.",
+        sum(1 for send in summary.sends if send.blocked or send.overdue or send.stalled),
+    )
     out.gauge(
         "actwatch_send_rate_messages_per_second",
         "Messages sent per second over the last minute.",

@@ -12,6 +12,7 @@ from actwatch.config import Config
 from actwatch.core.clock import iso, parse_iso, utc
 from actwatch.db import Engine
 from actwatch.delivery.ledger import counts_by_state, counts_per_bulletin, sent_since
+from actwatch.delivery.report import sends_to_check
 from actwatch.feeds.store import count_feeds, count_items
 from actwatch.matching.store import count_verdicts
 from actwatch.monitor.state import HEARTBEAT, HOUSEKEEPING, LAST_POLL, read_all, read_state
@@ -63,6 +64,20 @@ class BulletinStatus:
 
 
 @dataclass
+class SendAttention:
+    """A send someone should look at: blocked, overdue or stalled (or with failed messages)."""
+
+    bulletin_id: int
+    season: str
+    state: str
+    blocked: bool
+    overdue: bool
+    stalled: bool
+    failed: int
+    problem: str | None  # the server's reply, or the outage (no personal data)
+
+
+@dataclass
 class Summary:
     now: str
     scheduler: SchedulerStatus
@@ -79,6 +94,8 @@ class Summary:
     housekeeping: dict[str, Any] = field(default_factory=dict)
     # Confirmations, welcomes and links: queued (or retrying), sent, given up.
     subscriber_mail: dict[str, int] = field(default_factory=dict)
+    # Sends that are blocked, overdue or stalled, or have failed messages.
+    sends: list[SendAttention] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,13 +197,37 @@ def collect(engine: Engine, config: Config, now: datetime | None = None) -> Summ
             {**keeping.value, "at": iso(keeping.updated_at)} if keeping is not None else {}
         ),
         subscriber_mail=subscriber_mail_counts(engine),
+        sends=[
+            SendAttention(
+                report.bulletin_id,
+                report.season,
+                report.state,
+                report.blocked,
+                report.overdue,
+                report.stalled,
+                report.failed,
+                report.problem,
+            )
+            for report in sends_to_check(engine, config, moment)
+            if report.attention
+        ],
     )
 
 
 @dataclass
 class Readiness:
+    """`ready`: the service can do its work (database, scheduler, polls). `degraded`: it can,
+    but a send needs someone: blocked, overdue or stalled (the web side still serves)."""
+
     ready: bool
     checks: dict[str, dict[str, Any]]
+    degraded: bool = False
+
+    @property
+    def status(self) -> str:
+        if not self.ready:
+            return "unready"
+        return "degraded" if self.degraded else "ready"
 
 
 def readiness(
@@ -197,7 +238,8 @@ def readiness(
     now: datetime | None = None,
 ) -> Readiness:
     """Database reachable, a scheduler alive (this process's, or the one the heartbeat names),
-    and the last poll not overdue. `scheduler_here`: None when this process runs no scheduler."""
+    and the last poll not overdue; degraded when a send is blocked, overdue or stalled.
+    `scheduler_here`: None when this process runs no scheduler."""
     checks: dict[str, dict[str, Any]] = {}
     try:
         summary = collect(engine, config, now)
@@ -219,4 +261,15 @@ def readiness(
         "last_poll_age_seconds": summary.last_poll.age_seconds,
         "failed_feeds": summary.last_poll.failed,
     }
-    return Readiness(all(check["ok"] for check in checks.values()), checks)
+    stuck = [send for send in summary.sends if send.blocked or send.overdue or send.stalled]
+    checks["delivery"] = {
+        "ok": not stuck,
+        "blocked": [send.bulletin_id for send in stuck if send.blocked],
+        "overdue": [send.bulletin_id for send in stuck if send.overdue],
+        "stalled": [send.bulletin_id for send in stuck if send.stalled],
+        "problems": [
+            f"bulletin {send.bulletin_id}: {send.problem}" for send in stuck if send.problem
+        ],
+    }
+    ready = all(check["ok"] for name, check in checks.items() if name != "delivery")
+    return Readiness(ready, checks, degraded=bool(stuck))

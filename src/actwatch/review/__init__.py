@@ -9,8 +9,9 @@
 - `view`: what an editor reviews (sections, queue, warnings), for the CLI and the web editor;
 - `notify`: the draft-ready email; `testsend`: one copy to one address;
 - `trail`: the audit trail in words;
-- `records`: the bulletins table and the audit log (`bulletin_state`, `find_bulletin_id` and
-  `audit` are the public questions and the one public write other stages use).
+- `records`: the bulletins table and the audit log (`bulletin_state`, `find_bulletin_id`,
+  `send_problem` and `sends_to_watch` are the public questions other stages ask; `audit` and
+  `note_send_problem`, why a send is held up, the public writes).
 """
 
 from actwatch.review.editing import (
@@ -49,7 +50,15 @@ from actwatch.review.freeze import (
     render_for_approval,
 )
 from actwatch.review.notify import editor_link, notify_draft_ready
-from actwatch.review.records import audit, bulletin_state, find_bulletin_id
+from actwatch.review.records import (
+    SendProblem,
+    audit,
+    bulletin_state,
+    find_bulletin_id,
+    note_send_problem,
+    send_problem,
+    sends_to_watch,
+)
 from actwatch.review.states import (
     STATE_LABELS,
     TRANSITIONS,
@@ -64,9 +73,12 @@ from actwatch.review.view import ReviewView, audit_trail, build_review, review_w
 from actwatch.review.workflow import (
     Approval,
     approve,
+    block_sending,
     finish_sending,
+    open_for_sending,
     reject,
     reopen,
+    resume_sending,
     schedule,
     send_now,
     start_sending,
@@ -92,6 +104,7 @@ __all__ = [
     "Rendered",
     "ReviewError",
     "ReviewView",
+    "SendProblem",
     "SentCopy",
     "StateError",
     "add_manual_item",
@@ -99,6 +112,7 @@ __all__ = [
     "audit",
     "audit_entries",
     "audit_trail",
+    "block_sending",
     "build_review",
     "bulletin_decisions",
     "bulletin_from_context",
@@ -114,7 +128,9 @@ __all__ = [
     "include_item",
     "move_item",
     "move_to_strand",
+    "note_send_problem",
     "notify_draft_ready",
+    "open_for_sending",
     "pick_for_season",
     "pick_uncertain",
     "preview_copy",
@@ -123,10 +139,13 @@ __all__ = [
     "render_for_approval",
     "reopen",
     "reorder",
+    "resume_sending",
     "review_with_preview",
     "schedule",
     "send_now",
+    "send_problem",
     "send_test_copy",
+    "sends_to_watch",
     "set_event_type",
     "set_headline",
     "set_included",

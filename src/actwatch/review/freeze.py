@@ -21,7 +21,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Row
 
 from actwatch.bulletin import Bulletin, load_bulletin, preview_links
 from actwatch.bulletin.render import render_html, render_markdown, render_text
@@ -182,6 +182,12 @@ def frozen_copy(engine: Engine, bulletin_id: int) -> FrozenCopy:
     FrozenCopyError) unless the approval stands and the copy can be read back."""
     with engine.connect() as connection:
         row = load_row(connection, bulletin_id)
+    return copy_from_row(row)
+
+
+def copy_from_row(row: Row[Any]) -> FrozenCopy:
+    """`frozen_copy` of a bulletin row already read (a send reads the row once)."""
+    bulletin_id = row.id
     if row.state not in APPROVAL_HELD or row.frozen_html is None:
         raise StateError(f"bulletin {bulletin_id} is {row.state}: it has no approved copy")
     if row.approved_revision != row.revision:

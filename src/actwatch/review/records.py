@@ -15,6 +15,7 @@ from actwatch.core.text import one_line
 from actwatch.db.schema import audit_log, bulletins
 from actwatch.review.states import (
     ACTIVE,
+    BLOCKED,
     SCHEDULED,
     SENDING,
     SENT,
@@ -231,6 +232,80 @@ def sending_bulletins(engine: Engine) -> list[int]:
         )
 
 
+def note_send_problem(
+    engine: Engine, bulletin_id: int, problem: str | None, now: datetime | None = None
+) -> None:
+    """Say why a send is held up (the mail server unreachable since ...), or that it no longer
+    is (None). Kept on the bulletin so every face tells the same story."""
+    values: dict[str, Any] = {"send_problem": None, "send_problem_at": None}
+    if problem is not None:
+        values = {"send_problem": one_line(problem)[:1000], "send_problem_at": utc(now)}
+    with engine.begin() as connection:
+        connection.execute(
+            update(bulletins)
+            .where(
+                bulletins.c.id == bulletin_id,
+                bulletins.c.state.in_((SCHEDULED, SENDING, BLOCKED)),
+            )
+            .values(**values)
+        )
+
+
+@dataclass(frozen=True)
+class SendProblem:
+    id: int
+    season: str
+    state: str
+    problem: str | None
+    problem_at: datetime | None
+    scheduled_for: datetime | None
+    send_started_at: datetime | None
+
+
+def sends_to_watch(engine: Engine) -> list[SendProblem]:
+    """Bulletins that are scheduled, sending or blocked, with what is holding them up (for
+    `status`, `/readyz`, `/metrics` and the editor's pages)."""
+    with engine.connect() as connection:
+        return [
+            SendProblem(
+                row.id,
+                row.season,
+                row.state,
+                row.send_problem,
+                row.send_problem_at,
+                row.scheduled_for,
+                row.send_started_at,
+            )
+            for row in connection.execute(
+                select(
+                    bulletins.c.id,
+                    bulletins.c.season,
+                    bulletins.c.state,
+                    bulletins.c.send_problem,
+                    bulletins.c.send_problem_at,
+                    bulletins.c.scheduled_for,
+                    bulletins.c.send_started_at,
+                )
+                .where(bulletins.c.state.in_((SCHEDULED, SENDING, BLOCKED)))
+                .order_by(bulletins.c.id)
+            )
+        ]
+
+
+def send_problem(engine: Engine, bulletin_id: int) -> SendProblem:
+    with engine.connect() as connection:
+        row = load_row(connection, bulletin_id)
+    return SendProblem(
+        row.id,
+        row.season,
+        row.state,
+        row.send_problem,
+        row.send_problem_at,
+        row.scheduled_for,
+        row.send_started_at,
+    )
+
+
 def claim_notification(engine: Engine, bulletin_id: int, now: datetime) -> bool:
     """Mark the editor as told about the draft, unless they were already: a compare-and-set, so
     two processes refreshing one draft send one email."""
@@ -255,7 +330,7 @@ def release_notification(engine: Engine, bulletin_id: int, claimed_at: datetime)
 
 # The public archive: what was sent, exactly as it was frozen.
 
-PUBLISHED_STATES = ("sending", "sent")
+PUBLISHED_STATES = ("sending", "blocked", "sent")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
 """The review state machine: which action moves a bulletin from which states to which.
 
     draft -> in_review -> approved -> scheduled -> sending -> sent
+                                                  sending <-> blocked (the server rejects the
+                                                  message; the operator resumes it)
     draft / in_review -> rejected;  draft ... scheduled -> withdrawn;  both -> (reopen) in_review
 
 An edit in `approved` or `scheduled` returns the bulletin to `in_review` and discards the
-approval (`reset_approval`). Nothing changes a bulletin that is `sending` or `sent`.
+approval (`reset_approval`). Nothing changes the content of a bulletin that is `sending`,
+`blocked` or `sent`.
 """
 
 from __future__ import annotations
@@ -18,16 +21,17 @@ IN_REVIEW = BulletinState.IN_REVIEW
 APPROVED = BulletinState.APPROVED
 SCHEDULED = BulletinState.SCHEDULED
 SENDING = BulletinState.SENDING
+BLOCKED = BulletinState.BLOCKED
 SENT = BulletinState.SENT
 REJECTED = BulletinState.REJECTED
 WITHDRAWN = BulletinState.WITHDRAWN
 
 # Still on its way to subscribers (the service's status lists these).
-ACTIVE = frozenset({DRAFT, IN_REVIEW, APPROVED, SCHEDULED, SENDING})
+ACTIVE = frozenset({DRAFT, IN_REVIEW, APPROVED, SCHEDULED, SENDING, BLOCKED})
 # Content may change in these states (approved and scheduled lose their approval).
 EDITABLE = frozenset({DRAFT, IN_REVIEW, APPROVED, SCHEDULED})
-APPROVAL_HELD = frozenset({APPROVED, SCHEDULED, SENDING, SENT})
-LOCKED = frozenset({SENDING, SENT})
+APPROVAL_HELD = frozenset({APPROVED, SCHEDULED, SENDING, BLOCKED, SENT})
+LOCKED = frozenset({SENDING, BLOCKED, SENT})
 CLOSED = frozenset({REJECTED, WITHDRAWN})
 
 STATE_LABELS: dict[str, str] = {
@@ -36,6 +40,7 @@ STATE_LABELS: dict[str, str] = {
     APPROVED: "Approved",
     SCHEDULED: "Scheduled",
     SENDING: "Sending",
+    BLOCKED: "Blocked",
     SENT: "Sent",
     REJECTED: "Rejected",
     WITHDRAWN: "Withdrawn",
@@ -62,6 +67,9 @@ TRANSITIONS = {
         # An approved bulletin may also be sent at once (`actwatch send`), without a schedule.
         Transition("start_sending", frozenset({APPROVED, SCHEDULED}), SENDING, "start sending"),
         Transition("finish_sending", frozenset({SENDING}), SENT, "mark as sent"),
+        # The server refused the message itself: nobody more is mailed until someone looks.
+        Transition("block", frozenset({SENDING}), BLOCKED, "block"),
+        Transition("resume_sending", frozenset({BLOCKED}), SENDING, "resume sending"),
         Transition("reject", frozenset({DRAFT, IN_REVIEW}), REJECTED, "reject"),
         Transition(
             "withdraw", frozenset({DRAFT, IN_REVIEW, APPROVED, SCHEDULED}), WITHDRAWN, "withdraw"

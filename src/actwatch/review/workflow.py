@@ -6,6 +6,7 @@ Every function takes the `actor` (an editor's name, or the service for delivery)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy import Engine
 from actwatch.config import Config
 from actwatch.core.clock import utc
 from actwatch.core.text import one_line
-from actwatch.review.freeze import FrozenCopy, frozen_copy, render_for_approval
+from actwatch.review.freeze import FrozenCopy, copy_from_row, frozen_copy, render_for_approval
 from actwatch.review.records import (
     APPROVAL_CLEARED,
     check_revision,
@@ -26,9 +27,12 @@ from actwatch.review.records import (
 )
 from actwatch.review.states import (
     APPROVED,
+    BLOCKED,
     DRAFT,
     IN_REVIEW,
     SCHEDULED,
+    SENDING,
+    SENT,
     ConflictError,
     ReviewError,
     StateError,
@@ -371,4 +375,75 @@ def finish_sending(
         now=moment,
         values={"sent_at": moment},
         detail=detail,
+    )
+
+
+def open_for_sending(
+    engine: Engine, bulletin_id: int, *, actor: str, now: datetime | None = None
+) -> FrozenCopy:
+    """The checked, decoded frozen copy for a send, reading the bulletin row once.
+
+    The copy is decoded before anything changes, so a copy that cannot be read leaves the
+    bulletin as it was. Approved (or scheduled and due) -> sending, and blocked -> sending (the
+    operator runs the send again), each audited; a bulletin already sending or sent is handed
+    over as it is. One transaction, a compare-and-set: two senders never both start it."""
+    actor = clean_actor(actor)
+    moment = utc(now)
+    with engine.begin() as connection:
+        row = load_row(connection, bulletin_id)
+        copy = copy_from_row(row)
+        if row.state in (SENDING, SENT):
+            return copy
+        if row.state == SCHEDULED and (row.scheduled_for is None or row.scheduled_for > moment):
+            raise StateError(f"bulletin {bulletin_id} is not due until {row.scheduled_for}")
+        action = "resume_sending" if row.state == BLOCKED else "start_sending"
+        target = check(action, row.state).target
+        values: dict[str, Any] = {"state": target, "send_problem": None, "send_problem_at": None}
+        if action == "start_sending":
+            values["send_started_at"] = moment
+        compare_and_set(connection, row, **values)
+        record(
+            connection,
+            at=moment,
+            actor=actor,
+            action=action,
+            bulletin_id=row.id,
+            from_state=row.state,
+            to_state=target,
+            revision=row.revision,
+            content_hash=copy.content_hash,
+        )
+    return dataclasses.replace(copy, state=target)
+
+
+def block_sending(
+    engine: Engine, bulletin_id: int, *, actor: str, reason: str, now: datetime | None = None
+) -> str:
+    """Sending -> blocked: the server refused the message itself (or the first recipients
+    bounced in numbers), so nobody more is mailed until the operator resumes it. `reason` (the
+    server's reply) is kept on the bulletin for the editor, `status` and `deliveries`."""
+    moment = utc(now)
+    reason = one_line(reason)[:1000]
+    return _transition(
+        engine,
+        bulletin_id,
+        "block",
+        actor=actor,
+        now=moment,
+        values={"send_problem": reason, "send_problem_at": moment},
+        detail={"reason": reason},
+    )
+
+
+def resume_sending(
+    engine: Engine, bulletin_id: int, *, actor: str, now: datetime | None = None
+) -> str:
+    """Blocked -> sending: the operator has dealt with the cause; the next send carries on."""
+    return _transition(
+        engine,
+        bulletin_id,
+        "resume_sending",
+        actor=actor,
+        now=utc(now),
+        values={"send_problem": None, "send_problem_at": None},
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 from actwatch.config import Config
 from actwatch.core.words import count
@@ -18,6 +19,7 @@ from actwatch.db import Engine
 from actwatch.delivery import DeliveryError, SendReport
 from actwatch.mail import MailError
 from actwatch.pipeline import send
+from actwatch.review import FrozenCopyError, note_send_problem
 from actwatch.review.states import ReviewError
 from actwatch.subscribers import SecretMissing
 
@@ -32,11 +34,23 @@ def run_send(
     actor: str,
     stop: threading.Event,
     env: Mapping[str, str] | None = None,
+    **options: Any,
 ) -> SendReport | None:
-    """Send (or carry on sending) one bulletin until nothing is due or `stop` is set; every
-    outcome is logged. None when it could not run (the reason is logged)."""
+    """Send (or carry on sending) one bulletin until nothing is due, `stop` is set, or the mail
+    server has been unreachable for the run's `max_wait` (every unsent row stays pending; the
+    sweep carries on later, from the database). Every outcome is logged. None when it could not
+    run (the reason is logged, and kept on the bulletin)."""
     try:
-        report = send(engine, config, bulletin_id, actor=actor, stop=stop, env=env)
+        report = send(engine, config, bulletin_id, actor=actor, stop=stop, env=env, **options)
+    except FrozenCopyError as exc:
+        log.error(
+            "bulletin %s cannot be sent: %s",
+            bulletin_id,
+            exc,
+            extra={"event": "send", "bulletin_id": bulletin_id},
+        )
+        note_send_problem(engine, bulletin_id, f"cannot be sent: {exc}")
+        return None
     except ReviewError as exc:
         # Another sender moved it on (finished it, or an editor withdrew it) at the same moment.
         log.info(
@@ -50,6 +64,9 @@ def run_send(
             exc,
             extra={"event": "send", "bulletin_id": bulletin_id},
         )
+        # Kept on the bulletin, so the editor, `status`, /readyz and /metrics say why it is
+        # overdue or stalled, not only this log line.
+        note_send_problem(engine, bulletin_id, f"cannot be sent: {exc}")
         return None
     extra = {
         "event": "send",
@@ -63,7 +80,14 @@ def run_send(
         "possibly_sent": len(report.possibly_sent),
         "seconds": round(report.seconds, 3),
     }
-    if report.error:
+    if report.blocked:
+        log.error(
+            "bulletin %s is blocked: %s (nobody more is mailed until an operator sends it again)",
+            bulletin_id,
+            report.blocked,
+            extra=extra,
+        )
+    elif report.error:
         log.error("bulletin %s: sending stopped: %s", bulletin_id, report.error, extra=extra)
     elif report.interrupted:
         log.info(
@@ -80,11 +104,10 @@ def run_send(
         )
     if report.possibly_sent:
         log.warning(
-            "bulletin %s: %s in flight when a sender stopped, possibly sent; not sent again "
-            "(`actwatch send %s --resend-unconfirmed` would)",
+            "bulletin %s: %s in flight when a sender stopped, possibly sent; %s",
             bulletin_id,
             count(len(report.possibly_sent), "message"),
-            bulletin_id,
+            "sent again" if report.resent else "not sent again (at most once)",
             extra=extra,
         )
     return report

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -23,7 +22,7 @@ from actwatch.bulletin.filters import markdown_html
 from actwatch.config import Config
 from actwatch.core.states import DeliveryState
 from actwatch.core.words import count
-from actwatch.delivery import ledger
+from actwatch.delivery import DeliveryReport, delivery_report
 from actwatch.editors import (
     AccountError,
     check_login,
@@ -34,7 +33,15 @@ from actwatch.editors import (
 from actwatch.mail import MailError
 from actwatch.monitor.status import scheduler_alive
 from actwatch.review import editing
-from actwatch.review.states import APPROVAL_HELD, CLOSED, LOCKED, SENDING, SENT
+from actwatch.review.states import (
+    APPROVAL_HELD,
+    BLOCKED,
+    CLOSED,
+    LOCKED,
+    SCHEDULED,
+    SENDING,
+    SENT,
+)
 from actwatch.review.view import ReviewView
 from actwatch.review.view import dashboard as dashboard_view
 from actwatch.subscribers.store import count_by_status
@@ -179,30 +186,6 @@ def audience(engine: Any) -> int:
     return count_by_status(engine).get("confirmed", 0)
 
 
-@dataclass
-class DeliveryView:
-    """How a bulletin's send stands, for its page.
-
-    SEAM (issue 12): delivery is building the one report of a send (`delivery_report`: counts,
-    top errors, overdue, blocked, stalled) for every face. Until it is on main this view is made
-    here from what `delivery/ledger.py` offers (counts by state and the next retry); the
-    template reads only these attribute names, which the report keeps, so it becomes a call to
-    `delivery_report` when that lands."""
-
-    audience: int
-    counts: dict[str, int]
-    next_retry: datetime | None = None
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def waiting(self) -> int:
-        return self.counts.get(DeliveryState.PENDING, 0) + self.counts.get(DeliveryState.RETRY, 0)
-
-
 DELIVERY_STATES = (
     # (state, what it means for the editor), in the order the page lists them.
     (DeliveryState.SENT, "sent"),
@@ -215,15 +198,14 @@ DELIVERY_STATES = (
 )
 
 
-def delivery_report_for_page(engine: Any, view: ReviewView) -> DeliveryView | None:
-    """The send's report once it has started (None before)."""
-    if view.state not in (SENDING, SENT):
+def delivery_report_for_page(engine: Any, config: Any, view: ReviewView) -> DeliveryReport | None:
+    """Delivery's own report of the send (the one `actwatch deliveries` prints) once it has
+    started, or when a scheduled send is overdue; None before (the page shows the audience)."""
+    if view.state not in (SCHEDULED, SENDING, BLOCKED, SENT):
         return None
-    counts = ledger.counts(engine, view.id)
-    report = DeliveryView(audience(engine), counts, ledger.next_retry(engine, view.id))
-    if counts.get(DeliveryState.FAILED):
-        failed = counts[DeliveryState.FAILED]
-        report.problems.append(f"{count(failed, 'message')} failed after every retry.")
+    report = delivery_report(engine, config, view.id)
+    if view.state == SCHEDULED and not report.overdue:
+        return None
     return report
 
 
@@ -239,7 +221,7 @@ async def bulletin_page(request: Request) -> Response:
             "view": view,
             "rendered": rendered,
             "audience": audience(engine),
-            "delivery": delivery_report_for_page(engine, view),
+            "delivery": delivery_report_for_page(engine, config, view),
         }
 
     try:

@@ -51,7 +51,7 @@ async def readyz(request: Request) -> Response:
             headers=NO_STORE,
         )
     return JSONResponse(
-        {"ready": result.ready, "checks": result.checks},
+        {"ready": result.ready, "status": result.status, "checks": result.checks},
         status_code=200 if result.ready else 503,
         headers=NO_STORE,
     )

@@ -43,7 +43,7 @@ COMMANDS: dict[str, str] = {
     "web": "actwatch.cli.web",
     "demo": "actwatch.cli.demo",
     "subscribers": "actwatch.cli.subscribers",
-    "send": "actwatch.cli.send",
+    **dict.fromkeys(("send", "deliveries"), "actwatch.cli.send"),
     **dict.fromkeys(("serve", "send-worker", "status"), "actwatch.cli.service"),
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))

@@ -1,7 +1,7 @@
 """an index on the editor's verdict, for the editor's pages at scale
 
 Revision ID: 0003_perf
-Revises: 0002_editor
+Revises: 0003_delivery
 Create Date: 2026-12-01 18:50:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0003_perf"
-down_revision: str | None = "0002_editor"
+down_revision: str | None = "0003_delivery"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

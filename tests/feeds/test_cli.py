@@ -61,6 +61,17 @@ def test_poll_json_then_all_304(config_file: Path) -> None:
     assert (second["not_modified"], second["new_items"], second["failed"]) == (5, 0, 2)
 
 
+def test_poll_json_seconds_cover_the_pass_and_the_matching(config_file: Path) -> None:
+    counts = json.loads(run(config_file, "poll", "--json").output)
+    steps = counts["seconds_by_step"]
+    assert set(steps) == {"fetch", "parse", "store", "classify"}
+    assert all(steps[step] > 0 for step in steps), steps
+    # Fetch, parse and store overlap inside the pass; matching follows it (figures rounded).
+    in_pass = max(steps["fetch"], steps["parse"], steps["store"])
+    assert counts["seconds"] >= in_pass + steps["classify"] - 0.002
+    assert counts["matching"]["classified"] == 14
+
+
 def test_poll_names_failing_feeds_and_exits_0(config_file: Path) -> None:
     result = run(config_file, "poll")
     assert result.exit_code == 0, result.output

@@ -17,7 +17,11 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 def _command_paths(group: click.Group, prefix: str = "actwatch") -> list[str]:
     paths = []
-    for name, command in sorted(group.commands.items()):
+    # Through list_commands/get_command: the top-level group imports its commands lazily.
+    context = click.Context(group)
+    for name in sorted(group.list_commands(context)):
+        command = group.get_command(context, name)
+        assert command is not None, name
         path = f"{prefix} {name}"
         if isinstance(command, click.Group):
             paths.extend(_command_paths(command, path))

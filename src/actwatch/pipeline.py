@@ -14,35 +14,30 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from actwatch.bulletin import (
-    BulletinError,
-    Season,
-    last_ended_season,
-    load_bulletin,
-    preview_links,
-    render_html,
-    render_markdown,
-    render_text,
-)
-from actwatch.bulletin.store import DraftResult, draft_bulletin
 from actwatch.config import Config
 from actwatch.core import clock
 from actwatch.core.words import plural
-from actwatch.delivery import SendReport, send_bulletin
 from actwatch.feeds.poll import Poller, PollReport, ProgressCallback
-from actwatch.mail import MailError
 from actwatch.matching.instruments import InstrumentFetcher
-from actwatch.matching.store import ClassifyReport, classify_pending
+from actwatch.matching.matcher import Matcher
+from actwatch.matching.store import ClassifyReport, classify_pending, load_matcher
 from actwatch.matching.store import reclassify as reclassify_items
-from actwatch.review import approve as approve  # the pipeline's approve verb is review's
-from actwatch.review import notify_draft_ready
+
+if TYPE_CHECKING:
+    # The later stages are imported by the verbs that use them: a poll (every few minutes, as
+    # a process of its own from cron) does not load the renderer, the review or the delivery.
+    from actwatch.bulletin import Season
+    from actwatch.bulletin.store import DraftResult
+    from actwatch.delivery import SendReport
+    from actwatch.review import approve as approve  # the pipeline's approve verb is review's
 
 FORMATS = ("html", "text", "markdown")
 
@@ -56,10 +51,15 @@ class Polled:
 
     poll: PollReport
     matching: ClassifyReport | None  # None: stopped before matching (the next pass matches)
+    seconds: float = 0.0  # the whole verb: the pass, then matching
 
     def as_dict(self) -> dict[str, Any]:
+        classify = self.matching.seconds if self.matching else 0.0
         return {
             **self.poll.as_dict(),
+            "seconds": round(self.seconds, 3),
+            # Fetch, parse and store overlap within the pass; classify follows it.
+            "seconds_by_step": {**self.poll.seconds_by_step(), "classify": round(classify, 3)},
             "matching": self.matching.as_dict() if self.matching else None,
         }
 
@@ -82,6 +82,10 @@ def poll_and_match(
     returned; set after the pass, matching waits for the next one.
     Raises UnknownFeedError for a feed name the config does not have.
     """
+    started = time.perf_counter()
+    # The matcher (the rules, the learned scorer from its cache) is loaded while the pass waits
+    # on the network: it reads nothing the pass writes, and the verdicts are the same.
+    matcher = _MatcherLoader(engine, config)
     own = poller is None
     current = poller or Poller(engine, config)
     try:
@@ -92,8 +96,38 @@ def poll_and_match(
     if report is None:
         return None
     if stop is not None and stop.is_set():
-        return Polled(report, None)
-    return Polled(report, classify_pending(engine, config))
+        return Polled(report, None, time.perf_counter() - started)
+    matching_started = time.perf_counter()
+    matching = classify_pending(engine, config, matcher=matcher.result())
+    # The matching after the pass: waiting for the matcher if it was not ready, then matching.
+    matching.seconds = time.perf_counter() - matching_started
+    return Polled(report, matching, time.perf_counter() - started)
+
+
+class _MatcherLoader:
+    """`load_matcher` in a thread of its own. A daemon: a pass stopped for a shutdown does not
+    wait for it (a model it was caching is rolled back with its transaction)."""
+
+    def __init__(self, engine: Engine, config: Config) -> None:
+        self._matcher: Matcher | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._load, args=(engine, config), name="actwatch-matcher", daemon=True
+        )
+        self._thread.start()
+
+    def _load(self, engine: Engine, config: Config) -> None:
+        try:
+            self._matcher = load_matcher(engine, config)
+        except BaseException as exc:  # raised again in the thread that asks for the matcher
+            self._error = exc
+
+    def result(self) -> Matcher:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._matcher is not None
+        return self._matcher
 
 
 def _poll_pass(
@@ -172,6 +206,9 @@ def draft_and_notify(
     NothingToDraft (creating nothing, telling nobody) for a season not begun or without news.
     `issued_on`: a new draft's issue date, set ahead (by default, the day it is approved).
     """
+    from actwatch.bulletin import last_ended_season
+    from actwatch.bulletin.store import draft_bulletin
+
     moment = clock.utc(now)
     season = season or last_ended_season(config, moment)
     draft = draft_bulletin(engine, config, season, moment, issued_on=issued_on)
@@ -185,6 +222,9 @@ def notify_editor(
 ) -> Notified:
     """Email the editor about a draft unless they were told already; a mail failure is
     reported, not raised (the draft stands, and the next attempt tries again)."""
+    from actwatch.mail import MailError
+    from actwatch.review import notify_draft_ready
+
     try:
         told = notify_draft_ready(engine, config, bulletin_id, now=now)
     except (MailError, OSError) as exc:
@@ -193,7 +233,16 @@ def notify_editor(
 
 
 # Approve: review's own verb (it freezes the bulletin, composed and rendered once, and
-# approves exactly that) is the pipeline's, imported above.
+# approves exactly that) is the pipeline's, imported on first use (see __getattr__ below).
+
+
+def __getattr__(name: str) -> Any:
+    if name == "approve":
+        from actwatch.review import approve
+
+        globals()["approve"] = approve
+        return approve
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # Send.
@@ -211,6 +260,8 @@ def send(
 ) -> SendReport:
     """Send (or carry on sending) an approved bulletin to every confirmed subscriber; see
     `actwatch.delivery.send_bulletin` for the options."""
+    from actwatch.delivery import send_bulletin
+
     return send_bulletin(engine, config, bulletin_id, actor=actor, stop=stop, env=env, **options)
 
 
@@ -222,6 +273,15 @@ def render(
 ) -> dict[str, str]:
     """A stored bulletin (its id or season) as the editor reviews it, composed once: `html` and
     `text` (the email, sections capped) and `markdown` (the archive post, everything)."""
+    from actwatch.bulletin import (
+        BulletinError,
+        load_bulletin,
+        preview_links,
+        render_html,
+        render_markdown,
+        render_text,
+    )
+
     composed = load_bulletin(engine, config, reference)
     links = preview_links(config, composed.season.slug)
     renderers = {"html": render_html, "text": render_text, "markdown": render_markdown}

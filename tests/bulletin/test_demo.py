@@ -44,7 +44,7 @@ def test_the_demo_config_works_afterwards(demo: DemoReport) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["--config", str(demo.config_path), "bulletins", "--json"])
     assert result.exit_code == 0, result.output
-    [bulletin] = json.loads(result.output)
+    [bulletin] = json.loads(result.stdout)
     assert demo.season is not None
     assert bulletin["season"] == demo.season.slug and bulletin["items"] == demo.bulletin_items
     config = load_config(demo.config_path)

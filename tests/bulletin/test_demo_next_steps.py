@@ -117,4 +117,4 @@ def test_serve_on_the_demo_config_polls_the_sample_feeds_without_failing(
     ]
     assert problems == [], problems
     result = CliRunner().invoke(main, ["--config", str(config_file), "feeds", "--json"])
-    assert {feed["status"] for feed in json.loads(result.output)} == {"ok"}
+    assert {feed["status"] for feed in json.loads(result.stdout)} == {"ok"}

@@ -224,3 +224,26 @@ def test_seasons_with_news(engine: Engine, config: Config) -> None:
         ("summer-2017", 1),
         ("autumn-2017", 10),
     ]
+
+
+def test_seasons_with_news_by_local_day_and_the_editors_verdict(
+    engine: Engine, config: Config
+) -> None:
+    """Counted by the database season by season: a season starts at local midnight (BST in
+    June: 23:00 UTC the day before), and the editor's verdict wins over the matcher's."""
+
+    def item(number: int, when: datetime, state: str, editor: str | None = None) -> None:
+        story = StoredItem(number, f"Item {number}", f"https://example.org/{number}", "DfE", when)
+        insert_item(engine, story, state=state, editor_state=editor)
+
+    item(1, datetime(2018, 5, 31, 22, 59, tzinfo=UTC), "relevant")  # 23:59 BST: spring
+    item(2, datetime(2018, 5, 31, 23, 0, tzinfo=UTC), "relevant")  # midnight BST: summer
+    item(3, datetime(2018, 7, 1, tzinfo=UTC), "uncertain", editor="relevant")
+    item(4, datetime(2018, 7, 2, tzinfo=UTC), "relevant", editor="rejected")
+    item(5, datetime(2019, 12, 31, 23, 59, tzinfo=UTC), "relevant")  # winter 2019-20
+    item(6, datetime(2019, 1, 5, tzinfo=UTC), "rejected")
+    assert [(season.slug, count) for season, count in seasons_with_news(engine, config)] == [
+        ("spring-2018", 1),
+        ("summer-2018", 2),
+        ("winter-2019", 1),
+    ]

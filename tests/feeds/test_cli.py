@@ -48,7 +48,7 @@ def run(config_file: Path, *args: str) -> Any:
 def test_poll_json_then_all_304(config_file: Path) -> None:
     first = run(config_file, "poll", "--json")
     assert first.exit_code == 0, first.output
-    counts = json.loads(first.output)
+    counts = json.loads(first.stdout)
     assert {key: counts[key] for key in ("feeds", "ok", "not_modified", "failed", "new_items")} == {
         "feeds": 7,
         "ok": 5,
@@ -57,8 +57,19 @@ def test_poll_json_then_all_304(config_file: Path) -> None:
         "new_items": 14,
     }
     assert counts["updated_items"] == 0 and counts["seconds"] > 0
-    second = json.loads(run(config_file, "poll", "--json").output)
+    second = json.loads(run(config_file, "poll", "--json").stdout)
     assert (second["not_modified"], second["new_items"], second["failed"]) == (5, 0, 2)
+
+
+def test_poll_json_seconds_cover_the_pass_and_the_matching(config_file: Path) -> None:
+    counts = json.loads(run(config_file, "poll", "--json").stdout)
+    steps = counts["seconds_by_step"]
+    assert set(steps) == {"fetch", "parse", "store", "classify"}
+    assert all(steps[step] > 0 for step in steps), steps
+    # Fetch, parse and store overlap inside the pass; matching follows it (figures rounded).
+    in_pass = max(steps["fetch"], steps["parse"], steps["store"])
+    assert counts["seconds"] >= in_pass + steps["classify"] - 0.002
+    assert counts["matching"]["classified"] == 14
 
 
 def test_poll_names_failing_feeds_and_exits_0(config_file: Path) -> None:
@@ -70,7 +81,7 @@ def test_poll_names_failing_feeds_and_exits_0(config_file: Path) -> None:
 
 
 def test_poll_one_feed_and_unknown_feed(config_file: Path) -> None:
-    one = json.loads(run(config_file, "poll", "--feed", "cypnow", "--json").output)
+    one = json.loads(run(config_file, "poll", "--feed", "cypnow", "--json").stdout)
     assert (one["feeds"], one["new_items"]) == (1, 1)
     unknown = run(config_file, "poll", "--feed", "nope")
     assert unknown.exit_code == 1
@@ -79,7 +90,7 @@ def test_poll_one_feed_and_unknown_feed(config_file: Path) -> None:
 
 def test_feeds_shows_broken_feeds_at_a_glance(config_file: Path) -> None:
     run(config_file, "poll")
-    listing = json.loads(run(config_file, "feeds", "--json").output)
+    listing = json.loads(run(config_file, "feeds", "--json").stdout)
     by_name = {row["name"]: row for row in listing}
     assert [row["name"] for row in listing][:2] == ["gov-uk-dfe", "legislation-cswa"]
     for row in listing:
@@ -96,7 +107,7 @@ def test_feeds_shows_broken_feeds_at_a_glance(config_file: Path) -> None:
 
 
 def test_feeds_before_any_poll_lists_the_configured_feeds(config_file: Path) -> None:
-    listing = json.loads(run(config_file, "feeds", "--json").output)
+    listing = json.loads(run(config_file, "feeds", "--json").stdout)
     assert len(listing) == 7
     assert {row["status"] for row in listing} == {"new"}
     assert {row["last_fetched"] for row in listing} == {None}
@@ -107,11 +118,11 @@ def test_feeds_enable_reenables_a_gone_feed(
 ) -> None:
     config_file = write_offline_config(feeds=[{"name": "gone", "url": feed_server.url("/410")}])
     run(config_file, "poll")
-    row = json.loads(run(config_file, "feeds", "--json").output)[0]
+    row = json.loads(run(config_file, "feeds", "--json").stdout)[0]
     assert (row["status"], row["enabled"]) == ("disabled", False)
     assert "410 Gone" in row["error"]
     enabled = run(config_file, "feeds", "--enable", "gone", "--json")
-    assert json.loads(enabled.output)[0]["status"] == "new"
+    assert json.loads(enabled.stdout)[0]["status"] == "new"
 
 
 def test_items_json_has_sources_and_match_fields(config_file: Path, tmp_path: Path) -> None:
@@ -121,7 +132,7 @@ def test_items_json_has_sources_and_match_fields(config_file: Path, tmp_path: Pa
     upgrade(engine)
     poll_feeds(engine, config)
     engine.dispose()
-    rows = json.loads(run(config_file, "items", "--json").output)
+    rows = json.loads(run(config_file, "items", "--json").stdout)
     assert len(rows) == 14
     assert rows == sorted(rows, key=lambda row: row["published"], reverse=True)
     first = rows[0]
@@ -165,7 +176,7 @@ def test_items_json_has_sources_and_match_fields(config_file: Path, tmp_path: Pa
             )
         )
     engine.dispose()
-    rows = json.loads(run(config_file, "items", "--json").output)
+    rows = json.loads(run(config_file, "items", "--json").stdout)
     matched = {row["link"]: row for row in rows}[instrument["link"]]
     assert (matched["state"], matched["event_type"], matched["strands"]) == (
         "relevant",
@@ -174,7 +185,7 @@ def test_items_json_has_sources_and_match_fields(config_file: Path, tmp_path: Pa
     )
     assert matched["evidence"] == [{"cue": "Commencement No. 3"}]
 
-    since = json.loads(run(config_file, "items", "--since", "2019-01-01", "--json").output)
+    since = json.loads(run(config_file, "items", "--since", "2019-01-01", "--json").stdout)
     assert {row["published"][:4] for row in since} <= {"2019", "2020", "2026"}
     assert all(row["published"] >= "2019-01-01" for row in since)
     table = run(config_file, "items")
@@ -193,7 +204,7 @@ def test_feeds_json_keeps_the_last_warning_and_the_last_error_apart(
         feeds=[{"name": "flaky", "url": feed_server.url("/flaky.rss")}]
     )
     run(config_file, "poll")
-    row = json.loads(run(config_file, "feeds", "--json").output)[0]
+    row = json.loads(run(config_file, "feeds", "--json").stdout)[0]
     assert row["warning"] == row["last_warning"]["message"]
     assert "4 entries without a usable date" in row["warning"] and row["last_error"] is None
 
@@ -202,7 +213,7 @@ def test_feeds_json_keeps_the_last_warning_and_the_last_error_apart(
     del feed_server.routes["/flaky.rss"]
     feed_server.put("/flaky.rss", dated)
     run(config_file, "poll", "--force")
-    row = json.loads(run(config_file, "feeds", "--json").output)[0]
+    row = json.loads(run(config_file, "feeds", "--json").stdout)[0]
     # The latest fetch was clean; what went wrong before is still there, each in its place.
     assert (row["status"], row["error"], row["warning"]) == ("ok", None, None)
     assert row["last_error"]["message"].startswith("HTTP 503")
@@ -215,7 +226,7 @@ def test_feeds_json_keeps_the_last_warning_and_the_last_error_apart(
     assert row["fetches"][2]["undated"] == 4 and row["fetches"][2]["warnings"]
     table = run(config_file, "feeds").output
     assert "last error" in table and "HTTP 503" in table
-    listed = json.loads(run(config_file, "items", "--json").output)
+    listed = json.loads(run(config_file, "items", "--json").stdout)
     undated = [item for item in listed if item["date_source"] == "first_seen"]
     assert len(undated) == 4
     assert "undated: first seen" in run(config_file, "items").output

@@ -156,7 +156,7 @@ def test_evaluate_command_json_touches_no_database(write_config: object, tmp_pat
         main, ["--config", str(config_file), "evaluate", str(SHIPPED / "dev.jsonl"), "--json"]
     )
     assert result.exit_code == 0, result.output
-    scores = json.loads(result.output)
+    scores = json.loads(result.stdout)
     assert {"items", "relevance", "type", "strands", "uncertain", "misses"} <= set(scores)
     assert set(scores["relevance"]) == {"precision", "recall", "f1"}
     assert {"accuracy", "recall", "confusion"} <= set(scores["type"])

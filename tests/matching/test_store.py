@@ -287,10 +287,10 @@ def test_items_json_shows_the_evidence(
     engine.dispose()
     result = runner.invoke(main, ["--config", str(config_file), "reclassify", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["relevant"] == 1
+    assert json.loads(result.stdout)["relevant"] == 1
     listing = runner.invoke(main, ["--config", str(config_file), "items", "--json"])
     assert listing.exit_code == 0, listing.output
-    (item,) = json.loads(listing.output)
+    (item,) = json.loads(listing.stdout)
     assert (item["state"], item["relevant"], item["event_type"]) == ("relevant", True, "guidance")
     assert item["strands"] == ["safeguarding-partnerships"]
     assert {"cue": "LSCBs", "kind": "strand", "field": "summary", "text": "LSCBs"}.items() <= next(

@@ -243,7 +243,7 @@ def test_cli_import_exit_status_and_json_report(
     )
     assert result.exit_code == 1
     assert "Traceback" not in result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     (file_report,) = report["files"]
     assert report["ok"] is False
     assert [r["line"] for r in file_report["rejected"]] == [3, 4, 6, 9]

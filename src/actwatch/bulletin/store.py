@@ -41,7 +41,7 @@ from actwatch.bulletin.seasons import (
     bulletin_title,
     local_midnight,
     parse_season,
-    season_containing,
+    seasons_between,
     window,
 )
 from actwatch.config import Config
@@ -58,7 +58,7 @@ from actwatch.db.schema import (
     item_strands,
     items,
 )
-from actwatch.matching.store import effective_state
+from actwatch.matching.store import decided
 
 REFRESHABLE_STATES = (BulletinState.DRAFT,)
 
@@ -105,7 +105,7 @@ def _utc(moment: datetime) -> datetime:
 
 def _relevant_in(start: datetime, end: datetime) -> Any:
     return and_(
-        effective_state == MatchState.RELEVANT,
+        decided(MatchState.RELEVANT),
         items.c.published_at >= _utc(start),
         items.c.published_at < _utc(end),
     )
@@ -192,7 +192,7 @@ def load_commencements(connection: Connection, before: datetime) -> list[StoredC
         )
         .join(items, items.c.id == commencements.c.item_id)
         .join(item_matches, item_matches.c.item_id == items.c.id)
-        .where(effective_state == MatchState.RELEVANT, items.c.published_at < _utc(before))
+        .where(decided(MatchState.RELEVANT), items.c.published_at < _utc(before))
         .order_by(commencements.c.in_force_on, commencements.c.id)
     )
     return [
@@ -217,7 +217,7 @@ def load_activity(connection: Connection, before: datetime) -> dict[str, StrandA
         )
         .join(items, items.c.id == item_strands.c.item_id)
         .join(item_matches, item_matches.c.item_id == items.c.id)
-        .where(effective_state == MatchState.RELEVANT, items.c.published_at < _utc(before))
+        .where(decided(MatchState.RELEVANT), items.c.published_at < _utc(before))
         .group_by(item_strands.c.strand)
     )
     activity = {}
@@ -465,15 +465,42 @@ def compose_inputs(
 
 
 def seasons_with_news(engine: Engine, config: Config) -> list[tuple[Season, int]]:
-    """Every season with relevant news and how many items, oldest first."""
+    """Every season with relevant news and how many items, oldest first.
+
+    Counted by the database, one bucket per season between the oldest and the newest item
+    (a season holds what was published from its first local midnight to its end's): reading
+    every relevant item's date here cost the dashboard a second per 100,000 stored items."""
     with engine.connect() as connection:
-        published = connection.execute(
-            select(items.c.published_at)
-            .join(item_matches, item_matches.c.item_id == items.c.id)
-            .where(effective_state == MatchState.RELEVANT)
-        ).scalars()
-        counts: dict[Season, int] = defaultdict(int)
+        first, last = connection.execute(
+            select(func.min(items.c.published_at), func.max(items.c.published_at))
+        ).one()
+        if first is None:
+            return []
         zone = config.schedule.zone
-        for moment in published:
-            counts[season_containing(config, moment.astimezone(zone).date())] += 1
-    return sorted(counts.items())
+        seasons = seasons_between(
+            config,
+            _stored_moment(first).astimezone(zone).date(),
+            _stored_moment(last).astimezone(zone).date(),
+        )
+        bucket = case(
+            *(
+                (items.c.published_at < _utc(window(config, season)[1]), index)
+                for index, season in enumerate(seasons)
+            ),
+            else_=len(seasons),
+        ).label("season")
+        counted = connection.execute(
+            select(bucket, func.count())
+            .select_from(items.join(item_matches, item_matches.c.item_id == items.c.id))
+            .where(decided(MatchState.RELEVANT))
+            .group_by(bucket)
+        ).all()
+    return sorted(
+        (seasons[index], int(many)) for index, many in counted if index < len(seasons) and many
+    )
+
+
+def _stored_moment(value: datetime | str) -> datetime:
+    # SQLite's min() and max() hand back the stored text, not the column's type.
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property, wraps
-from typing import Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from rich.console import Console
 
 from actwatch import __version__
-from actwatch.config import Config, ConfigError, config_path, load_config
 from actwatch.core.words import count
-from actwatch.db import Engine
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from actwatch.config import Config
+    from actwatch.db import Engine
 
 CONFIG_INVALID = 2
 # Output that goes to a file or a pipe is never wrapped: a table row stays one line for grep,
@@ -26,6 +31,8 @@ UNWRAPPED = 100_000
 def make_console(*, stderr: bool = False) -> Console:
     """A console as wide as the terminal, or unwrapped when writing to a file or pipe (COLUMNS,
     when set, wins either way)."""
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     width = None
     if not os.environ.get("COLUMNS") and not stream.isatty():
@@ -37,13 +44,23 @@ class App:
     """What every command needs, made on first use so `--help` and `--version` stay instant."""
 
     def __init__(self, config_file: str | None, verbosity: int) -> None:
-        self.config_file = config_path(config_file)
+        self.config_option = config_file
         self.verbosity = verbosity
         self.console = make_console()
         self.errors = make_console(stderr=True)
 
     @cached_property
+    def config_file(self) -> Path:
+        # The configuration (pydantic, its models) is imported by the commands that run, never
+        # by `--version` or `--help`.
+        from actwatch.config import config_path
+
+        return config_path(self.config_option)
+
+    @cached_property
     def config(self) -> Config:
+        from actwatch.config import ConfigError, load_config
+
         try:
             return load_config(self.config_file)
         except ConfigError as exc:
@@ -74,6 +91,40 @@ class App:
 
 pass_app = click.make_pass_decorator(App)
 
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when one of them is run (or listed by `--help`):
+    each command module pulls in its stage, and `actwatch --version` needs none of them.
+
+    `lazy` maps each command name to the module whose `register(group)` adds it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, str] = {}
+
+    def add_lazy(self, lazy: Mapping[str, str]) -> None:
+        self.lazy.update(lazy)
+
+    def load_all(self) -> None:
+        for module in dict.fromkeys(self.lazy.values()):
+            self._load(module)
+
+    def _load(self, module: str) -> None:
+        loaded = {name for name, owner in self.lazy.items() if owner == module}
+        if loaded <= set(self.commands):
+            return
+        importlib.import_module(module).register(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            self._load(self.lazy[cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -82,22 +133,28 @@ def friendly_errors(func: F) -> F:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from actwatch.db import OperationalError
-
         try:
             return func(*args, **kwargs)
-        except OperationalError as exc:
-            message = str(exc.orig or exc).strip().splitlines()[0]
-            click.echo(f"Error: cannot use the database: {message}", err=True)
-            sys.exit(1)
         except OSError as exc:
             click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        except Exception as exc:
+            # Only a command that opened the database can fail with the database's error, so
+            # the storage layer is imported here, not by every command that never touches it.
+            if "sqlalchemy" not in sys.modules:
+                raise
+            from actwatch.db import OperationalError
+
+            if not isinstance(exc, OperationalError):
+                raise
+            message = str(exc.orig or exc).strip().splitlines()[0]
+            click.echo(f"Error: cannot use the database: {message}", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_file",

@@ -233,6 +233,9 @@ item_matches = Table(
     ),
     _one_of("state", MatchState),
     Index("ix_item_matches_state", "state"),
+    # With the state's index, answers "the editor's verdict, else the matcher's, is X"
+    # (matching.store.decided) without reading every verdict: the editor's pages ask it.
+    Index("ix_item_matches_editor_state", "editor_state"),
 )
 
 # The editor's decisions taken in by `actwatch learn`: labelled examples for the learned scorer,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -21,8 +22,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from actwatch.config import Config, FeedConfig
+from actwatch.feeds.entries import ParsedFeed
 from actwatch.feeds.http import FetchLimits, FetchRequest, FetchResult, fetch, make_client
-from actwatch.feeds.parse import ParsedFeed
 from actwatch.feeds.store import (
     FeedRow,
     StoreResult,
@@ -70,6 +71,12 @@ class PollReport:
     new_items: int = 0
     updated_items: int = 0
     seconds: float = 0.0
+    # Where the pass's time went. Fetching, parsing and storing overlap (requests wait on the
+    # network while workers parse and the database thread stores), so each is the wall time
+    # during which that step had work in hand, and together they exceed `seconds`.
+    fetch_seconds: float = 0.0
+    parse_seconds: float = 0.0
+    store_seconds: float = 0.0
     new_item_ids: list[int] = field(default_factory=list)
     changed_item_ids: list[int] = field(default_factory=list)
     outcomes: list[FeedOutcome] = field(default_factory=list)
@@ -100,6 +107,35 @@ class PollReport:
             "updated_items": self.updated_items,
             "seconds": round(self.seconds, 3),
         }
+
+    def seconds_by_step(self) -> dict[str, float]:
+        return {
+            "fetch": round(self.fetch_seconds, 3),
+            "parse": round(self.parse_seconds, 3),
+            "store": round(self.store_seconds, 3),
+        }
+
+
+class BusyClock:
+    """The wall time during which at least one of some overlapping activities was running
+    (requests in flight, parses in the workers), counted once however many ran together."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._running = 0
+        self._since = 0.0
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        if not self._running:
+            self._since = time.perf_counter()
+        self._running += 1
+        try:
+            yield
+        finally:
+            self._running -= 1
+            if not self._running:
+                self.seconds += time.perf_counter() - self._since
 
 
 @dataclass(slots=True)
@@ -174,8 +210,12 @@ class Poller:
                 raise UnknownFeedError(unknown)
         async with _Pass(self, now, progress) as current:
             await current.run(feed_names, force)
-        current.report.seconds = time.perf_counter() - started
-        return current.report
+        report = current.report
+        report.seconds = time.perf_counter() - started
+        report.fetch_seconds = current.fetching.seconds
+        report.parse_seconds = current.parsing.seconds
+        report.store_seconds = current.storing.seconds
+        return report
 
 
 class _Pass:
@@ -196,9 +236,11 @@ class _Pass:
         self._total = 0
         self._store_queue: list[_StoreJob] = []
         self._store_task: asyncio.Task[None] | None = None
+        self.fetching = BusyClock()
+        self.parsing = BusyClock()
+        self.storing = BusyClock()
 
     async def __aenter__(self) -> _Pass:
-        self._client = make_client(self.config)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -212,7 +254,9 @@ class _Pass:
             self._db_thread.shutdown(wait=True)
 
     async def _db(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._db_thread, function, *args)
+        with self.storing.running():
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._db_thread, function, *args)
 
     def _conn(self) -> Connection:
         if self._connection is None:
@@ -247,6 +291,10 @@ class _Pass:
             else:
                 due.append((feed, row))
         self._total = len(due)
+        if due:
+            # Only when something is fetched: the client's TLS context (the CA bundle) is a
+            # good part of a pass where no feed is due.
+            self._client = make_client(self.config)
         warm_up = None
         if any(row.etag is None and row.last_modified is None for _, row in due):
             # A feed without validators will surely need parsing: start the workers while
@@ -275,7 +323,8 @@ class _Pass:
         )
         assert self._client is not None
         async with self._semaphore:
-            result = await fetch(self._client, request, self.poller.limits)
+            with self.fetching.running():
+                result = await fetch(self._client, request, self.poller.limits)
         if result.outcome == "not_modified":
             self.not_modified.append(
                 {
@@ -297,9 +346,10 @@ class _Pass:
             return await self._failed(feed, row, result, result.error or "failed")
         assert result.body is not None
         body, result.body = result.body, None
-        parsed = await self.poller.parse_pool.parse(
-            body, result.url, result.content_type, self.now, deadline, feed.format
-        )
+        with self.parsing.running():
+            parsed = await self.poller.parse_pool.parse(
+                body, result.url, result.content_type, self.now, deadline, feed.format
+            )
         del body
         if parsed.error is not None:
             outcome = await self._failed(feed, row, result, parsed.error)

@@ -19,7 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from types import FrameType
 
-from actwatch.feeds.parse import ParsedFeed, parse_feed
+from actwatch.feeds.entries import ParsedFeed
 
 # A worker may use this much memory on top of what it had when it started.
 MIN_WORKER_MEMORY = 1 << 30
@@ -73,6 +73,10 @@ def parse_with_time_limit(
     seconds: float | None,
     format: str = "auto",
 ) -> ParsedFeed:
+    # Imported here, not by the polling process (which only hands bodies over); the forkserver
+    # preloads it, so a worker never waits for it.
+    from actwatch.feeds.parse import parse_feed
+
     alarm = (
         seconds is not None
         and seconds > 0
@@ -121,7 +125,7 @@ class ParsePool:
                 "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
             )
             if context.get_start_method() == "forkserver":
-                context.set_forkserver_preload(["actwatch.feeds.workers"])
+                context.set_forkserver_preload(["actwatch.feeds.workers", "actwatch.feeds.parse"])
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=context,

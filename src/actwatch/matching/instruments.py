@@ -13,14 +13,18 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import Connection, delete, insert, select
 
 from actwatch.config import Config
 from actwatch.db.schema import instrument_texts
 from actwatch.matching.classify import LEGISLATION_HOSTS
+
+if TYPE_CHECKING:
+    # httpx is imported when a fetcher is made: reading cached instruments never needs it.
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,8 @@ class InstrumentFetcher:
 
     @classmethod
     def from_config(cls, config: Config, **options: object) -> InstrumentFetcher:
+        import httpx
+
         from actwatch.feeds.http import user_agent
 
         client = httpx.Client(
@@ -97,6 +103,8 @@ class InstrumentFetcher:
         return body
 
     def _download(self, url: str) -> tuple[int | None, str | None]:
+        import httpx
+
         wait = self._last + self.delay - time.monotonic()
         if wait > 0:
             time.sleep(wait)

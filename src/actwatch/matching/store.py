@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Row,
@@ -56,9 +58,13 @@ from actwatch.feeds.normalize import html_to_text
 from actwatch.matching.classify import classify, classify_many
 from actwatch.matching.commencement import instrument_text
 from actwatch.matching.instruments import InstrumentFetcher, instrument_url, now_utc
-from actwatch.matching.learned import Example, LearnedModel, data_key, train, with_model
 from actwatch.matching.matcher import Matcher, compile_rules
 from actwatch.matching.model import Classification, ItemText
+
+if TYPE_CHECKING:
+    # The learned scorer (NumPy) is imported by the functions that classify, so that reading
+    # verdicts (the bulletins, the editor's pages) does not load it.
+    from actwatch.matching.learned import Example, LearnedModel
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -70,12 +76,23 @@ KEEP_MODELS = 3  # cached in the database
 effective_state = func.coalesce(item_matches.c.editor_state, item_matches.c.state)
 
 
+def decided(state: str) -> ColumnElement[bool]:
+    """Verdicts that are `state`, the editor's winning: the rows `effective_state == state`
+    selects, in a form the indexes on `editor_state` and `state` answer (no database can use an
+    index for a comparison with coalesce(), so that form reads every verdict)."""
+    return or_(
+        item_matches.c.editor_state == state,
+        and_(item_matches.c.editor_state.is_(None), item_matches.c.state == state),
+    )
+
+
 @dataclass
 class ClassifyReport:
     classified: int = 0
     states: Counter[str] = field(default_factory=Counter)
     instruments_fetched: int = 0
     instrument_errors: int = 0
+    seconds: float = 0.0  # the whole step: loading the matcher, classifying, storing verdicts
 
     @property
     def relevant(self) -> int:
@@ -116,6 +133,8 @@ def shipped_examples(config: Config) -> list[Example]:
 
 
 def _examples(config: Config, lines: Iterable[str], reader: Any) -> list[Example]:
+    from actwatch.matching.learned import Example
+
     examples = []
     for line in lines:
         if not line.strip():
@@ -141,6 +160,8 @@ def _examples(config: Config, lines: Iterable[str], reader: Any) -> list[Example
 
 def learned(connection: Connection) -> list[Example]:
     """The editor's decisions that `actwatch learn` took in."""
+    from actwatch.matching.learned import Example
+
     rows = connection.execute(select(learned_examples).order_by(learned_examples.c.item_id)).all()
     return [
         Example(
@@ -164,6 +185,8 @@ def trained_model(
     rules: Matcher, examples: Sequence[Example], connection: Connection | None = None
 ) -> LearnedModel:
     """The scorer for these rules and examples: from memory, the database cache, or trained."""
+    from actwatch.matching.learned import LearnedModel, data_key
+
     key = data_key(rules, examples)
     model = _MODELS.get(key)
     cached = False
@@ -186,6 +209,13 @@ def trained_model(
         _MODELS.clear()
     _MODELS[key] = model
     return model
+
+
+def train(rules: Matcher, examples: Sequence[Example]) -> LearnedModel:
+    """Fit the scorer (scikit-learn, imported only when a model must be trained)."""
+    from actwatch.matching.learned import train as fit
+
+    return fit(rules, examples)
 
 
 def _cache_model(connection: Connection, key: str, model: LearnedModel) -> None:
@@ -215,6 +245,8 @@ def _cache_model(connection: Connection, key: str, model: LearnedModel) -> None:
 def load_matcher(engine: Engine | None, config: Config) -> Matcher:
     """The matcher as it classifies stored items: the rules, and the learned scorer unless
     `matching.learned_scorer` is off."""
+    from actwatch.matching.learned import with_model
+
     rules = compile_rules(config)
     if not config.matching.learned_scorer:
         return rules
@@ -258,6 +290,7 @@ def _run(
     *,
     everything: bool,
 ) -> ClassifyReport:
+    started = time.perf_counter()
     matcher = matcher or load_matcher(engine, config)
     fingerprint = matcher.fingerprint
     own_fetcher = fetcher is None and config.matching.fetch_instruments
@@ -283,6 +316,7 @@ def _run(
             report.instrument_errors = fetcher.errors
             if own_fetcher:
                 fetcher.close()
+    report.seconds = time.perf_counter() - started
     return report
 
 
@@ -562,7 +596,7 @@ def count_decided(engine: Engine) -> Decided:
             for strand, count in connection.execute(
                 select(item_strands.c.strand, func.count())
                 .join(item_matches, item_matches.c.item_id == item_strands.c.item_id)
-                .where(effective_state == MatchState.RELEVANT)
+                .where(decided(MatchState.RELEVANT))
                 .group_by(item_strands.c.strand)
             )
         }

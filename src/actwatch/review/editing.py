@@ -29,7 +29,7 @@ from actwatch.core.text import multiline
 from actwatch.core.text import one_line as clean_line
 from actwatch.db.schema import bulletin_items, bulletins, item_matches, items
 from actwatch.matching.learning import Decision
-from actwatch.matching.store import effective_state, record_decision
+from actwatch.matching.store import decided, effective_state, record_decision
 from actwatch.review.records import (
     APPROVAL_CLEARED,
     check_revision,
@@ -462,7 +462,7 @@ def uncertain_items() -> Select[Any]:
             item_matches.c.event_type,
         )
         .join(item_matches, item_matches.c.item_id == items.c.id)
-        .where(effective_state == MatchState.UNCERTAIN)
+        .where(decided(MatchState.UNCERTAIN))
     )
 
 

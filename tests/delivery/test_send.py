@@ -238,6 +238,20 @@ def test_dry_run_writes_files_and_changes_nothing(
         assert connection.execute(select(bulletins.c.state)).scalar_one() == "approved"
 
 
+def test_a_limited_dry_run_writes_the_first_readers_by_address(
+    approved: Approved, add_readers: Callable[..., None], tmp_path: Path
+) -> None:
+    from actwatch.delivery import dry_run
+
+    add_readers(approved)
+    written, _ = dry_run(
+        approved.engine, approved.config, approved.bulletin_id, tmp_path / "eml", env=ENV, limit=2
+    )
+    assert written == 2
+    names = sorted(file.name for file in (tmp_path / "eml").iterdir())
+    assert names == ["000001-all@example.org.eml", "000002-leavers@example.org.eml"]
+
+
 def test_the_rate_limit_holds(
     approved: Approved, add_readers: Callable[..., None], sink: Sink
 ) -> None:

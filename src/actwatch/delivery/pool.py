@@ -4,7 +4,8 @@ Each worker takes a job, builds the reader's message, waits for the rate limit, 
 `sending` (committed), hands the message to the server, and records the outcome in the same
 transaction that starts its next message (or at once when it has nothing else to do). So at any
 moment each connection has at most one row in `sending`: after a hard kill, at most one message
-per connection is in doubt.
+per connection is in doubt. Those transactions are grouped (`GroupCommit`): the workers that
+are ready at the same moment share one commit, and each still waits for it before it sends.
 
 What a fault does (see `faults`): a server-level fault closes the `ServerGate` for every worker,
 with back-off, and the message waits its turn again without using an attempt; the send carries
@@ -237,6 +238,75 @@ class Breaker:
             return None
 
 
+class _Step:
+    """One worker's bookkeeping before its next message: the last outcome, the next start."""
+
+    __slots__ = ("delivery_id", "done", "error", "outcome", "started")
+
+    def __init__(self, outcome: Outcome | None, delivery_id: int) -> None:
+        self.outcome = outcome
+        self.delivery_id = delivery_id
+        self.started = False
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class GroupCommit:
+    """Group commit for the workers' per-message transactions.
+
+    A worker hands in its step (record its last outcome, move its next row to `sending`) and
+    waits. Whoever holds the commit lock writes every step handed in so far in one transaction
+    on its own connection, commits, and wakes their owners; a step that came in meanwhile
+    goes with the next transaction. A commit was most of a message's bookkeeping, and the
+    workers often come at the same moment. The duplicate bound is unchanged: no worker sends
+    before the transaction holding its start has committed, and that same transaction holds
+    its previous outcome, so each connection still has at most one row in `sending`."""
+
+    def __init__(self, worker_id: str, db_lock: AbstractContextManager[object]) -> None:
+        self.worker_id = worker_id
+        self.db_lock = db_lock
+        self._commit_lock = threading.Lock()
+        self._handed_in: list[_Step] = []
+        self._handed_in_lock = threading.Lock()
+        self.transactions = 0
+        self.steps = 0
+
+    def step(self, connection: Connection, outcome: Outcome | None, delivery_id: int) -> bool:
+        """Record `outcome` and start `delivery_id`, committed; False when someone else has
+        the row. Raises what the database raised when the transaction failed."""
+        mine = _Step(outcome, delivery_id)
+        with self._handed_in_lock:
+            self._handed_in.append(mine)
+        with self._commit_lock:
+            if not mine.done:
+                with self._handed_in_lock:
+                    steps, self._handed_in = self._handed_in, []
+                self._commit(connection, steps)
+        if mine.error is not None:  # another worker's transaction, with this step in it, failed
+            raise RuntimeError(f"recording the send failed: {mine.error!r}") from mine.error
+        return mine.started
+
+    def _commit(self, connection: Connection, steps: list[_Step]) -> None:
+        moment = utc()
+        try:
+            with self.db_lock, connection.begin():
+                outcomes = [step.outcome for step in steps if step.outcome is not None]
+                if outcomes:
+                    record(connection, outcomes, moment)
+                for step in steps:
+                    step.started = begin(connection, step.delivery_id, self.worker_id, moment)
+        except BaseException as exc:  # nothing of it was written: every owner raises
+            for step in steps:
+                step.started = False
+                step.error = exc
+            raise
+        finally:
+            self.transactions += 1
+            self.steps += len(steps)
+            for step in steps:
+                step.done = True
+
+
 @dataclass
 class Tally:
     sent: int = 0
@@ -295,8 +365,13 @@ class Shared:
     at_most_once: bool = False
     tally: Tally = field(default_factory=Tally)
     halts: list[Halt] = field(default_factory=list)
+    group: GroupCommit | None = None
     busy: int = 0
     busy_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.group is None:
+            self.group = GroupCommit(self.worker_id, self.db_lock)
 
     def halt(self, kind: str, reason: str) -> None:
         with self.busy_lock:
@@ -394,12 +469,9 @@ class Worker(threading.Thread):
         shared = self.shared
         if not shared.limiter.wait(shared.stop):
             return False
-        moment = utc()
-        with shared.db_lock, connection.begin():
-            if self.unrecorded is not None:
-                record(connection, [self.unrecorded], moment)
-                self.unrecorded = None
-            started = begin(connection, job.delivery_id, shared.worker_id, moment)
+        assert shared.group is not None
+        started = shared.group.step(connection, self.unrecorded, job.delivery_id)
+        self.unrecorded = None
         if not started:
             with shared.tally.lock:
                 shared.tally.skipped += 1

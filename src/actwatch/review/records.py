@@ -267,15 +267,7 @@ def sends_to_watch(engine: Engine) -> list[SendProblem]:
     `status`, `/readyz`, `/metrics` and the editor's pages)."""
     with engine.connect() as connection:
         return [
-            SendProblem(
-                row.id,
-                row.season,
-                row.state,
-                row.send_problem,
-                row.send_problem_at,
-                row.scheduled_for,
-                row.send_started_at,
-            )
+            _send_problem_of(row)
             for row in connection.execute(
                 select(
                     bulletins.c.id,
@@ -295,6 +287,10 @@ def sends_to_watch(engine: Engine) -> list[SendProblem]:
 def send_problem(engine: Engine, bulletin_id: int) -> SendProblem:
     with engine.connect() as connection:
         row = load_row(connection, bulletin_id)
+    return _send_problem_of(row)
+
+
+def _send_problem_of(row: Any) -> SendProblem:
     return SendProblem(
         row.id,
         row.season,

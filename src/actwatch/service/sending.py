@@ -42,22 +42,8 @@ def run_send(
     run (the reason is logged, and kept on the bulletin)."""
     try:
         report = send(engine, config, bulletin_id, actor=actor, stop=stop, env=env, **options)
-    except FrozenCopyError as exc:
-        log.error(
-            "bulletin %s cannot be sent: %s",
-            bulletin_id,
-            exc,
-            extra={"event": "send", "bulletin_id": bulletin_id},
-        )
-        note_send_problem(engine, bulletin_id, f"cannot be sent: {exc}")
-        return None
-    except ReviewError as exc:
-        # Another sender moved it on (finished it, or an editor withdrew it) at the same moment.
-        log.info(
-            "bulletin %s: %s", bulletin_id, exc, extra={"event": "send", "bulletin_id": bulletin_id}
-        )
-        return None
-    except (DeliveryError, MailError, SecretMissing) as exc:
+    # A copy that cannot be read back is a ReviewError too, but one nobody else will fix.
+    except (FrozenCopyError, DeliveryError, MailError, SecretMissing) as exc:
         log.error(
             "bulletin %s cannot be sent: %s",
             bulletin_id,
@@ -67,6 +53,12 @@ def run_send(
         # Kept on the bulletin, so the editor, `status`, /readyz and /metrics say why it is
         # overdue or stalled, not only this log line.
         note_send_problem(engine, bulletin_id, f"cannot be sent: {exc}")
+        return None
+    except ReviewError as exc:
+        # Another sender moved it on (finished it, or an editor withdrew it) at the same moment.
+        log.info(
+            "bulletin %s: %s", bulletin_id, exc, extra={"event": "send", "bulletin_id": bulletin_id}
+        )
         return None
     extra = {
         "event": "send",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from actwatch.config import Config
 from actwatch.core.clock import utc
@@ -56,19 +56,34 @@ def _transition(
     with engine.begin() as connection:
         row = load_row(connection, bulletin_id)
         check_revision(row, revision)
-        target = check(action, row.state).target
-        compare_and_set(connection, row, state=target, **(values or {}))
-        record(
-            connection,
-            at=moment,
-            actor=actor,
-            action=action,
-            bulletin_id=row.id,
-            from_state=row.state,
-            to_state=target,
-            revision=row.revision,
-            **(detail or {}),
-        )
+        return _move(connection, row, action, actor=actor, at=moment, values=values, detail=detail)
+
+
+def _move(
+    connection: Connection,
+    row: Any,
+    action: str,
+    *,
+    actor: str,
+    at: datetime,
+    values: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> str:
+    """Take `row` through `action` (compare-and-set) and audit it, in the caller's
+    transaction; the state it reached."""
+    target = check(action, row.state).target
+    compare_and_set(connection, row, state=target, **(values or {}))
+    record(
+        connection,
+        at=at,
+        actor=actor,
+        action=action,
+        bulletin_id=row.id,
+        from_state=row.state,
+        to_state=target,
+        revision=row.revision,
+        **(detail or {}),
+    )
     return target
 
 
@@ -397,21 +412,17 @@ def open_for_sending(
         if row.state == SCHEDULED and (row.scheduled_for is None or row.scheduled_for > moment):
             raise StateError(f"bulletin {bulletin_id} is not due until {row.scheduled_for}")
         action = "resume_sending" if row.state == BLOCKED else "start_sending"
-        target = check(action, row.state).target
-        values: dict[str, Any] = {"state": target, "send_problem": None, "send_problem_at": None}
+        values: dict[str, Any] = {"send_problem": None, "send_problem_at": None}
         if action == "start_sending":
             values["send_started_at"] = moment
-        compare_and_set(connection, row, **values)
-        record(
+        target = _move(
             connection,
-            at=moment,
+            row,
+            action,
             actor=actor,
-            action=action,
-            bulletin_id=row.id,
-            from_state=row.state,
-            to_state=target,
-            revision=row.revision,
-            content_hash=copy.content_hash,
+            at=moment,
+            values=values,
+            detail={"content_hash": copy.content_hash},
         )
     return dataclasses.replace(copy, state=target)
 

@@ -15,7 +15,7 @@ from actwatch.config import Config
 from actwatch.db.schema import bulletin_items, bulletins, item_matches, items
 from actwatch.matching import classify
 from actwatch.matching.learning import learn
-from actwatch.matching.store import item_text, load_matcher
+from actwatch.matching.store import ITEM_TEXT_COLUMNS, item_text, load_matcher
 from actwatch.review import approve, bulletin_decisions, set_event_type, set_included
 from tests.bulletin.fixtures import NOW
 from tests.review.conftest import Draft, make_draft
@@ -39,16 +39,7 @@ def confidences(engine: Engine, config: Config, ids: list[int]) -> list[float]:
     matcher = load_matcher(engine, config)
     with engine.connect() as connection:
         rows: Sequence[Any] = connection.execute(
-            select(
-                items.c.id,
-                items.c.title,
-                items.c.summary,
-                items.c.content_html,
-                items.c.type_hint,
-                items.c.link,
-                items.c.source_meta,
-                items.c.published_at,
-            ).where(items.c.id.in_(ids))
+            select(*ITEM_TEXT_COLUMNS).where(items.c.id.in_(ids))
         ).all()
     return [classify(matcher, item_text(row)).confidence for row in rows]
 

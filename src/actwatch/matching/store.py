@@ -323,14 +323,7 @@ def _run(
 def _batch(connection: Connection, fingerprint: str, after: int, everything: bool) -> Sequence[Any]:
     query = (
         select(
-            items.c.id,
-            items.c.title,
-            items.c.summary,
-            items.c.content_html,
-            items.c.type_hint,
-            items.c.link,
-            items.c.source_meta,
-            items.c.published_at,
+            *ITEM_TEXT_COLUMNS,
             item_matches.c.item_id.label("matched"),
             item_matches.c.editor_event_type,
             item_matches.c.editor_strands,
@@ -352,6 +345,19 @@ def _batch(connection: Connection, fingerprint: str, after: int, everything: boo
             )
         )
     return connection.execute(query).all()
+
+
+# What `item_text` reads from an item: every query that feeds the matcher selects these.
+ITEM_TEXT_COLUMNS = (
+    items.c.id,
+    items.c.title,
+    items.c.summary,
+    items.c.content_html,
+    items.c.type_hint,
+    items.c.link,
+    items.c.source_meta,
+    items.c.published_at,
+)
 
 
 def item_text(row: Row[Any]) -> ItemText:

@@ -118,11 +118,18 @@ _TITLE_PREFIX = re.compile(r"^\s*([A-Za-z][A-Za-z ]{1,45}?)\s*:\s+\S")
 # Where sentences and clauses end: a stop, semicolon, colon or dash followed by a space.
 # Not after an initial or an abbreviation ("S. 16E", "No. 3", "s. 4"), nor before lower case.
 # The stop comes first and the lookbehinds include it, so the engine jumps from stop to stop.
-_SENTENCE_END = (
-    r"[.!?](?<![A-Z].)(?<!\bNo.)(?<!\bss.)(?<!\bs.)(?<!\bSch.)(?<!\breg.)(?<!\bc.)"
-    r"\s+(?=[^a-z0-9])"
+_STOP_CHECKS = r"(?<![A-Z].)(?<!\bNo.)(?<!\bss.)(?<!\bs.)(?<!\bSch.)(?<!\breg.)(?<!\bc.)"
+_SENTENCE_END = r"[.!?]" + _STOP_CHECKS + r"\s+(?=[^a-z0-9])"
+# Every break (stop, semicolon or colon, spaced dash) written as one character class then what
+# follows it: `re` skips ahead to that class instead of trying three branches at every position.
+# Without a dash in the text the class leaves out spaces, which are everywhere.
+_SENTENCE_BREAK = re.compile(
+    r"[.!?;:\s](?:(?<=[.!?])" + _STOP_CHECKS + r"\s+(?=[^a-z0-9])|(?<=[;:])\s+"
+    r"|(?<=\s)[\u2013\u2014-]\s)"
 )
-_SENTENCE_BREAK = re.compile(_SENTENCE_END + r"|[;:]\s+|\s[\u2013\u2014-]\s")
+_SENTENCE_BREAK_NO_DASH = re.compile(
+    r"[.!?;:](?:(?<=[.!?])" + _STOP_CHECKS + r"\s+(?=[^a-z0-9])|(?<=[;:])\s+)"
+)
 # The first sentence: what the summary announces (a colon or dash only elaborates it).
 _FIRST_SENTENCE = re.compile(_SENTENCE_END)
 
@@ -181,6 +188,7 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
 
     scanned = [(field, text, matcher.lexicon.scan(Tokens(text))) for field, text in fields if text]
     masks = _exclusion_masks(scanned, note)
+    sentences: dict[str, _Sentences] = {}
     relevance: dict[str, float] = {}
     context: dict[str, float] = {}
     strand_cues: dict[tuple[str, str], tuple[float, str]] = {}
@@ -230,7 +238,7 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
                     and _in_spans(
                         passing := passing
                         if passing is not None
-                        else _passing_spans(text, matches),
+                        else _passing_spans(_sentences(sentences, field, text), matches),
                         start,
                     )
                 ):
@@ -398,7 +406,7 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
         or bool(signals.get("reference:title") or signals.get("reference:summary"))
     )
     type_scores = _type_scores(
-        matcher, item, scanned, instrument and bool(act_in_title), note, statutory
+        matcher, item, scanned, instrument and bool(act_in_title), note, statutory, sentences
     )
     for slug, score in type_scores.items():
         if score:
@@ -472,9 +480,18 @@ def _noisy_or(weights: Iterable[float]) -> float:
     return 1.0 - miss
 
 
+# A link whose host is plain letters, digits, dots and hyphens, right after the scheme and
+# before the path: its host is what urlsplit would say, without urlsplit's work.
+_PLAIN_HOST = re.compile(r"https?://([A-Za-z0-9.\-]+)(?=[/?#]|\Z)")
+
+
 def _host(link: str) -> str:
     if not link:
         return ""
+    plain = _PLAIN_HOST.match(link)
+    if plain is not None and "\t" not in link and "\n" not in link and "\r" not in link:
+        # urlsplit drops tabs and line breaks anywhere in a link first: those go its way.
+        return plain[1].lower().rstrip(".")
     try:
         return (urlsplit(link).hostname or "").lower().rstrip(".")
     except ValueError:
@@ -569,11 +586,11 @@ def _enabling_acts(summary: str, names: tuple[str, ...]) -> list[str]:
     return found
 
 
-def _passing_spans(text: str, matches: list[Match]) -> list[tuple[int, int]]:
+def _passing_spans(sentences: _Sentences, matches: list[Match]) -> list[tuple[int, int]]:
     """Where a summary only mentions things in passing: after its first sentence, and inside
     subordinate clauses ("following", "which", "including"); merged, in order."""
-    lead = _FIRST_SENTENCE.search(text)
-    lead_end = lead.end() if lead else len(text)
+    text = sentences.text
+    lead_end = sentences.lead_end
     spans: list[tuple[int, int]] = []
     starts: list[int] | None = None
     for match in matches:
@@ -582,16 +599,23 @@ def _passing_spans(text: str, matches: list[Match]) -> list[tuple[int, int]]:
         if not any(cue.kind == "subordinate" for cue in match.roles):
             continue
         if starts is None:
-            starts = _clauses(text)
+            starts = sentences.starts()
         end = next((start for start in starts if start > match.start), lead_end)
         end = min(end, lead_end)
         if spans and match.start <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(spans[-1][1], end))
         else:
             spans.append((match.start, end))
-    if lead is not None:
+    if sentences.has_lead:
         spans.append((lead_end, len(text)))
     return spans
+
+
+def _sentences(cache: dict[str, _Sentences], field: str, text: str) -> _Sentences:
+    found = cache.get(field)
+    if found is None:
+        found = cache[field] = _Sentences(text)
+    return found
 
 
 def _in_spans(spans: list[tuple[int, int]], position: int) -> bool:
@@ -605,7 +629,28 @@ def _in_spans(spans: list[tuple[int, int]], position: int) -> bool:
 
 def _clauses(text: str) -> list[int]:
     """Where each sentence or clause of a text starts (0 first)."""
-    return [0, *(match.end() for match in _SENTENCE_BREAK.finditer(text))]
+    dashed = "-" in text or "\u2013" in text or "\u2014" in text
+    pattern = _SENTENCE_BREAK if dashed else _SENTENCE_BREAK_NO_DASH
+    return [0, *(match.end() for match in pattern.finditer(text))]
+
+
+class _Sentences:
+    """Where a text's first sentence ends and its clauses start, found once for the rules that
+    ask (the passing mentions and the types)."""
+
+    __slots__ = ("_starts", "has_lead", "lead_end", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        lead = _FIRST_SENTENCE.search(text)
+        self.has_lead = lead is not None
+        self.lead_end = lead.end() if lead else len(text)
+        self._starts: list[int] | None = None
+
+    def starts(self) -> list[int]:
+        if self._starts is None:
+            self._starts = _clauses(self.text)
+        return self._starts
 
 
 def _type_scores(
@@ -615,6 +660,7 @@ def _type_scores(
     instrument_of_act: bool,
     note: Any,
     statutory: bool = True,
+    sentences: dict[str, _Sentences] | None = None,
 ) -> dict[str, float]:
     scores = dict.fromkeys(matcher.type_order, 0.0)
     display = item.type_hint or item.source_meta.get("display_type")
@@ -632,17 +678,25 @@ def _type_scores(
     # The strongest cue per type and clause: "£2.4 million" is one mention of money, not two.
     best_cue: dict[tuple[str, str, int], tuple[float, str, str, str]] = {}
     headline: dict[str, str] = {}  # the sense of each type's cue in the title
+    if sentences is None:
+        sentences = {}
     for field, text, matches in scanned:
         starts: list[int] | None = None
         lead_end = len(text)
-        markers = [match for match in matches if match.group == "modality"]
+        markers: list[tuple[int, int, set[str]]] | None = None
         for group, roles, start, end in matches:
             if group != "type":
                 continue
-            if starts is None:
-                starts = _clauses(text)
-                lead = _FIRST_SENTENCE.search(text)
-                lead_end = lead.end() if lead else len(text)
+            if starts is None or markers is None:
+                found = _sentences(sentences, field, text)
+                starts = found.starts()
+                lead_end = found.lead_end
+                # Each marker's kinds once per text, not once per type cue it may govern.
+                markers = [
+                    (match.start, match.end, {cue.kind for cue in match.roles})
+                    for match in matches
+                    if match.group == "modality"
+                ]
             clause = _clause_start(starts, start)
             if field == "title":
                 weight = TYPE_TITLE
@@ -695,7 +749,9 @@ def _clause_start(starts: list[int], position: int) -> int:
     return clause
 
 
-def _sense(markers: list[Match], clause: int, start: int, end: int, text: str) -> str:
+def _sense(
+    markers: list[tuple[int, int, set[str]]], clause: int, start: int, end: int, text: str
+) -> str:
     """How a cue is meant: main (announced), subordinate, future, negated or complaint."""
     # "to become law", "set to come into force": an infinitive names an event not yet done.
     preceding = text[max(0, start - 4) : start].rstrip().lower()
@@ -703,10 +759,9 @@ def _sense(markers: list[Match], clause: int, start: int, end: int, text: str) -
     sense = "future" if infinitive else "main"
     sentence_end = text.find(". ", end)
     sentence_end = len(text) if sentence_end < 0 else sentence_end
-    for marker in markers:
-        kinds = {cue.kind for cue in marker.roles}
-        before = clause <= marker.start and marker.end <= start
-        near = before and start - marker.end <= MODAL_WINDOW
+    for marker_start, marker_end, kinds in markers:
+        before = clause <= marker_start and marker_end <= start
+        near = before and start - marker_end <= MODAL_WINDOW
         if near and "negation" in kinds:
             return "negated"
         if near and "future" in kinds:
@@ -715,7 +770,7 @@ def _sense(markers: list[Match], clause: int, start: int, end: int, text: str) -
             sense = "subordinate"
         elif (
             "complaint" in kinds
-            and clause <= marker.start < sentence_end
+            and clause <= marker_start < sentence_end
             and sense in ("main", "subordinate")
         ):
             sense = "complaint"

@@ -28,7 +28,6 @@ Why and how:
 from __future__ import annotations
 
 import hashlib
-import heapq
 import json
 import math
 import operator
@@ -134,10 +133,14 @@ def text_features(item: ItemText) -> dict[str, float]:
     if names:
         distinct = dict.fromkeys(names)
         found = dict.fromkeys(distinct, 1.0 / math.sqrt(len(distinct)))
-    grams: set[str] = set()
-    for word in title_words:
-        if len(word) >= CHAR_N:
-            grams.update(_grams(word))
+    long_words = [word for word in title_words if len(word) >= CHAR_N]
+    known = list(map(_GRAMS.get, long_words))
+    if None in known:
+        known = [
+            _grams(word) if found_grams is None else found_grams
+            for word, found_grams in zip(long_words, known, strict=True)
+        ]
+    grams: set[str] = set().union(*known)  # type: ignore[arg-type]
     if grams:
         # A fixed order: sums and ties come out the same every run ("c:" prefixes every name,
         # so the names sort as the grams do).
@@ -166,8 +169,11 @@ def features(reading: Reading, item: ItemText) -> dict[str, float]:
     """The item's words, the rules' signals and the rules' own verdict (scaled to dominate)."""
     found = text_features(item)
     scale = RULE_SCALE
-    for name, value in reading.signals.items():
-        found[_rule_name(name)] = value * scale
+    signals = reading.signals
+    names = list(map(_RULE_NAMES.get, signals))
+    if None in names:
+        names = list(map(_rule_name, signals))
+    found.update(zip(names, [value * scale for value in signals.values()], strict=True))  # type: ignore[arg-type]
     ruled = reading.classification
     found[_rule_name("verdict:" + ruled.state)] = scale
     found[_rule_name("verdict:type:" + ruled.event_type)] = scale
@@ -336,15 +342,15 @@ class LearnedModel:
         )
         if contributions:
             # The strongest terms for the decision: only those pulling its way, strongest first,
-            # equal ones in the item's order (a stable sort of the shares, sign turned).
-            if state == "relevant":
-                toward = [(-share, position) for position, share in enumerate(contributions)]
-            else:
-                toward = [(share, position) for position, share in enumerate(contributions)]
-            for turned, position in heapq.nsmallest(TOP_TERMS, toward):
-                if turned >= 0:
-                    break
+            # equal ones in the item's order (sorted() is stable, reversed or not).
+            sign = 1.0 if state == "relevant" else -1.0
+            order = sorted(
+                range(len(contributions)), key=contributions.__getitem__, reverse=sign > 0
+            )
+            for position in order[:TOP_TERMS]:
                 share = contributions[position]
+                if sign * share <= 0:
+                    break
                 evidence.append(
                     Evidence(
                         _readable(names[position]),

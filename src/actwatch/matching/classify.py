@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -707,11 +708,12 @@ def _type_scores(
             else:
                 weight = TYPE_LATER
             sense = _sense(markers, clause, start, end, text)
-            slugs = {cue.target for cue in roles}
-            if sense == "future" and not slugs & matcher.tense_sensitive:
-                sense = "main"  # "will receive £12m" is still money announced
-            if sense == "complaint" and not slugs & matcher.complaint_sensitive:
-                sense = "main"
+            if sense == "future" or sense == "complaint":
+                slugs = {cue.target for cue in roles}
+                if sense == "future" and not slugs & matcher.tense_sensitive:
+                    sense = "main"  # "will receive £12m" is still money announced
+                if sense == "complaint" and not slugs & matcher.complaint_sensitive:
+                    sense = "main"
             for cue in roles:
                 assert cue.target is not None
                 slug = cue.target
@@ -741,12 +743,8 @@ def _type_scores(
 
 
 def _clause_start(starts: list[int], position: int) -> int:
-    clause = 0
-    for start in starts:
-        if start > position:
-            break
-        clause = start
-    return clause
+    """The start of the clause holding `position`: starts are ascending and begin with 0."""
+    return starts[bisect_right(starts, position) - 1]
 
 
 def _sense(

@@ -41,13 +41,23 @@ class Evidence(NamedTuple):
     weight: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        # zip over the fields rather than _asdict(): the same dict, built for every piece of
-        # evidence of every verdict stored.
-        return {
-            key: value
-            for key, value in zip(_EVIDENCE_FIELDS, self, strict=False)
-            if value is not None
-        }
+        # Built for every piece of evidence of every verdict stored: one dict from the fields,
+        # with the few that may be missing (strand, event type) left out when they are.
+        cue, kind, field, text, strand, event_type, weight = self
+        always: tuple[object, ...] = (cue, kind, field, text, weight)
+        if None in always:  # never from the matcher; kept as before for anything else
+            return {
+                key: value
+                for key, value in zip(_EVIDENCE_FIELDS, self, strict=True)
+                if value is not None
+            }
+        found: dict[str, Any] = {"cue": cue, "kind": kind, "field": field, "text": text}
+        if strand is not None:
+            found["strand"] = strand
+        if event_type is not None:
+            found["event_type"] = event_type
+        found["weight"] = weight
+        return found
 
 
 _EVIDENCE_FIELDS = Evidence._fields

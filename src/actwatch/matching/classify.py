@@ -247,7 +247,9 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
                     # about something else: weaker evidence that the item is about it.
                     weight *= PASSING_FACTOR
                     signal(f"passing:{kind}")
-                signal(f"{kind}:{field}")
+                # signal(), written out: this runs for every cue of every item.
+                name = f"{kind}:{field}"
+                signals[name] = signals.get(name, 0.0) + 1.0
                 if kind == "context":
                     context[cue_text] = max(context.get(cue_text, 0.0), weight)
                 else:
@@ -261,7 +263,8 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
                     key = (target, cue_text)
                     if strand_cues.get(key, (0.0, ""))[0] < strand_weight:
                         strand_cues[key] = (strand_weight, field)
-                    signal(f"strand:{target}:{field}", strand_weight)
+                    name = f"strand:{target}:{field}"
+                    signals[name] = signals.get(name, 0.0) + strand_weight
                 seen = (kind, cue_text, field, target)
                 if seen not in matched or matched[seen][1] < weight:
                     matched[seen] = (snippet, weight)
@@ -269,9 +272,10 @@ def read(matcher: Matcher, item: ItemText, instrument_text: str | None = None) -
     host = _host(item.link)
     # The publisher: its own news is evidence of its strands.
     publishers = (
-        {matcher.domain_publishers.get(suffix) for suffix in _suffixes(host)} if host else ()
+        {matcher.domain_publishers.get(suffix) for suffix in _suffixes(host)} if host else set()
     )
-    for name, (_, strands) in matcher.publishers.items():
+    publishers.discard(None)
+    for name, (_, strands) in matcher.publishers.items() if publishers else ():
         if name in publishers:
             for slug in strands:
                 key = (slug, f"publisher {name}")

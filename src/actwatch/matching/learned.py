@@ -316,7 +316,8 @@ class LearnedModel:
             learned = {
                 slug
                 for slug, value in zip(self.strands, raw[offset:], strict=False)
-                if _sigmoid(value) >= MODEL_STRAND_MIN
+                if value > _STRAND_ABOVE
+                or (value >= _STRAND_BELOW and _sigmoid(value) >= MODEL_STRAND_MIN)
             }
             strands = tuple(slug for slug in matcher.strand_order if slug in learned)
 
@@ -402,6 +403,13 @@ class LearnedModel:
             trained_on=int(data["trained_on"]),
             data_key=str(data["data_key"]),
         )
+
+
+# The scores whose sigmoid is surely above or below MODEL_STRAND_MIN: the sigmoid's rounding is
+# far smaller than this margin, so only scores within it need the sigmoid itself to decide.
+_STRAND_LOGIT = math.log(MODEL_STRAND_MIN / (1 - MODEL_STRAND_MIN))
+_STRAND_ABOVE = _STRAND_LOGIT + 1e-6
+_STRAND_BELOW = _STRAND_LOGIT - 1e-6
 
 
 def _sigmoid(value: float) -> float:

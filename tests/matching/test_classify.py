@@ -379,3 +379,80 @@ def test_a_passing_mention_weighs_less_than_the_subject(judge: Judge) -> None:
         "Schools receive the grant per pupil. It is managed by the virtual school head.",
     )
     assert passing.confidence < subject.confidence
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Funding announced. The council will consult; details follow: soon - maybe – later — now.",
+        "No. 3 Regulations. S. 16E applies. ss. 4 and s. 5 apply. Sch. 2. reg. 7. c. 16. Done!",
+        "A list: one; two - three. lower case after. Upper After? Yes! 2018. 3 items",
+        "No dashes here. Only stops; and colons: fine.\nNew line. Tab\t. End",
+        "hyphenated-word isn't a break - but this is\u2013\u2014 and this \u2014 too",
+        "",
+    ],
+)
+def test_clause_starts_are_where_any_break_ends(text: str) -> None:
+    # The break pattern is written for speed (one class first, no spaces without a dash): the
+    # clauses must start where the plain alternation of the three kinds of break ends.
+    import re
+
+    from actwatch.matching.classify import _SENTENCE_END, _clauses
+
+    plain = re.compile(_SENTENCE_END + r"|[;:]\s+|\s[\u2013\u2014-]\s")
+    assert _clauses(text) == [0, *(match.end() for match in plain.finditer(text))]
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://www.gov.uk/government/news/x",
+        "http://WWW.Legislation.GOV.uk/uksi/2018/1/made",
+        "https://example.org.",
+        "https://example.org?q=1",
+        "https://example.org#top",
+        "https://user:secret@example.org/",
+        "https://example.org:8443/feed",
+        " https://example.org/",
+        "https://exam\tple.org/",
+        "https://example.org/a\nb",
+        "HTTPS://EXAMPLE.ORG/",
+        "https://[::1]/",
+        "https://[::1/",
+        "ftp://example.org/",
+        "//example.org/",
+        "not a link",
+        "",
+    ],
+)
+def test_host_is_what_urlsplit_says(link: str) -> None:
+    from urllib.parse import urlsplit
+
+    from actwatch.matching.classify import _host
+
+    try:
+        expected = (urlsplit(link).hostname or "").lower().rstrip(".")
+    except ValueError:
+        expected = ""
+    assert _host(link) == expected
+
+
+def test_evidence_as_dict_leaves_out_what_is_missing() -> None:
+    from actwatch.matching.model import Evidence
+
+    assert list(Evidence("c", "k", "f", "t", None, "news", 0.5).as_dict().items()) == [
+        ("cue", "c"),
+        ("kind", "k"),
+        ("field", "f"),
+        ("text", "t"),
+        ("event_type", "news"),
+        ("weight", 0.5),
+    ]
+    assert Evidence("c", "k", "f", "t", "s").as_dict() == {
+        "cue": "c",
+        "kind": "k",
+        "field": "f",
+        "text": "t",
+        "strand": "s",
+        "weight": 0.0,
+    }

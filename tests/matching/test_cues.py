@@ -89,3 +89,22 @@ def test_same_phrase_in_two_roles_is_one_match_with_both_roles() -> None:
 )
 def test_cue_pattern_means_the_same(cue: str, text: str, matches: bool) -> None:
     assert bool(re.search(cue_pattern(cue), text)) is matches
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Looked-after children's services: £2.4m (2017/18) for RAAs, 1st April.",
+        "snake_case __init__ _ a_b x__y",
+        "quotes ‘single’ “double” `tick` don’t – dash — em‐dash ‑ ½ x² ٣ é ß İ ﬁ",
+        "\ttabs\nand\r\nbreaks\u00a0nbsp\u2028line",
+        "",
+    ],
+)
+def test_tokens_are_the_documented_tokens(text: str) -> None:
+    # The split pattern is written for speed; it must find exactly the tokens _TOKEN defines.
+    from actwatch.matching.cues import _TOKEN
+
+    tokens = Tokens(text)
+    assert tokens.words == _TOKEN.findall(text)
+    assert [text[slice(*tokens.span(i, i))] for i in range(len(tokens.words))] == tokens.words

@@ -111,3 +111,15 @@ def test_cross_validated_scores_meet_the_bars(matcher: Matcher, rules: Config) -
     assert scores.type_recall["commencement"]["recall"] >= 0.85, summary
     assert scores.type_recall["pilot"]["recall"] >= 0.85, summary
     assert scores.uncertain["share_of_irrelevant"] < 0.05, summary
+
+
+def test_strands_decided_without_the_sigmoid_agree_with_it() -> None:
+    # Scores beyond the margins skip the sigmoid: the margins must sit on the right sides.
+    from actwatch.matching.learned import (
+        _STRAND_ABOVE,
+        _STRAND_BELOW,
+        MODEL_STRAND_MIN,
+        _sigmoid,
+    )
+
+    assert _sigmoid(_STRAND_ABOVE) >= MODEL_STRAND_MIN > _sigmoid(_STRAND_BELOW)

@@ -33,7 +33,7 @@ ITEMS = 2 * BATCH + MIN_PARALLEL_ITEMS // 2
 
 
 def labelled() -> list[dict[str, Any]]:
-    records = []
+    records: list[dict[str, Any]] = []
     for name in ("own.jsonl", "blind.jsonl"):
         lines = (DATA / "eval" / name).read_text(encoding="utf-8").splitlines()
         records.extend(json.loads(line) for line in lines if line.strip())

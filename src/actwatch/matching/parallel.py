@@ -24,6 +24,9 @@ from concurrent.futures import CancelledError, Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+# A matcher with its learned scorer unpickles into these classes: imported with this module, so
+# that the poll's workers (whose forkserver preloads this module) have them before they start.
+import actwatch.matching.learned  # noqa: F401
 from actwatch.matching.classify import classify_many
 from actwatch.matching.matcher import Matcher
 from actwatch.matching.model import StoredText, VerdictToStore, item_text

@@ -28,7 +28,7 @@ from tests.conftest import DATA
 P = ParamSpec("P")
 T = TypeVar("T")
 NOW = datetime(2018, 4, 2, 9, 0, tzinfo=UTC)
-# Two full batches and a short one that stays in this process.
+# Two full batches and a short one.
 ITEMS = 2 * BATCH + MIN_PARALLEL_ITEMS // 2
 
 
@@ -136,7 +136,7 @@ def test_workers_store_the_verdicts_one_process_would(
     again = reclassify(engine, offline)  # no executor: every verdict worked out here
 
     assert report.classified == again.classified == ITEMS
-    assert watching.submitted == 4  # two chunks for each full batch; the short one stayed here
+    assert watching.submitted == 6  # two chunks a batch: the short one goes too, once they work
     assert in_workers == all_verdicts(engine)
     assert report.states == again.states
     assert report.relevant and report.rejected  # the labelled set has both
@@ -193,3 +193,13 @@ def test_workers_that_fail_cost_no_verdict(engine: Engine, offline: Config, how:
 
     assert report.classified == BATCH
     assert here == all_verdicts(engine)
+
+
+def test_a_handful_of_items_is_classified_here(engine: Engine, offline: Config) -> None:
+    store_items(engine, MIN_PARALLEL_ITEMS - 1)
+    watching = Watching(None)
+
+    report = classify_pending(engine, offline, executor=watching, workers=2)
+
+    assert report.classified == MIN_PARALLEL_ITEMS - 1
+    assert watching.submitted == 0  # shipping the matcher would cost more than it saves

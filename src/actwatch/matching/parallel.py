@@ -95,7 +95,14 @@ class BatchClassifier:
 
     def submit(self, rows: Sequence[StoredText]) -> PendingVerdicts:
         """Start classifying `rows`; the verdicts come from the result's `result()`."""
-        if self.executor is None or self.workers < 2 or len(rows) < MIN_PARALLEL_ITEMS:
+        # Once the workers have the matcher, even a short batch (the last of a run) is cheaper
+        # there than here, where it would hold up storing the batches before it.
+        shipping = self._pickled is not None
+        if (
+            self.executor is None
+            or self.workers < 2
+            or (len(rows) < MIN_PARALLEL_ITEMS and not shipping)
+        ):
             return PendingVerdicts(self, done=self.here(rows))
         if self._pickled is None:
             self._pickled = pickle.dumps(self.matcher, protocol=pickle.HIGHEST_PROTOCOL)

@@ -26,9 +26,9 @@ from actwatch.config import Config
 from actwatch.core import clock
 from actwatch.core.words import plural
 from actwatch.feeds.poll import Poller, PollReport, ProgressCallback
-from actwatch.matching import parallel as classify_in_workers
 from actwatch.matching.instruments import InstrumentFetcher
 from actwatch.matching.matcher import Matcher
+from actwatch.matching.parallel import WORKER_MODULES
 from actwatch.matching.store import ClassifyReport, classify_pending, load_matcher
 from actwatch.matching.store import reclassify as reclassify_items
 
@@ -115,7 +115,7 @@ def poll_and_match(
 def new_poller(engine: Engine, config: Config) -> Poller:
     """A poller whose parse workers can classify too (see `poll_and_match`): keep one for a
     service, so that the workers outlive a pass."""
-    return Poller(engine, config, worker_preload=(classify_in_workers.__name__,))
+    return Poller(engine, config, worker_preload=WORKER_MODULES)
 
 
 class _MatcherLoader:

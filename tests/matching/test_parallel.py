@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 import json
 import multiprocessing
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -21,7 +23,7 @@ from sqlalchemy import Engine, insert, select, update
 from actwatch.config import Config
 from actwatch.db.schema import commencements, item_matches, item_strands, items
 from actwatch.matching.evaluate import item_from_labelled
-from actwatch.matching.parallel import MIN_PARALLEL_ITEMS
+from actwatch.matching.parallel import MIN_PARALLEL_ITEMS, WORKER_MODULES
 from actwatch.matching.store import BATCH, classify_pending, reclassify
 from tests.conftest import DATA
 
@@ -203,3 +205,16 @@ def test_a_handful_of_items_is_classified_here(engine: Engine, offline: Config) 
 
     assert report.classified == MIN_PARALLEL_ITEMS - 1
     assert watching.submitted == 0  # shipping the matcher would cost more than it saves
+
+
+def test_workers_preload_what_they_need_and_this_process_does_not() -> None:
+    script = (
+        "import importlib, sys\n"
+        "import actwatch.pipeline, actwatch.matching.store\n"
+        "assert 'numpy' not in sys.modules, 'reading verdicts loaded NumPy'\n"
+        f"for name in {WORKER_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "assert 'numpy' in sys.modules, 'a worker would unpickle the scorer without NumPy'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

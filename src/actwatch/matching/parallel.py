@@ -24,14 +24,16 @@ from concurrent.futures import CancelledError, Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-# A matcher with its learned scorer unpickles into these classes: imported with this module, so
-# that the poll's workers (whose forkserver preloads this module) have them before they start.
-import actwatch.matching.learned  # noqa: F401
 from actwatch.matching.classify import classify_many
 from actwatch.matching.matcher import Matcher
 from actwatch.matching.model import StoredText, VerdictToStore, item_text
 
 log = logging.getLogger(__name__)
+
+# What a worker needs to classify, for a forkserver to import before it forks the workers: this
+# module, and the learned scorer's (NumPy), which a matcher with its scorer unpickles into.
+# Named, not imported here: reading verdicts in this process must not load NumPy.
+WORKER_MODULES = (__name__, "actwatch.matching.learned")
 
 # Below this many items a batch is classified in this process: sending the matcher and the
 # texts to the workers costs more than it saves.

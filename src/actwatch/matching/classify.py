@@ -759,8 +759,7 @@ def _sense(
     preceding = text[max(0, start - 4) : start].rstrip().lower()
     infinitive = preceding.endswith("to") and (len(preceding) == 2 or not preceding[-3].isalnum())
     sense = "future" if infinitive else "main"
-    sentence_end = text.find(". ", end)
-    sentence_end = len(text) if sentence_end < 0 else sentence_end
+    sentence_end = -1  # found when a complaint word asks for it: most cues have none near
     for marker_start, marker_end, kinds in markers:
         before = clause <= marker_start and marker_end <= start
         near = before and start - marker_end <= MODAL_WINDOW
@@ -770,12 +769,12 @@ def _sense(
             sense = "future"
         elif before and "subordinate" in kinds and sense == "main":
             sense = "subordinate"
-        elif (
-            "complaint" in kinds
-            and clause <= marker_start < sentence_end
-            and sense in ("main", "subordinate")
-        ):
-            sense = "complaint"
+        elif "complaint" in kinds and clause <= marker_start and sense in ("main", "subordinate"):
+            if sentence_end < 0:
+                sentence_end = text.find(". ", end)
+                sentence_end = len(text) if sentence_end < 0 else sentence_end
+            if marker_start < sentence_end:
+                sense = "complaint"
     return sense
 
 

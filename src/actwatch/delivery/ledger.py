@@ -148,56 +148,59 @@ def claim(
     is held."""
     moment = utc(now)
     lock = write_lock if write_lock is not None else nullcontext()
-    with lock, engine.begin() as connection:
-        ids = _due_ids(connection, bulletin_id, worker, moment, limit)
-        if not ids:
-            return []
-        connection.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(ids), _due(bulletin_id, worker, moment))
-            .values(claimed_by=worker, claimed_at=moment)
-        )
+    # One connection for the whole claim: with SQLite's NullPool each new one was opened (with
+    # its pragmas) and closed again, a good part of a claim's time.
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(
-                deliveries.c.id,
-                deliveries.c.subscriber_id,
-                deliveries.c.attempts,
-                subscribers.c.email,
-                subscribers.c.name,
-                subscribers.c.status,
-                subscribers.c.token_nonce,
-                subscribers.c.all_strands,
-            )
-            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
-            .where(
-                deliveries.c.id.in_(ids),
-                deliveries.c.claimed_by == worker,
-                deliveries.c.state.in_(CLAIMABLE),
-            )
-            .order_by(deliveries.c.id)
-        ).all()
-        chosen: dict[int, set[str]] = {}
-        limited = [row.subscriber_id for row in rows if not row.all_strands]
-        if limited:
-            for subscriber_id, strand in connection.execute(
-                select(subscriber_strands.c.subscriber_id, subscriber_strands.c.strand).where(
-                    subscriber_strands.c.subscriber_id.in_(limited)
-                )
-            ):
-                chosen.setdefault(subscriber_id, set()).add(strand)
-    gone = [row.id for row in rows if row.status != CONFIRMED]
-    if gone:
-        with lock, engine.begin() as connection:
+        with lock, connection.begin():
+            ids = _due_ids(connection, bulletin_id, worker, moment, limit)
+            if not ids:
+                return []
             connection.execute(
                 update(deliveries)
+                .where(deliveries.c.id.in_(ids), _due(bulletin_id, worker, moment))
+                .values(claimed_by=worker, claimed_at=moment)
+            )
+        with connection.begin():
+            rows = connection.execute(
+                select(
+                    deliveries.c.id,
+                    deliveries.c.subscriber_id,
+                    deliveries.c.attempts,
+                    subscribers.c.email,
+                    subscribers.c.name,
+                    subscribers.c.status,
+                    subscribers.c.token_nonce,
+                    subscribers.c.all_strands,
+                )
+                .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
                 .where(
-                    deliveries.c.id.in_(gone),
+                    deliveries.c.id.in_(ids),
                     deliveries.c.claimed_by == worker,
                     deliveries.c.state.in_(CLAIMABLE),
                 )
-                .values(state=SUPPRESSED, claimed_by=None, last_error="no longer subscribed")
-            )
+                .order_by(deliveries.c.id)
+            ).all()
+            chosen: dict[int, set[str]] = {}
+            limited = [row.subscriber_id for row in rows if not row.all_strands]
+            if limited:
+                for subscriber_id, strand in connection.execute(
+                    select(subscriber_strands.c.subscriber_id, subscriber_strands.c.strand).where(
+                        subscriber_strands.c.subscriber_id.in_(limited)
+                    )
+                ):
+                    chosen.setdefault(subscriber_id, set()).add(strand)
+        gone = [row.id for row in rows if row.status != CONFIRMED]
+        if gone:
+            with lock, connection.begin():
+                connection.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id.in_(gone),
+                        deliveries.c.claimed_by == worker,
+                        deliveries.c.state.in_(CLAIMABLE),
+                    )
+                    .values(state=SUPPRESSED, claimed_by=None, last_error="no longer subscribed")
+                )
     return [
         Job(
             delivery_id=row.id,

@@ -211,6 +211,8 @@ class ServerGate:
 
     def done_probing(self) -> None:
         """The prober had nothing to ask the server after all: let another one try."""
+        if self._prober != threading.get_ident():  # only this thread makes itself the prober
+            return
         with self._cond:
             if self._prober == threading.get_ident():
                 self._prober = None

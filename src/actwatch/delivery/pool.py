@@ -6,6 +6,9 @@ transaction that starts its next message (or at once when it has nothing else to
 moment each connection has at most one row in `sending`: after a hard kill, at most one message
 per connection is in doubt. Those transactions are grouped (`GroupCommit`): the workers that
 are ready at the same moment share one commit, and each still waits for it before it sends.
+With PIPELINING a worker also takes its next job while the current body goes out and writes
+that job's envelope (MAIL, RCPT, DATA, no body) in the same write: the row stays pending until
+its own transaction commits, and an envelope never followed by its body delivers nothing.
 
 What a fault does (see `faults`): a server-level fault closes the `ServerGate` for every worker,
 with back-off, and the message waits its turn again without using an attempt; the send carries

@@ -22,6 +22,7 @@ import httpx
 
 from actwatch import __version__
 from actwatch.config import Config
+from actwatch.feeds.network import FeedTransport
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/feed+json, application/rdf+xml;q=0.9, "
@@ -31,6 +32,9 @@ PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # However long a server asks us to stay away, come back within a week to look again.
 MAX_RETRY_AFTER = 7 * 86400.0
+
+# A redirect's or an error's body up to this size is read (and dropped) to keep the connection.
+DRAIN_BYTES = 64 * 1024
 
 FetchOutcome = Literal["ok", "not_modified", "error"]
 
@@ -106,8 +110,10 @@ def make_client(config: Config) -> httpx.AsyncClient:
             write=limits.read_timeout,
             pool=limits.deadline,
         ),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         follow_redirects=False,
+        transport=FeedTransport(
+            httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        ),
     )
 
 
@@ -184,7 +190,21 @@ async def _fetch(
                 result.error = _status_error(response)
             return result
         finally:
-            await response.aclose()
+            await _release(response)
+
+
+async def _release(response: httpx.Response) -> None:
+    """Give the connection back for the next request. httpcore keeps a connection only when the
+    response was read to its end, so a 304's (empty) body and a redirect's or error's short one
+    are read first; a long or unsized one is not worth reading, and that connection is closed."""
+    try:
+        if not response.is_stream_consumed:
+            declared = response.headers.get("content-length", "")
+            if response.status_code == 304 or (declared.isdigit() and int(declared) <= DRAIN_BYTES):
+                async for _ in response.aiter_raw():
+                    pass
+    finally:
+        await response.aclose()
 
 
 def _redirect_target(url: str, location: str) -> str:

@@ -35,6 +35,7 @@ MAX_RETRY_AFTER = 7 * 86400.0
 
 # A redirect's or an error's body up to this size is read (and dropped) to keep the connection.
 DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 1.0
 
 FetchOutcome = Literal["ok", "not_modified", "error"]
 
@@ -168,6 +169,7 @@ async def _fetch(
                     still_permanent = False
                 visited.append(target)
                 url = target
+                await _drain(response)
                 continue
             result = FetchResult(
                 "error",
@@ -188,23 +190,27 @@ async def _fetch(
             else:
                 result.gone = status == 410
                 result.error = _status_error(response)
+            if result.body is None:
+                await _drain(response)
             return result
         finally:
-            await _release(response)
+            await response.aclose()
 
 
-async def _release(response: httpx.Response) -> None:
-    """Give the connection back for the next request. httpcore keeps a connection only when the
-    response was read to its end, so a 304's (empty) body and a redirect's or error's short one
-    are read first; a long or unsized one is not worth reading, and that connection is closed."""
+async def _drain(response: httpx.Response) -> None:
+    """Read a body not wanted to its end, so that the connection carries the next request
+    (httpcore keeps a connection only when its response was read through): a 304's (empty) one,
+    a redirect's or an error's when short. A long or unsized body is not worth reading, and a
+    slow or broken one is given up on: that connection is then closed, as before."""
+    declared = response.headers.get("content-length", "")
+    if response.status_code != 304 and not (declared.isdigit() and int(declared) <= DRAIN_BYTES):
+        return
     try:
-        if not response.is_stream_consumed:
-            declared = response.headers.get("content-length", "")
-            if response.status_code == 304 or (declared.isdigit() and int(declared) <= DRAIN_BYTES):
-                async for _ in response.aiter_raw():
-                    pass
-    finally:
-        await response.aclose()
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in response.aiter_raw():
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 def _redirect_target(url: str, location: str) -> str:

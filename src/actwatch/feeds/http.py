@@ -22,7 +22,6 @@ import httpx
 
 from actwatch import __version__
 from actwatch.config import Config
-from actwatch.feeds.network import FeedTransport
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/feed+json, application/rdf+xml;q=0.9, "
@@ -96,6 +95,9 @@ def user_agent(config: Config) -> str:
 
 
 def make_client(config: Config) -> httpx.AsyncClient:
+    # Imported here: httpcore is only needed once something is fetched.
+    from actwatch.feeds.network import FeedTransport
+
     limits = FetchLimits.from_config(config)
     connections = config.fetch.concurrency
     return httpx.AsyncClient(

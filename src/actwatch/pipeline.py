@@ -28,6 +28,7 @@ from actwatch.core.words import plural
 from actwatch.feeds.poll import Poller, PollReport, ProgressCallback
 from actwatch.matching.instruments import InstrumentFetcher
 from actwatch.matching.matcher import Matcher
+from actwatch.matching.parallel import WORKER_MODULES
 from actwatch.matching.store import ClassifyReport, classify_pending, load_matcher
 from actwatch.matching.store import reclassify as reclassify_items
 
@@ -87,21 +88,34 @@ def poll_and_match(
     # on the network: it reads nothing the pass writes, and the verdicts are the same.
     matcher = _MatcherLoader(engine, config)
     own = poller is None
-    current = poller or Poller(engine, config)
+    current = poller or new_poller(engine, config)
     try:
         report = _poll_pass(current, feed_names, force, progress, clock.utc(now), stop)
+        if report is None:
+            return None
+        if stop is not None and stop.is_set():
+            return Polled(report, None, time.perf_counter() - started)
+        matching_started = time.perf_counter()
+        # The pass's parse workers are idle now: a large batch of items is classified there.
+        matching = classify_pending(
+            engine,
+            config,
+            matcher=matcher.result(),
+            executor=current.parse_pool.running_executor(),
+            workers=current.parse_pool.workers,
+        )
+        # The matching after the pass: waiting for the matcher if it was not ready, then matching.
+        matching.seconds = time.perf_counter() - matching_started
     finally:
         if own:
             current.close()
-    if report is None:
-        return None
-    if stop is not None and stop.is_set():
-        return Polled(report, None, time.perf_counter() - started)
-    matching_started = time.perf_counter()
-    matching = classify_pending(engine, config, matcher=matcher.result())
-    # The matching after the pass: waiting for the matcher if it was not ready, then matching.
-    matching.seconds = time.perf_counter() - matching_started
     return Polled(report, matching, time.perf_counter() - started)
+
+
+def new_poller(engine: Engine, config: Config) -> Poller:
+    """A poller whose parse workers can classify too (see `poll_and_match`): keep one for a
+    service, so that the workers outlive a pass."""
+    return Poller(engine, config, worker_preload=WORKER_MODULES)
 
 
 class _MatcherLoader:

@@ -15,7 +15,8 @@ from actwatch.config import Config
 from actwatch.db.schema import bulletin_items, bulletins, item_matches, items
 from actwatch.matching import classify
 from actwatch.matching.learning import learn
-from actwatch.matching.store import ITEM_TEXT_COLUMNS, item_text, load_matcher
+from actwatch.matching.model import item_text
+from actwatch.matching.store import ITEM_TEXT_COLUMNS, load_matcher
 from actwatch.review import approve, bulletin_decisions, set_event_type, set_included
 from tests.bulletin.fixtures import NOW
 from tests.review.conftest import Draft, make_draft

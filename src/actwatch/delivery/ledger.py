@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,68 +138,69 @@ def claim(
     *,
     limit: int,
     now: datetime | None = None,
+    write_lock: AbstractContextManager[object] | None = None,
 ) -> list[Job]:
     """Lease up to `limit` due rows for `worker` (FOR UPDATE SKIP LOCKED on PostgreSQL, so
-    several workers share the work). Rows of subscribers who left meanwhile become suppressed."""
+    several workers share the work). Rows of subscribers who left meanwhile become suppressed.
+
+    `write_lock` (the sending workers' lock on SQLite) is held only while the leases are
+    written: reading the leased rows' readers needs no lock, and every worker waits while it
+    is held."""
     moment = utc(now)
-    due = and_(
-        deliveries.c.bulletin_id == bulletin_id,
-        deliveries.c.state.in_(CLAIMABLE),
-        or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= moment),
-        # Never the rows this sender already holds: they are queued, and handing them out
-        # again made workers wait for the rate limit on messages another had in hand.
-        or_(
-            deliveries.c.claimed_by.is_(None),
-            and_(deliveries.c.claimed_by != worker, deliveries.c.claimed_at < moment - LEASE),
-        ),
-    )
-    with engine.begin() as connection:
-        query = select(deliveries.c.id).where(due).order_by(deliveries.c.id).limit(limit)
-        if connection.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = list(connection.execute(query).scalars())
-        if not ids:
-            return []
-        connection.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(ids), due)
-            .values(claimed_by=worker, claimed_at=moment)
-        )
-        rows = connection.execute(
-            select(
-                deliveries.c.id,
-                deliveries.c.subscriber_id,
-                deliveries.c.attempts,
-                subscribers.c.email,
-                subscribers.c.name,
-                subscribers.c.status,
-                subscribers.c.token_nonce,
-                subscribers.c.all_strands,
-            )
-            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
-            .where(
-                deliveries.c.id.in_(ids),
-                deliveries.c.claimed_by == worker,
-                deliveries.c.state.in_(CLAIMABLE),
-            )
-            .order_by(deliveries.c.id)
-        ).all()
-        gone = [row.id for row in rows if row.status != CONFIRMED]
-        if gone:
+    lock = write_lock if write_lock is not None else nullcontext()
+    # One connection for the whole claim: with SQLite's NullPool each new one was opened (with
+    # its pragmas) and closed again, a good part of a claim's time.
+    with engine.connect() as connection:
+        with lock, connection.begin():
+            ids = _due_ids(connection, bulletin_id, worker, moment, limit)
+            if not ids:
+                return []
             connection.execute(
                 update(deliveries)
-                .where(deliveries.c.id.in_(gone))
-                .values(state=SUPPRESSED, claimed_by=None, last_error="no longer subscribed")
+                .where(deliveries.c.id.in_(ids), _due(bulletin_id, worker, moment))
+                .values(claimed_by=worker, claimed_at=moment)
             )
-        chosen: dict[int, set[str]] = {}
-        limited = [row.subscriber_id for row in rows if not row.all_strands]
-        if limited:
-            for subscriber_id, strand in connection.execute(
-                select(subscriber_strands.c.subscriber_id, subscriber_strands.c.strand).where(
-                    subscriber_strands.c.subscriber_id.in_(limited)
+        with connection.begin():
+            rows = connection.execute(
+                select(
+                    deliveries.c.id,
+                    deliveries.c.subscriber_id,
+                    deliveries.c.attempts,
+                    subscribers.c.email,
+                    subscribers.c.name,
+                    subscribers.c.status,
+                    subscribers.c.token_nonce,
+                    subscribers.c.all_strands,
                 )
-            ):
-                chosen.setdefault(subscriber_id, set()).add(strand)
+                .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+                .where(
+                    deliveries.c.id.in_(ids),
+                    deliveries.c.claimed_by == worker,
+                    deliveries.c.state.in_(CLAIMABLE),
+                )
+                .order_by(deliveries.c.id)
+            ).all()
+            chosen: dict[int, set[str]] = {}
+            limited = [row.subscriber_id for row in rows if not row.all_strands]
+            if limited:
+                for subscriber_id, strand in connection.execute(
+                    select(subscriber_strands.c.subscriber_id, subscriber_strands.c.strand).where(
+                        subscriber_strands.c.subscriber_id.in_(limited)
+                    )
+                ):
+                    chosen.setdefault(subscriber_id, set()).add(strand)
+        gone = [row.id for row in rows if row.status != CONFIRMED]
+        if gone:
+            with lock, connection.begin():
+                connection.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id.in_(gone),
+                        deliveries.c.claimed_by == worker,
+                        deliveries.c.state.in_(CLAIMABLE),
+                    )
+                    .values(state=SUPPRESSED, claimed_by=None, last_error="no longer subscribed")
+                )
     return [
         Job(
             delivery_id=row.id,
@@ -212,6 +214,40 @@ def claim(
         for row in rows
         if row.status == CONFIRMED
     ]
+
+
+def _due(bulletin_id: int, worker: str, moment: datetime, *states: str) -> Any:
+    return and_(
+        deliveries.c.bulletin_id == bulletin_id,
+        deliveries.c.state.in_(states or CLAIMABLE),
+        or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= moment),
+        # Never the rows this sender already holds: they are queued, and handing them out
+        # again made workers wait for the rate limit on messages another had in hand.
+        or_(
+            deliveries.c.claimed_by.is_(None),
+            and_(deliveries.c.claimed_by != worker, deliveries.c.claimed_at < moment - LEASE),
+        ),
+    )
+
+
+def _due_ids(
+    connection: Connection, bulletin_id: int, worker: str, moment: datetime, limit: int
+) -> list[int]:
+    """The first `limit` due rows by id: one query per claimable state, each read in the order
+    of the (bulletin, state) index and merged here. One query for both states sorted every
+    waiting row of the bulletin for each claim (all 100,000 of them at the start of a big send)."""
+    found: list[int] = []
+    for state in CLAIMABLE:
+        query = (
+            select(deliveries.c.id)
+            .where(_due(bulletin_id, worker, moment, state))
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        found.extend(connection.execute(query).scalars())
+    return sorted(found)[:limit]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ transaction that starts its next message (or at once when it has nothing else to
 moment each connection has at most one row in `sending`: after a hard kill, at most one message
 per connection is in doubt. Those transactions are grouped (`GroupCommit`): the workers that
 are ready at the same moment share one commit, and each still waits for it before it sends.
+With PIPELINING a worker also takes its next job while the current body goes out and writes
+that job's envelope (MAIL, RCPT, DATA, no body) in the same write: the row stays pending until
+its own transaction commits, and an envelope never followed by its body delivers nothing.
 
 What a fault does (see `faults`): a server-level fault closes the `ServerGate` for every worker,
 with back-off, and the message waits its turn again without using an attempt; the send carries
@@ -26,7 +29,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 from sqlalchemy import Connection, Engine
 
@@ -64,6 +67,30 @@ class RawTransport(Protocol):
     ) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Pipelining(RawTransport, Protocol):
+    """A transport that can write the next message's envelope with this one's body
+    (SMTPTransport, when the server offers PIPELINING)."""
+
+    def send_raw(
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        *,
+        dot_stuffed: bool = False,
+        then: tuple[str, str] | None = None,
+    ) -> None: ...
+
+    def abandon(self) -> None: ...
+
+
+# Write the next envelope ahead only when the rate limit lets the next message follow soon: an
+# open transaction waits in DATA state on the server until its body comes.
+AHEAD_LONGEST_WAIT = 1.0
+
+Item = tuple[Job, MessageFactory | Exception]
 
 
 class RateLimiter:
@@ -161,6 +188,8 @@ class ServerGate:
                 self._cond.wait(max(min(pause, 0.1, self.down_since + self.max_wait - now), 0.001))
 
     def up(self) -> None:
+        if self.down_since is None:  # open already (every message says so): no lock needed
+            return
         with self._cond:
             if self.down_since is not None:
                 self.down_since = None
@@ -185,6 +214,8 @@ class ServerGate:
 
     def done_probing(self) -> None:
         """The prober had nothing to ask the server after all: let another one try."""
+        if self._prober != threading.get_ident():  # only this thread makes itself the prober
+            return
         with self._cond:
             if self._prober == threading.get_ident():
                 self._prober = None
@@ -354,7 +385,7 @@ class Shared:
     worker_id: str
     envelope_from: str
     tokens: Tokens
-    jobs: queue.Queue[tuple[Job, MessageFactory | Exception] | None]
+    jobs: queue.Queue[Item | None]
     stop: threading.Event
     limiter: RateLimiter
     db_lock: AbstractContextManager[object]
@@ -392,24 +423,37 @@ def deferral(error: str, job: Job, shared: Shared, now: datetime) -> Outcome:
 
 class Worker(threading.Thread):
     def __init__(
-        self, shared: Shared, index: int, transport_factory: Callable[[], RawTransport]
+        self,
+        shared: Shared,
+        index: int,
+        transport_factory: Callable[[], RawTransport],
+        pool_size: int = 1,
     ) -> None:
         super().__init__(name=f"actwatch-send-{index}", daemon=True)
         self.shared = shared
         self.transport_factory = transport_factory
         self.transport: RawTransport | None = None
         self.unrecorded: Outcome | None = None
+        self.ahead: Item | None = None  # the next job, its envelope maybe written already
+        self.last = False  # the queue's end was taken as `ahead`
+        self.pool_size = pool_size
 
     def run(self) -> None:
         shared = self.shared
         connection = shared.engine.connect()
         try:
             while not shared.stop.is_set():
-                try:
-                    item = shared.jobs.get(timeout=0.1)
-                except queue.Empty:
-                    self._flush(connection)
-                    continue
+                if self.ahead is not None:  # taken from the queue while the last body went out
+                    item: Item | None = self.ahead
+                    self.ahead = None
+                elif self.last:
+                    break
+                else:
+                    try:
+                        item = shared.jobs.get(timeout=0.1)
+                    except queue.Empty:
+                        self._flush(connection)
+                        continue
                 if item is None:
                     shared.jobs.task_done()
                     break
@@ -428,6 +472,9 @@ class Worker(threading.Thread):
             log.exception("delivery worker failed")
             shared.halt("bug", f"a sending worker failed: {exc!r}")
         finally:
+            if self.ahead is not None:  # stopped: its lease is given back when the run ends
+                self.ahead = None
+                shared.jobs.task_done()
             try:
                 self._flush(connection)
             except Exception:
@@ -435,6 +482,34 @@ class Worker(threading.Thread):
             finally:
                 connection.close()
                 self._close_transport()
+
+    def _pipelining(self) -> Pipelining | None:
+        transport = self.transport
+        return cast(Pipelining, transport) if hasattr(transport, "abandon") else None
+
+    def _next_envelope(self) -> tuple[str, str] | None:
+        """The envelope of this worker's next message, to be written with the current body;
+        None when it has none at hand (the next job is taken from the queue now, so it is
+        this worker's whichever way its current message ends)."""
+        shared = self.shared
+        if self.last or shared.stop.is_set() or self._pipelining() is None:
+            return None
+        if shared.limiter.interval * self.pool_size > AHEAD_LONGEST_WAIT:
+            return None
+        if self.ahead is None:
+            try:
+                item = shared.jobs.get_nowait()
+            except queue.Empty:
+                return None
+            if item is None:  # the end: finish the current message, then stop
+                shared.jobs.task_done()
+                self.last = True
+                return None
+            self.ahead = item
+        job, factory = self.ahead
+        if isinstance(factory, Exception):
+            return None
+        return shared.envelope_from, job.email
 
     def _deliver(
         self, connection: Connection, job: Job, factory: MessageFactory | Exception
@@ -479,9 +554,20 @@ class Worker(threading.Thread):
         try:
             if self.transport is None:
                 self.transport = self.transport_factory()
-            self.transport.send_raw(
-                shared.envelope_from, job.email, built.data, dot_stuffed=built.stuffed
-            )
+            then = self._next_envelope()
+            pipelining = self._pipelining()
+            if then is not None and pipelining is not None:
+                pipelining.send_raw(
+                    shared.envelope_from,
+                    job.email,
+                    built.data,
+                    dot_stuffed=built.stuffed,
+                    then=then,
+                )
+            else:
+                self.transport.send_raw(
+                    shared.envelope_from, job.email, built.data, dot_stuffed=built.stuffed
+                )
         except MailError as exc:
             return self._fault(connection, job, exc)
         except Exception as exc:

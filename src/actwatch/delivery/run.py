@@ -273,7 +273,7 @@ def send_bulletin(
         at_most_once=at_most_once,
     )
     pool_size = connections or config.mail.connections
-    workers = [Worker(shared, index, make_transport) for index in range(pool_size)]
+    workers = [Worker(shared, index, make_transport, pool_size) for index in range(pool_size)]
     for worker in workers:
         worker.start()
 
@@ -364,10 +364,10 @@ def _feed(
         while shared.jobs.qsize() > limit and not shared.stop.is_set():
             time.sleep(0.02)
             last_tell = _maybe_tell(tell, last_tell)
-        # Under the workers' lock: on SQLite a claim meeting a worker's write waited in the busy
-        # handler's sleeps, or made the worker (and every worker queued behind it) wait there.
-        with shared.db_lock:
-            jobs = claim(engine, bulletin_id, shared.worker_id, limit=limit)
+        # Its writes under the workers' lock: on SQLite a claim meeting a worker's write waited
+        # in the busy handler's sleeps, or made the worker (and every worker queued behind it)
+        # wait there.
+        jobs = claim(engine, bulletin_id, shared.worker_id, limit=limit, write_lock=shared.db_lock)
         if not jobs:
             _wait_idle(shared, workers, tell)
             if shared.stop.is_set():

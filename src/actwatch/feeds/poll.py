@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -165,12 +165,21 @@ class UnknownFeedError(ValueError):
 class Poller:
     """Polls feeds; keep one for a service so the parse workers outlive a single pass."""
 
-    def __init__(self, engine: Engine, config: Config, *, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        config: Config,
+        *,
+        workers: int | None = None,
+        worker_preload: Sequence[str] = (),
+    ) -> None:
         self.engine = engine
         self.config = config
         self.limits = FetchLimits.from_config(config)
         self.parse_pool = ParsePool(
-            worker_count(workers or config.fetch.parse_workers), config.fetch.max_bytes
+            worker_count(workers or config.fetch.parse_workers),
+            config.fetch.max_bytes,
+            worker_preload,
         )
 
     def __enter__(self) -> Poller:

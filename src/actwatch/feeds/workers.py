@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -100,8 +101,11 @@ def parse_with_time_limit(
 class ParsePool:
     """A process pool sized to the cores, made on first use and remade if a worker dies."""
 
-    def __init__(self, workers: int, max_body_bytes: int) -> None:
+    def __init__(self, workers: int, max_body_bytes: int, preload: Sequence[str] = ()) -> None:
+        """`preload`: modules of later stages that will run work in these processes too (the
+        matcher, once a pass is over), imported once by the forkserver before it forks."""
         self.workers = workers
+        self.preload = tuple(preload)
         self.memory_limit = max(MIN_WORKER_MEMORY, MEMORY_PER_BODY_BYTE * max_body_bytes)
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
@@ -112,6 +116,13 @@ class ParsePool:
         executor = self._pool()
         for future in [executor.submit(int) for _ in range(self.workers)]:
             future.result()
+
+    def running_executor(self) -> ProcessPoolExecutor | None:
+        """The worker processes if this pass started them, for later stages to share (the
+        matcher classifies there once the pass is over); None when no worker runs, so that a
+        pass where every feed answered 304 still starts none."""
+        with self._lock:
+            return self._executor
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -125,7 +136,9 @@ class ParsePool:
                 "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
             )
             if context.get_start_method() == "forkserver":
-                context.set_forkserver_preload(["actwatch.feeds.workers", "actwatch.feeds.parse"])
+                context.set_forkserver_preload(
+                    ["actwatch.feeds.workers", "actwatch.feeds.parse", *self.preload]
+                )
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=context,

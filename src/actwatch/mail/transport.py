@@ -151,6 +151,9 @@ class SMTPTransport(_Closing):
         self.ssl_context = ssl_context
         self.local_hostname = local_hostname
         self._smtp: smtplib.SMTP | None = None
+        # The envelope (sender, recipient) of the next message, written ahead with the last
+        # body; its three replies are read by the `send_raw` that sends that message.
+        self._open: tuple[str, str] | None = None
 
     @property
     def connected(self) -> bool:
@@ -241,7 +244,13 @@ class SMTPTransport(_Closing):
             return
 
     def send_raw(
-        self, sender: str, recipient: str, data: bytes, *, dot_stuffed: bool = False
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        *,
+        dot_stuffed: bool = False,
+        then: tuple[str, str] | None = None,
     ) -> None:
         """Hand over a message already serialised (CRLF line ends) to one recipient.
 
@@ -249,28 +258,59 @@ class SMTPTransport(_Closing):
         code, so the caller can tell a bounce (5xx) from a deferral (4xx); `stage="data"` with no
         code means the connection broke during DATA: the server may or may not have the message,
         so it is never retried here. When the server offers PIPELINING, MAIL, RCPT and DATA go
-        in one write (RFC 2920): one round trip per message instead of three."""
+        in one write (RFC 2920): one round trip per message instead of three.
+
+        `then` is the next message's envelope (sender, recipient): with PIPELINING its MAIL,
+        RCPT and DATA go in the same write as this body, so the next message costs no round
+        trip of its own before its body. Only the envelope goes ahead: without its body and
+        final dot the server delivers nothing, and a transaction left open that way is never
+        completed (the connection is dropped, never QUIT, see `abandon`). Its replies are read
+        by the next `send_raw` for that envelope, and their errors are that message's."""
+        if self._open is not None and self._open != (sender, recipient):
+            self.abandon()  # the caller sends something else: that transaction must never end
         for attempt in (1, 2):
             self.connect()
             smtp = self._smtp
             assert smtp is not None
+            ahead = self._open is not None
             try:
-                if smtp.has_extn("pipelining") and sender.isascii() and recipient.isascii():
+                if ahead:
+                    self._open = None
+                    self._envelope_replies(smtp, recipient)
+                    started = True
+                elif smtp.has_extn("pipelining") and sender.isascii() and recipient.isascii():
                     self._envelope_pipelined(smtp, sender, recipient)
                     started = True
                 else:
                     self._envelope(smtp, sender, recipient)
                     started = False
             except _IdleDrop as exc:
-                # An idle connection the server closed: nothing was sent, so reconnect once.
+                # An idle connection the server closed (or, for an envelope written ahead, one
+                # it closed after its last reply): nothing was sent, so reconnect once.
                 self._drop()
                 if attempt == 2:
                     raise MailError(
                         f"the SMTP server disconnected: {exc}", stage="connect"
                     ) from exc
                 continue
-            self._data(smtp, data, dot_stuffed, started=started)
+            following = None
+            if (
+                started
+                and then is not None
+                and then[0].isascii()
+                and then[1].isascii()
+                and smtp.has_extn("pipelining")
+            ):
+                following = then
+            self._data(smtp, data, dot_stuffed, started=started, then=following)
             return
+
+    def abandon(self) -> None:
+        """Give up an envelope written ahead: the server may be waiting for its body after a
+        354, where anything we write (RSET, QUIT) would become message text; closing the
+        connection is the only way to end that transaction without delivering it."""
+        if self._open is not None:
+            self._drop()
 
     def _envelope(self, smtp: smtplib.SMTP, sender: str, recipient: str) -> None:
         try:
@@ -291,9 +331,15 @@ class SMTPTransport(_Closing):
 
     def _envelope_pipelined(self, smtp: smtplib.SMTP, sender: str, recipient: str) -> None:
         """MAIL, RCPT and DATA in one write, then their three replies; ends answered 354."""
-        commands = f"MAIL FROM:{_quoted(sender)}\r\nRCPT TO:{_quoted(recipient)}\r\nDATA\r\n"
         try:
-            smtp.send(commands)
+            smtp.send(_envelope_commands(sender, recipient))
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            raise _IdleDrop(str(exc)) from exc
+        self._envelope_replies(smtp, recipient)
+
+    def _envelope_replies(self, smtp: smtplib.SMTP, recipient: str) -> None:
+        """The replies to a pipelined MAIL, RCPT and DATA, each judged on its own."""
+        try:
             mail = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise _IdleDrop(str(exc)) from exc
@@ -323,17 +369,34 @@ class SMTPTransport(_Closing):
                 stage="data",
             )
 
-    def _data(self, smtp: smtplib.SMTP, data: bytes, dot_stuffed: bool, *, started: bool) -> None:
-        """The message itself; after DATA was already answered 354 when `started`."""
+    def _data(
+        self,
+        smtp: smtplib.SMTP,
+        data: bytes,
+        dot_stuffed: bool,
+        *,
+        started: bool,
+        then: tuple[str, str] | None = None,
+    ) -> None:
+        """The message itself; after DATA was already answered 354 when `started`, and with the
+        next message's envelope in the same write when `then` is given."""
         try:
             if started:
-                _send_body(smtp, data if dot_stuffed else _stuff(data))
+                after = b""
+                if then is not None:
+                    after = _envelope_commands(*then)
+                    # Set before the write: if the write fails, `_drop` forgets it again.
+                    self._open = then
+                _send_body(smtp, data if dot_stuffed else _stuff(data), after)
             elif dot_stuffed:
                 _data_stuffed(smtp, data)
             else:
                 smtp.data(data)
         except smtplib.SMTPDataError as exc:
-            self._reset()
+            if self._open is None:
+                self._reset()
+            # else: the reply to the final dot ended this transaction already, and an RSET now
+            # would land in the next one, written ahead.
             raise MailError(
                 f"the SMTP server refused the message: {_reply(exc)}",
                 permanent=500 <= exc.smtp_code < 600,
@@ -356,6 +419,7 @@ class SMTPTransport(_Closing):
                 self._drop()
 
     def _drop(self) -> None:
+        self._open = None
         if self._smtp is not None:
             try:
                 self._smtp.close()
@@ -364,6 +428,9 @@ class SMTPTransport(_Closing):
 
     def close(self) -> None:
         if self._smtp is None:
+            return
+        if self._open is not None:  # a QUIT now would be read as message text
+            self._drop()
             return
         try:
             self._smtp.quit()
@@ -394,6 +461,12 @@ def _quoted(address: str) -> str:
     if "<" in address or ">" in address or " " in address or "\r" in address or "\n" in address:
         return smtplib.quoteaddr(address)
     return f"<{address}>"
+
+
+def _envelope_commands(sender: str, recipient: str) -> bytes:
+    return f"MAIL FROM:{_quoted(sender)}\r\nRCPT TO:{_quoted(recipient)}\r\nDATA\r\n".encode(
+        "ascii"
+    )
 
 
 class _IdleDrop(Exception):
@@ -427,9 +500,10 @@ def _data_stuffed(smtp: smtplib.SMTP, data: bytes) -> None:
     _send_body(smtp, data)
 
 
-def _send_body(smtp: smtplib.SMTP, data: bytes) -> None:
+def _send_body(smtp: smtplib.SMTP, data: bytes, after: bytes = b"") -> None:
     # One write: a separate small write of the final dot waits on Nagle and delayed ACKs.
-    smtp.send(data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"))
+    # `after` (the next message's envelope, pipelined) rides in the same write.
+    smtp.send(b"".join((data, b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n", after)))
     code, reply = smtp.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)

@@ -131,6 +131,22 @@ class InstrumentFetcher:
             return None, None
 
 
+def cached_texts(connection: Connection, urls: Iterable[str]) -> dict[str, str]:
+    """The stored documents among these, by url (those never fetched or missing are not in it)."""
+    found: dict[str, str] = {}
+    wanted = sorted(set(urls))
+    for start in range(0, len(wanted), 500):
+        for url, body in connection.execute(
+            select(instrument_texts.c.url, instrument_texts.c.body).where(
+                instrument_texts.c.url.in_(wanted[start : start + 500]),
+                instrument_texts.c.status == 200,
+                instrument_texts.c.body.is_not(None),
+            )
+        ):
+            found[url] = str(body)
+    return found
+
+
 def cached_text(connection: Connection, url: str) -> str | None:
     row = connection.execute(
         select(instrument_texts.c.body).where(

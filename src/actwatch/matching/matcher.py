@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
 
-from actwatch.config import Config
 from actwatch.core.provisions import ProvisionMap
 from actwatch.matching.cues import Cue, Lexicon
 
 if TYPE_CHECKING:
+    # Only compiling the rules reads the config: a worker process that is handed a compiled
+    # matcher never loads the config's models (pydantic, SQLAlchemy's URL parsing).
+    from actwatch.config import Config
     from actwatch.matching.classify import Reading
     from actwatch.matching.model import Classification, ItemText
 

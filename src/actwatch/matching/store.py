@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -33,6 +34,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Row,
+    Select,
     and_,
     bindparam,
     delete,
@@ -54,12 +56,17 @@ from actwatch.db.schema import (
     learned_examples,
     matcher_models,
 )
-from actwatch.feeds.normalize import html_to_text
-from actwatch.matching.classify import classify, classify_many
+from actwatch.matching.classify import classify
 from actwatch.matching.commencement import instrument_text
-from actwatch.matching.instruments import InstrumentFetcher, instrument_url, now_utc
+from actwatch.matching.instruments import (
+    InstrumentFetcher,
+    cached_texts,
+    instrument_url,
+    now_utc,
+)
 from actwatch.matching.matcher import Matcher, compile_rules
-from actwatch.matching.model import Classification, ItemText
+from actwatch.matching.model import ItemText, StoredText, VerdictToStore, item_text
+from actwatch.matching.parallel import BatchClassifier, PendingVerdicts
 
 if TYPE_CHECKING:
     # The learned scorer (NumPy) is imported by the functions that classify, so that reading
@@ -266,9 +273,14 @@ def classify_pending(
     *,
     fetcher: InstrumentFetcher | None = None,
     matcher: Matcher | None = None,
+    executor: Executor | None = None,
+    workers: int = 1,
 ) -> ClassifyReport:
-    """Classify items never classified, classified by another matcher, or changed since."""
-    return _run(engine, config, fetcher, matcher, everything=False)
+    """Classify items never classified, classified by another matcher, or changed since.
+
+    `executor`: worker processes (the poll's parse workers) that large batches are spread over.
+    """
+    return _run(engine, config, fetcher, matcher, executor, workers, everything=False)
 
 
 def reclassify(
@@ -277,9 +289,11 @@ def reclassify(
     *,
     fetcher: InstrumentFetcher | None = None,
     matcher: Matcher | None = None,
+    executor: Executor | None = None,
+    workers: int = 1,
 ) -> ClassifyReport:
     """Re-apply the current matcher to every stored item."""
-    return _run(engine, config, fetcher, matcher, everything=True)
+    return _run(engine, config, fetcher, matcher, executor, workers, everything=True)
 
 
 def _run(
@@ -287,30 +301,55 @@ def _run(
     config: Config,
     fetcher: InstrumentFetcher | None,
     matcher: Matcher | None,
+    executor: Executor | None,
+    workers: int,
     *,
     everything: bool,
 ) -> ClassifyReport:
+    """Read a batch, classify it (in the workers when there are any), store the verdicts.
+
+    While one batch is classified the previous one is stored and the next one read, so the
+    workers never wait on the database. A verdict is stored only if the item still reads as it
+    did when it was classified (checked in the transaction that stores it): an item a poll
+    changed in between keeps its pending state and is classified again next time.
+    """
     started = time.perf_counter()
     matcher = matcher or load_matcher(engine, config)
+    classifier = BatchClassifier(matcher, executor, workers)
     fingerprint = matcher.fingerprint
     own_fetcher = fetcher is None and config.matching.fetch_instruments
     if own_fetcher:
         fetcher = InstrumentFetcher.from_config(config)
     report = ClassifyReport()
+    in_hand: deque[tuple[Sequence[Any], PendingVerdicts]] = deque()
     try:
         last_id = 0
+        exhausted = False
         while True:
+            if not exhausted:
+                with engine.connect() as connection:
+                    rows = connection.execute(
+                        _pending_query(fingerprint, last_id, everything)
+                    ).all()
+                if rows:
+                    last_id = rows[-1].id
+                    in_hand.append((rows, classifier.submit([_stored_text(row) for row in rows])))
+                exhausted = len(rows) < BATCH
+            if not in_hand:
+                break
+            if not exhausted and len(in_hand) < PIPELINE_DEPTH:
+                continue
+            rows, pending = in_hand.popleft()
             with engine.begin() as connection:
-                rows = _batch(connection, fingerprint, last_id, everything)
-                if not rows:
-                    break
-                last_id = rows[-1].id
                 now = now_utc()
-                results = _classify_rows(connection, matcher, rows, fetcher, now)
-                _store(connection, rows, results, fingerprint, now)
-                report.classified += len(rows)
-                report.states.update(result.state for result in results)
+                current, results = _still_current(connection, rows, pending.result())
+                results = _with_instruments(connection, matcher, current, results, fetcher, now)
+                _store(connection, current, results, fingerprint, now)
+            report.classified += len(current)
+            report.states.update(result.state for result in results)
     finally:
+        for _, pending in in_hand:
+            pending.cancel()
         if fetcher is not None:
             report.instruments_fetched = fetcher.fetched
             report.instrument_errors = fetcher.errors
@@ -320,19 +359,22 @@ def _run(
     return report
 
 
-def _batch(connection: Connection, fingerprint: str, after: int, everything: bool) -> Sequence[Any]:
-    query = (
-        select(
-            *ITEM_TEXT_COLUMNS,
-            item_matches.c.item_id.label("matched"),
-            item_matches.c.editor_event_type,
-            item_matches.c.editor_strands,
-        )
-        .select_from(items.outerjoin(item_matches, item_matches.c.item_id == items.c.id))
-        .where(items.c.id > after)
-        .order_by(items.c.id)
-        .limit(BATCH)
-    )
+# Batches in hand at once: one being stored while the next is classified.
+PIPELINE_DEPTH = 2
+_STORED_TEXT_WIDTH = len(StoredText._fields)
+
+
+def _rows_query() -> Select[Any]:
+    return select(
+        *ITEM_TEXT_COLUMNS,
+        item_matches.c.item_id.label("matched"),
+        item_matches.c.editor_event_type,
+        item_matches.c.editor_strands,
+    ).select_from(items.outerjoin(item_matches, item_matches.c.item_id == items.c.id))
+
+
+def _pending_query(fingerprint: str, after: int, everything: bool) -> Select[Any]:
+    query = _rows_query().where(items.c.id > after).order_by(items.c.id).limit(BATCH)
     if not everything:
         query = query.where(
             or_(
@@ -344,67 +386,64 @@ def _batch(connection: Connection, fingerprint: str, after: int, everything: boo
                 ),
             )
         )
-    return connection.execute(query).all()
+    return query
+
+
+def _stored_text(row: Row[Any]) -> StoredText:
+    return StoredText._make(tuple(row)[:_STORED_TEXT_WIDTH])
+
+
+def _still_current(
+    connection: Connection, rows: Sequence[Any], results: Sequence[VerdictToStore]
+) -> tuple[list[Any], list[VerdictToStore]]:
+    """The rows as they are now (an editor's type and strands may have changed too), with the
+    verdicts of those whose words are still the words that were classified."""
+    now_stored = {
+        row.id: row
+        for row in connection.execute(_rows_query().where(items.c.id.in_([row.id for row in rows])))
+    }
+    current: list[Any] = []
+    kept: list[VerdictToStore] = []
+    for row, result in zip(rows, results, strict=True):
+        fresh = now_stored.get(row.id)
+        if fresh is not None and _stored_text(fresh) == _stored_text(row):
+            current.append(fresh)
+            kept.append(result)
+    return current, kept
 
 
 # What `item_text` reads from an item: every query that feeds the matcher selects these.
-ITEM_TEXT_COLUMNS = (
-    items.c.id,
-    items.c.title,
-    items.c.summary,
-    items.c.content_html,
-    items.c.type_hint,
-    items.c.link,
-    items.c.source_meta,
-    items.c.published_at,
-)
+ITEM_TEXT_COLUMNS = tuple(items.c[name] for name in StoredText._fields)
 
 
-def item_text(row: Row[Any]) -> ItemText:
-    meta = row.source_meta if isinstance(row.source_meta, dict) else {}
-    published = getattr(row, "published_at", None)
-    return ItemText(
-        title=row.title or "",
-        summary=row.summary or "",
-        content=html_to_text(row.content_html) if row.content_html else "",
-        type_hint=row.type_hint,
-        link=row.link or "",
-        source_meta=meta,
-        published=published.date() if isinstance(published, datetime) else None,
-    )
-
-
-def _classify_rows(
+def _with_instruments(
     connection: Connection,
     matcher: Matcher,
     rows: Sequence[Any],
+    results: list[VerdictToStore],
     fetcher: InstrumentFetcher | None,
     now: datetime,
-) -> list[Classification]:
-    """Classify a batch at once; instruments of the Act are read again with their text."""
-    texts = [item_text(row) for row in rows]
-    results = classify_many(matcher, texts)
-    for position, (item, result) in enumerate(zip(texts, results, strict=True)):
+) -> list[VerdictToStore]:
+    """Instruments of the Act are classified again with the instrument's own text."""
+    allowed = fetcher.allowed_hosts if fetcher is not None else None
+    wanted: list[tuple[int, ItemText, str]] = []
+    for position, (row, result) in enumerate(zip(rows, results, strict=True)):
         if result.state == "rejected" or result.event_type not in matcher.legislation_types:
             continue
-        document = _instrument_document(connection, item, fetcher, now)
+        url = instrument_url(row.link or "", allowed) if allowed else instrument_url(row.link or "")
+        if url is not None:
+            wanted.append((position, item_text(row), url))
+    if not wanted:
+        return results
+    # One query for the batch's stored instruments; the fetcher is asked only for the rest.
+    stored = cached_texts(connection, {url for _, _, url in wanted})
+    for position, item, url in wanted:
+        document = stored.get(url)
+        if document is None and fetcher is not None:
+            document = fetcher.get(connection, url, now)
         if document:
-            results[position] = classify(matcher, item, instrument_text(document))
+            results[position] = classify(matcher, item, instrument_text(document)).to_store()
     return results
-
-
-def _instrument_document(
-    connection: Connection, item: ItemText, fetcher: InstrumentFetcher | None, now: datetime
-) -> str | None:
-    allowed = fetcher.allowed_hosts if fetcher is not None else None
-    url = instrument_url(item.link, allowed) if allowed else instrument_url(item.link)
-    if url is None:
-        return None
-    if fetcher is not None:
-        return fetcher.get(connection, url, now)
-    from actwatch.matching.instruments import cached_text
-
-    return cached_text(connection, url)
 
 
 _UPDATE_MATCH = (
@@ -431,7 +470,7 @@ _DELETE_COMMENCEMENTS = delete(commencements).where(
 def _store(
     connection: Connection,
     rows: Sequence[Any],
-    results: Sequence[Classification],
+    results: Sequence[VerdictToStore],
     fingerprint: str,
     now: datetime,
 ) -> None:
@@ -453,7 +492,7 @@ def _store(
             "relevant": result.relevant,
             "event_type": event_type,
             "confidence": result.confidence,
-            "evidence": result.evidence_dicts(),
+            "evidence": result.evidence,
             "rules_hash": fingerprint,
             "classified_at": now,
         }

@@ -32,7 +32,7 @@ from actwatch.monitor.state import (
     read_state,
     write_state,
 )
-from actwatch.pipeline import poll_and_match
+from actwatch.pipeline import new_poller, poll_and_match
 from actwatch.review.records import due_scheduled, sending_bulletins
 from actwatch.service.drafting import check_draft
 from actwatch.service.housekeeping import run_housekeeping
@@ -103,7 +103,7 @@ class Jobs:
         started = clock.now()
         with self._poller_lock:
             if self._poller is None:
-                self._poller = Poller(self.engine, self.config)
+                self._poller = new_poller(self.engine, self.config)
             poller = self._poller
         polled = poll_and_match(
             self.engine, self.config, now=started, poller=poller, stop=self.stop

@@ -95,9 +95,6 @@ def user_agent(config: Config) -> str:
 
 
 def make_client(config: Config) -> httpx.AsyncClient:
-    # Imported here: httpcore is only needed once something is fetched.
-    from actwatch.feeds.network import FeedTransport
-
     limits = FetchLimits.from_config(config)
     connections = config.fetch.concurrency
     return httpx.AsyncClient(
@@ -113,10 +110,8 @@ def make_client(config: Config) -> httpx.AsyncClient:
             write=limits.read_timeout,
             pool=limits.deadline,
         ),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         follow_redirects=False,
-        transport=FeedTransport(
-            httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        ),
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import Any, TypeVar
 
 import pytest
 
@@ -12,7 +14,10 @@ from actwatch import __version__
 from actwatch.config import Config
 from actwatch.demo.samples.server import FeedServer
 from actwatch.feeds.http import FetchLimits, FetchRequest, FetchResult, fetch, make_client
+from tests.conftest import DATA
 from tests.feeds.conftest import FEEDS, _send
+
+T = TypeVar("T")
 
 
 def run_fetch(config: Config, request: FetchRequest) -> FetchResult:
@@ -186,3 +191,83 @@ def test_one_client_reuses_connections(feed_server: FeedServer, config: Config) 
         FeedServer.process_request = original  # type: ignore[method-assign]
     assert all(result.outcome == "ok" for result in results)
     assert len(ports) == 1, "three fetches should share one keep-alive connection"
+
+
+def _connections_during(go: Callable[[], T]) -> tuple[T, set[int]]:
+    """Run `go` and return what it returned with the client ports the server saw."""
+    ports: set[int] = set()
+    original = FeedServer.process_request
+
+    def spy(self: FeedServer, request: Any, client_address: Any) -> None:
+        ports.add(client_address[1])
+        original(self, request, client_address)
+
+    FeedServer.process_request = spy  # type: ignore[method-assign,assignment]
+    try:
+        return go(), ports
+    finally:
+        FeedServer.process_request = original  # type: ignore[method-assign]
+
+
+def test_304s_and_redirects_keep_the_connection(feed_server: FeedServer, config: Config) -> None:
+    """A 304 has no body and a redirect a short one: the connection carries the next request."""
+    url = feed_server.url("/gov-uk-dfe.atom")
+    feed_server.routes["/moved"] = _redirect_route(url)
+    first = run_fetch(config, FetchRequest(url))
+
+    async def go() -> list[FetchResult]:
+        async with make_client(config) as client:
+            limits = FetchLimits.from_config(config)
+            return [
+                await fetch(client, FetchRequest(address, etag=first.etag), limits)
+                for address in (url, url, feed_server.url("/moved"), url)
+            ]
+
+    results, ports = _connections_during(lambda: asyncio.run(go()))
+    assert [result.outcome for result in results] == ["not_modified"] * 4
+    assert len(ports) == 1, "the 304s and the redirect should share one keep-alive connection"
+
+
+def _redirect_route(target: str) -> Callable[[BaseHTTPRequestHandler], None]:
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        _send(handler, 302, b"moved", "text/plain", {"Location": target})
+
+    return route
+
+
+TLS = DATA / "tls"
+
+
+@pytest.fixture
+def tls_server(feed_server: FeedServer) -> FeedServer:
+    """The feed server behind TLS, with a certificate for 127.0.0.1 that only SSL_CERT_FILE
+    makes trusted."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS / "localhost.pem", TLS / "localhost.key")
+    feed_server.socket = context.wrap_socket(feed_server.socket, server_side=True)
+    return feed_server
+
+
+def test_https_is_fetched_with_the_certificate_checked(
+    tls_server: FeedServer, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = tls_server.server_address[1]
+    url = f"https://127.0.0.1:{port}/communitycare.rss"
+    untrusted = run_fetch(config, FetchRequest(url))
+    assert untrusted.outcome == "error"
+    assert untrusted.error is not None and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(TLS / "localhost.pem"))
+
+    async def go() -> list[FetchResult]:
+        async with make_client(config) as client:
+            limits = FetchLimits.from_config(config)
+            first = await fetch(client, FetchRequest(url), limits)
+            again = await fetch(client, FetchRequest(url, etag=first.etag), limits)
+            return [first, again]
+
+    (first, again), ports = _connections_during(lambda: asyncio.run(go()))
+    assert first.outcome == "ok", first.error
+    assert first.body == (FEEDS / "communitycare.rss").read_bytes()
+    assert again.outcome == "not_modified"
+    assert len(ports) == 1

@@ -32,6 +32,10 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # However long a server asks us to stay away, come back within a week to look again.
 MAX_RETRY_AFTER = 7 * 86400.0
 
+# A redirect's or an error's body up to this size is read (and dropped) to keep the connection.
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 1.0
+
 FetchOutcome = Literal["ok", "not_modified", "error"]
 
 
@@ -162,6 +166,7 @@ async def _fetch(
                     still_permanent = False
                 visited.append(target)
                 url = target
+                await _drain(response)
                 continue
             result = FetchResult(
                 "error",
@@ -182,9 +187,27 @@ async def _fetch(
             else:
                 result.gone = status == 410
                 result.error = _status_error(response)
+            if result.body is None:
+                await _drain(response)
             return result
         finally:
             await response.aclose()
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a body not wanted to its end, so that the connection carries the next request
+    (httpcore keeps a connection only when its response was read through): a 304's (empty) one,
+    a redirect's or an error's when short. A long or unsized body is not worth reading, and a
+    slow or broken one is given up on: that connection is then closed, as before."""
+    declared = response.headers.get("content-length", "")
+    if response.status_code != 304 and not (declared.isdigit() and int(declared) <= DRAIN_BYTES):
+        return
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in response.aiter_raw():
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 def _redirect_target(url: str, location: str) -> str:

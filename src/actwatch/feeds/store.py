@@ -435,6 +435,30 @@ _SOURCE_COLUMNS = (
     item_sources.c.content_hash,
 )
 
+# Built once: a statement made per call costs more in SQLAlchemy's coercion and cache-key work
+# than the query itself on a feed's few dozen entries. Lists go in as expanding parameters.
+_SOURCES_OF_FEED = select(*_SOURCE_COLUMNS).where(item_sources.c.feed_id == bindparam("feed_id"))
+_ITEMS_BY_LINK = select(*_ITEM_COLUMNS).where(
+    items.c.canonical_link.in_(bindparam("links", expanding=True))
+)
+_ITEMS_BY_ID = select(*_ITEM_COLUMNS).where(items.c.id.in_(bindparam("ids", expanding=True)))
+_IDS_BY_LINK = select(items.c.canonical_link, items.c.id).where(
+    items.c.canonical_link.in_(bindparam("links", expanding=True))
+)
+_INSERT_ITEMS = items.insert()
+_INSERT_ITEMS_RETURNING = items.insert().returning(items.c.canonical_link, items.c.id)
+_INSERT_SOURCES = item_sources.insert()
+_SEEN_SOURCES = (
+    update(item_sources)
+    .where(item_sources.c.id == bindparam("source_id"))
+    .values(last_seen_at=bindparam("b_now", type_=item_sources.c.last_seen_at.type))
+)
+_RETAGGED_SOURCES = (
+    update(item_sources)
+    .where(item_sources.c.id == bindparam("b_id"))
+    .values(guid=bindparam("b_guid"), link=bindparam("b_link"))
+)
+
 
 @dataclass(slots=True)
 class _Match:
@@ -478,9 +502,7 @@ def store_entries(
         identity["shared_links"] = identity.get("shared_links", 0) + shared
     guids_in_document = {entry.guid for entry in unique if entry.guid is not None}
 
-    sources = connection.execute(
-        select(*_SOURCE_COLUMNS).where(item_sources.c.feed_id == feed_id)
-    ).all()
+    sources = connection.execute(_SOURCES_OF_FEED, {"feed_id": feed_id}).all()
     result.items_seen = len(sources)
     by_guid = {source.guid: source for source in sources if source.guid is not None}
     by_item = {source.item_id: source for source in sources}
@@ -556,7 +578,7 @@ def store_entries(
         _insert_items(connection, new_entries, now, result, new_sources)
     if new_sources:
         connection.execute(
-            item_sources.insert(),
+            _INSERT_SOURCES,
             [
                 {
                     "item_id": item_id,
@@ -572,18 +594,10 @@ def store_entries(
         )
     if seen_sources:
         connection.execute(
-            update(item_sources)
-            .where(item_sources.c.id == bindparam("source_id"))
-            .values(last_seen_at=now),
-            [{"source_id": source_id} for source_id in seen_sources],
+            _SEEN_SOURCES, [{"source_id": source_id, "b_now": now} for source_id in seen_sources]
         )
     if retagged:
-        connection.execute(
-            update(item_sources)
-            .where(item_sources.c.id == bindparam("b_id"))
-            .values(guid=bindparam("b_guid"), link=bindparam("b_link")),
-            retagged,
-        )
+        connection.execute(_RETAGGED_SOURCES, retagged)
     result.items_seen += len(new_sources)
     _learn(identity, result)
     if identity != learned:
@@ -686,12 +700,15 @@ def _insert_items(
     result: StoreResult,
     new_sources: list[tuple[ParsedEntry, int]],
 ) -> None:
-    # A plain executemany and one read back: RETURNING with ordered rows makes SQLAlchemy
-    # insert one row per statement on SQLite.
-    connection.execute(
-        items.insert(), [_item_values(entry, key, now) for entry, key in new_entries]
-    )
-    ids = dict(_ids_by_link(connection, [key for _, key in new_entries]))
+    rows = [_item_values(entry, key, now) for entry, key in new_entries]
+    if connection.dialect.insert_executemany_returning:
+        # Multi-row INSERTs that give back each row's id, matched by its unique link (the
+        # order of RETURNING rows is not relied on: asking for it makes SQLAlchemy insert one
+        # row per statement on SQLite).
+        ids = {link: item_id for link, item_id in connection.execute(_INSERT_ITEMS_RETURNING, rows)}
+    else:
+        connection.execute(_INSERT_ITEMS, rows)
+        ids = dict(_ids_by_link(connection, [key for _, key in new_entries]))
     inserted = [ids[key] for _, key in new_entries]
     result.new_ids.extend(inserted)
     new_sources.extend(zip([entry for entry, _ in new_entries], inserted, strict=True))
@@ -700,10 +717,7 @@ def _insert_items(
 def _items_by_link(connection: Connection, links: list[str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for start in range(0, len(links), IN_CHUNK):
-        chunk = links[start : start + IN_CHUNK]
-        for row in connection.execute(
-            select(*_ITEM_COLUMNS).where(items.c.canonical_link.in_(chunk))
-        ):
+        for row in connection.execute(_ITEMS_BY_LINK, {"links": links[start : start + IN_CHUNK]}):
             found[row.canonical_link] = row
     return found
 
@@ -711,10 +725,7 @@ def _items_by_link(connection: Connection, links: list[str]) -> dict[str, Any]:
 def _ids_by_link(connection: Connection, links: list[str]) -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
     for start in range(0, len(links), IN_CHUNK):
-        chunk = links[start : start + IN_CHUNK]
-        rows = connection.execute(
-            select(items.c.canonical_link, items.c.id).where(items.c.canonical_link.in_(chunk))
-        )
+        rows = connection.execute(_IDS_BY_LINK, {"links": links[start : start + IN_CHUNK]})
         found.extend((link, item_id) for link, item_id in rows)
     return found
 
@@ -722,8 +733,7 @@ def _ids_by_link(connection: Connection, links: list[str]) -> list[tuple[str, in
 def _items_by_ids(connection: Connection, ids: list[int]) -> list[Any]:
     rows: list[Any] = []
     for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start : start + IN_CHUNK]
-        rows.extend(connection.execute(select(*_ITEM_COLUMNS).where(items.c.id.in_(chunk))))
+        rows.extend(connection.execute(_ITEMS_BY_ID, {"ids": ids[start : start + IN_CHUNK]}))
     return rows
 
 

@@ -4,6 +4,7 @@ render. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ from sqlalchemy import Engine, select
 
 from actwatch.bulletin import parse_season
 from actwatch.config import Config, parse_config
-from actwatch.db.schema import bulletins
+from actwatch.db.schema import bulletins, item_matches
+from actwatch.demo.samples.server import FeedServer, running
 from actwatch.mail import MaildirTransport
 from actwatch.pipeline import approve, draft_and_notify, poll_and_match, render
 from actwatch.review import ConflictError, render_for_approval
@@ -98,3 +100,53 @@ def test_poll_and_match_stops_when_told(engine: Engine, config: Config) -> None:
     polled = poll_and_match(engine, config)
     assert polled is not None and polled.matching is not None
     assert polled.as_dict()["feeds"] == 0 and polled.as_dict()["matching"]["classified"] == 0
+
+
+def _rss(link: str, title: str, summary: str = "") -> bytes:
+    description = f"<description>{summary}</description>" if summary else ""
+    return (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>T</title>"
+        f"<item><title>{title}</title><link>{link}</link>{description}"
+        "<pubDate>Mon, 02 Oct 2017 10:00:00 +0000</pubDate></item></channel></rss>"
+    ).encode()
+
+
+def test_a_summary_another_feed_brings_later_is_matched_again(
+    engine: Engine, tmp_path: Path, repo_config_data: dict[str, Any]
+) -> None:
+    """A search feed gives the title alone; a second feed brings the summary the first left
+    out: the verdict is worked out again on the fuller words."""
+    link = "https://www.gov.uk/government/news/new-duties-for-councils"
+    server = FeedServer()
+    server.put("/search.rss", _rss(link, "New duties for councils"))
+    server.put(
+        "/news.rss",
+        _rss(
+            link,
+            "New duties for councils",
+            "Corporate parenting principles under the Children and Social Work Act 2017 come "
+            "into force: councils must publish their local offer for care leavers.",
+        ),
+    )
+    data = pinned_data(repo_config_data)
+    data["matching"] = {**data["matching"], "fetch_instruments": False}
+    with running(server):
+        data["feeds"] = [{"name": "search", "url": server.url("/search.rss")}]
+        first = poll_and_match(engine, parse_config(data, tmp_path / "config.yaml"))
+        assert first is not None and first.matching is not None
+        assert first.matching.classified == 1
+        title_only = _verdict(engine)
+        data["feeds"].append({"name": "news", "url": server.url("/news.rss")})
+        later = datetime.now(UTC) + timedelta(minutes=1)
+        second = poll_and_match(engine, parse_config(data, tmp_path / "config.yaml"), now=later)
+    assert second is not None and second.matching is not None
+    assert (second.poll.new_items, second.matching.classified) == (0, 1)
+    with_summary = _verdict(engine)
+    assert with_summary["state"] == "relevant" != title_only["state"]
+    assert any(entry["field"] == "summary" for entry in with_summary["evidence"])
+
+
+def _verdict(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as connection:
+        (row,) = connection.execute(select(item_matches)).all()
+    return dict(row._mapping)

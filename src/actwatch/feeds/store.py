@@ -560,14 +560,14 @@ def store_entries(
             result.merged[match.reason] = result.merged.get(match.reason, 0) + 1
         if source is None:
             new_sources.append((entry, item.id))
-            _fill_blanks(connection, item, entry)
+            _fill_blanks(connection, item, entry, now)
             continue
         link_moved = canonical_link(item.link) != entry.canonical_link
         if source.content_hash == entry.content_hash and not link_moved:
             seen_sources.append(source.id)
             if source.guid != entry.guid or source.link != entry.link:
                 retagged.append({"b_id": source.id, "b_guid": entry.guid, "b_link": entry.link})
-            _fill_blanks(connection, item, entry, shown_source=source.link == item.link)
+            _fill_blanks(connection, item, entry, now, shown_source=source.link == item.link)
         elif _apply_change(connection, feed_id, item, source.id, entry, now, known):
             result.changed_ids.append(item.id)
         else:
@@ -758,10 +758,19 @@ def _item_values(entry: ParsedEntry, key: str, now: datetime) -> dict[str, Any]:
 
 
 def _fill_blanks(
-    connection: Connection, item: Any, entry: ParsedEntry, *, shown_source: bool | None = None
+    connection: Connection,
+    item: Any,
+    entry: ParsedEntry,
+    now: datetime,
+    *,
+    shown_source: bool | None = None,
 ) -> None:
     """A second source may know what the first did not (GOV.UK search feeds omit summaries,
-    a feed may give the date another left out); a feed may start dating its entries."""
+    a feed may give the date another left out); a feed may start dating its entries.
+
+    The item's words changed, so it is marked changed: a verdict worked out on the title alone
+    is worked out again with the summary (the matcher redoes items changed since their verdict).
+    Not a recorded change: nothing the item said before is replaced."""
     values: dict[str, Any] = {}
     if shown_source is None:  # a new source of the story
         if not item.summary and entry.summary:
@@ -777,6 +786,7 @@ def _fill_blanks(
         # that feed: two feeds writing one link differently must not take turns rewriting it.
         values["link"] = entry.link
     if values:
+        values["last_changed_at"] = now
         connection.execute(update(items).where(items.c.id == item.id).values(**values))
 
 

@@ -147,14 +147,5 @@ def cached_texts(connection: Connection, urls: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def cached_text(connection: Connection, url: str) -> str | None:
-    row = connection.execute(
-        select(instrument_texts.c.body).where(
-            instrument_texts.c.url == url, instrument_texts.c.status == 200
-        )
-    ).first()
-    return str(row.body) if row is not None and row.body is not None else None
-
-
 def now_utc() -> datetime:
     return datetime.now(UTC)

@@ -53,7 +53,12 @@ def classify_chunk(
         # One matcher at a time: rules edited between passes make the old one useless.
         _WORKER_MATCHERS.clear()
         _WORKER_MATCHERS[fingerprint] = matcher
-    texts = [item_text(StoredText._make(row)) for row in rows]
+    return verdicts_on(matcher, [StoredText._make(row) for row in rows])
+
+
+def verdicts_on(matcher: Matcher, rows: Sequence[StoredText]) -> list[VerdictToStore]:
+    """Stored items' verdicts, worked out in this process."""
+    texts = [item_text(row) for row in rows]
     return [result.to_store() for result in classify_many(matcher, texts)]
 
 
@@ -99,15 +104,15 @@ class BatchClassifier:
         """Start classifying `rows`; the verdicts come from the result's `result()`."""
         # Once the workers have the matcher, even a short batch (the last of a run) is cheaper
         # there than here, where it would hold up storing the batches before it.
-        shipping = self._pickled is not None
         if (
             self.executor is None
             or self.workers < 2
-            or (len(rows) < MIN_PARALLEL_ITEMS and not shipping)
+            or (len(rows) < MIN_PARALLEL_ITEMS and self._pickled is None)
         ):
             return PendingVerdicts(self, done=self.here(rows))
         if self._pickled is None:
             self._pickled = pickle.dumps(self.matcher, protocol=pickle.HIGHEST_PROTOCOL)
+        fingerprint = self.matcher.fingerprint
         size = -(-len(rows) // self.workers)
         futures: list[tuple[Sequence[StoredText], Future[list[VerdictToStore]] | None]] = []
         for start in range(0, len(rows), size):
@@ -116,7 +121,7 @@ class BatchClassifier:
             try:
                 future = self.executor.submit(
                     classify_chunk,
-                    self.matcher.fingerprint,
+                    fingerprint,
                     self._pickled,
                     [tuple(row) for row in chunk],
                 )
@@ -126,8 +131,7 @@ class BatchClassifier:
         return PendingVerdicts(self, futures)
 
     def here(self, rows: Sequence[StoredText]) -> list[VerdictToStore]:
-        texts = [item_text(row) for row in rows]
-        return [result.to_store() for result in classify_many(self.matcher, texts)]
+        return verdicts_on(self.matcher, rows)
 
     def chunk_result(
         self, chunk: Sequence[StoredText], future: Future[list[VerdictToStore]] | None

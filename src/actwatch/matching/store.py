@@ -359,6 +359,10 @@ def _run(
     return report
 
 
+# What `item_text` reads from an item: every query that feeds the matcher selects these.
+ITEM_TEXT_COLUMNS = tuple(items.c[name] for name in StoredText._fields)
+
+
 # Batches in hand at once: one being stored while the next is classified.
 PIPELINE_DEPTH = 2
 _STORED_TEXT_WIDTH = len(StoredText._fields)
@@ -410,10 +414,6 @@ def _still_current(
             current.append(fresh)
             kept.append(result)
     return current, kept
-
-
-# What `item_text` reads from an item: every query that feeds the matcher selects these.
-ITEM_TEXT_COLUMNS = tuple(items.c[name] for name in StoredText._fields)
 
 
 def _with_instruments(

@@ -11,7 +11,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -19,6 +19,9 @@ from sqlalchemy import CursorResult, Engine, create_engine, text
 
 from actwatch.config import Config, parse_config
 from actwatch.db import make_engine, upgrade
+
+if TYPE_CHECKING:
+    from tests.delivery.smtp import Sink
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -130,3 +133,13 @@ def sqlite_engine(config: Config) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """A real SMTP server on 127.0.0.1 that accepts every message (tests/delivery/smtp.py)."""
+    # Imported here: the sink's module takes free_port from this one.
+    from tests.delivery.smtp import Sink, running
+
+    with running(Sink()) as server:
+        yield server

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +15,7 @@ from actwatch.config import Config, parse_config
 from actwatch.review import approve
 from actwatch.subscribers import import_file
 from tests.bulletin.conftest import pinned_data
-from tests.delivery.smtp import Sink, running
+from tests.delivery.smtp import Sink
 from tests.review.conftest import make_draft
 
 SECRET = "delivery-test-secret-" + "s" * 40
@@ -41,12 +41,6 @@ def config_data(repo_config_data: dict[str, Any], mail_url: str) -> dict[str, An
         "max_attempts": 3,
     }
     return data
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running(Sink()) as server:
-        yield server
 
 
 @pytest.fixture

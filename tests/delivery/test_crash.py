@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,25 @@ def kill_mid_run(config_file: Path, sink: Sink, engine: Engine) -> int:
     return in_doubt
 
 
+def kill_then_resume(
+    tmp_path: Path,
+    repo_config_data: dict[str, Any],
+    engine: Engine,
+    database_url: str,
+    pipelining: bool,
+    *options: str,
+) -> tuple[Counter[str], int, str]:
+    """Kill a send mid-run, then send again (with `options`): the copies each reader got, how
+    many messages were in doubt at the kill, and what the second run printed."""
+    with running(Sink(delay=0.01, keep=False, pipelining=pipelining)) as sink:
+        config_file = prepare(tmp_path, repo_config_data, engine, database_url, sink)
+        in_doubt = kill_mid_run(config_file, sink, engine)
+        second = actwatch(config_file, "send", "1", *options)
+        out, err = second.communicate(timeout=120)
+        assert second.returncode == 0, (out, err)
+    return sink.counts, in_doubt, out
+
+
 @pytest.mark.slow
 @PIPELINING
 def test_sigkill_mid_run_then_resume_misses_nobody(
@@ -111,13 +131,9 @@ def test_sigkill_mid_run_then_resume_misses_nobody(
     database_url: str,
     pipelining: bool,
 ) -> None:
-    with running(Sink(delay=0.01, keep=False, pipelining=pipelining)) as sink:
-        config_file = prepare(tmp_path, repo_config_data, engine, database_url, sink)
-        in_doubt = kill_mid_run(config_file, sink, engine)
-        second = actwatch(config_file, "send", "1")
-        out, err = second.communicate(timeout=120)
-        assert second.returncode == 0, (out, err)
-    counts = sink.counts
+    counts, in_doubt, out = kill_then_resume(
+        tmp_path, repo_config_data, engine, database_url, pipelining
+    )
     assert len(counts) == READERS, "someone is missing"
     duplicates = sum(n - 1 for n in counts.values())
     assert duplicates <= in_doubt <= CONNECTIONS
@@ -138,13 +154,9 @@ def test_sigkill_then_resume_at_most_once_sends_nobody_twice(
     database_url: str,
     pipelining: bool,
 ) -> None:
-    with running(Sink(delay=0.01, keep=False, pipelining=pipelining)) as sink:
-        config_file = prepare(tmp_path, repo_config_data, engine, database_url, sink)
-        in_doubt = kill_mid_run(config_file, sink, engine)
-        second = actwatch(config_file, "send", "1", "--at-most-once")
-        out, err = second.communicate(timeout=120)
-        assert second.returncode == 0, (out, err)
-    counts = sink.counts
+    counts, in_doubt, out = kill_then_resume(
+        tmp_path, repo_config_data, engine, database_url, pipelining, "--at-most-once"
+    )
     assert all(n == 1 for n in counts.values()), "someone got two copies"
     missing = READERS - len(counts)
     # Only in-flight messages may be missing, and the second run names them.

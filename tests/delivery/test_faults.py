@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from actwatch.delivery.compose import MessageFactory
 from actwatch.review import start_sending
 from actwatch.subscribers import import_file
 from tests.delivery.conftest import ENV, Approved, config_data, make_approved
-from tests.delivery.smtp import Sink, running
+from tests.delivery.smtp import Sink
 
 FAST = Backoff(first=0.01, longest=0.05)
 SHORT = timedelta(seconds=0.3)
@@ -41,12 +41,6 @@ def readers(count: int, prefix: str = "r") -> str:
     return "email,name,strands\n" + "".join(
         f"{prefix}{i}@example.org,Reader {i},\n" for i in range(count)
     )
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running(Sink()) as server:
-        yield server
 
 
 @pytest.fixture

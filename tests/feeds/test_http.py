@@ -177,18 +177,7 @@ def test_one_client_reuses_connections(feed_server: FeedServer, config: Config) 
                 )
             return results
 
-    ports: set[int] = set()
-    original = FeedServer.process_request
-
-    def spy(self: FeedServer, request: Any, client_address: Any) -> None:
-        ports.add(client_address[1])
-        original(self, request, client_address)
-
-    FeedServer.process_request = spy  # type: ignore[method-assign,assignment]
-    try:
-        results = asyncio.run(go())
-    finally:
-        FeedServer.process_request = original  # type: ignore[method-assign]
+    results, ports = _connections_during(lambda: asyncio.run(go()))
     assert all(result.outcome == "ok" for result in results)
     assert len(ports) == 1, "three fetches should share one keep-alive connection"
 

@@ -4,7 +4,7 @@ read from the database like everything else they report (on both backends)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,15 +26,9 @@ from actwatch.service.sending import run_send
 from actwatch.subscribers import import_file
 from actwatch.web import create_app
 from tests.delivery.conftest import APPROVED_AT, ENV, Approved, config_data, make_approved
-from tests.delivery.smtp import Sink, running
+from tests.delivery.smtp import Sink
 
 READERS = "email,name,strands\n" + "".join(f"m{i}@example.org,,\n" for i in range(6))
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running(Sink()) as server:
-        yield server
 
 
 @pytest.fixture

@@ -35,8 +35,6 @@ from actwatch.demo.samples import (
     sample_feed_configs,
 )
 from tests.conftest import DATA, free_port
-from tests.delivery.smtp import Sink
-from tests.delivery.smtp import running as smtp_running
 
 SECRET = "service-test-secret-" + "s" * 40
 ENV = {"ACTWATCH_SECRET_KEY": SECRET}
@@ -53,12 +51,6 @@ def season_news(config: Config, now: datetime) -> bytes:
     }
     text = (DATA / "service" / "season-news.atom").read_text(encoding="utf-8")
     return Template(text).substitute(dates).encode("utf-8")
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with smtp_running(Sink()) as server:
-        yield server
 
 
 @pytest.fixture

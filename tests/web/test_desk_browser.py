@@ -26,7 +26,7 @@ from actwatch.db.schema import bulletins
 from actwatch.subscribers import import_file
 from tests.bulletin.conftest import pinned_data
 from tests.bulletin.fixtures import NOW, insert_item
-from tests.delivery.smtp import Sink, running
+from tests.delivery.smtp import Sink
 from tests.review.conftest import Draft
 from tests.web.browser import (
     DESKTOP,
@@ -47,12 +47,6 @@ READERS = (
     "safe@example.org,Sam Safe,safeguarding-partnerships\n"
 )
 PREHEADER = "Care leavers get a local offer; safeguarding partners begin"
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running(Sink()) as server:
-        yield server
 
 
 @pytest.fixture

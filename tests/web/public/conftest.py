@@ -5,32 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from actwatch.config import Config, parse_config
+from actwatch.config import Config
 from actwatch.delivery import send_bulletin
 from actwatch.mail import MaildirTransport
 from actwatch.subscribers import import_file
 from actwatch.web import create_app
-from tests.delivery.conftest import ENV, READERS, Approved, config_data, make_approved
-from tests.delivery.smtp import Sink, running
+from tests.delivery.conftest import ENV, READERS, Approved, make_approved
+
+# The delivery tests' config (their mail goes to the sink) serves these pages too.
+from tests.delivery.conftest import config as config
+from tests.delivery.smtp import Sink
 from tests.web.public.pages import BASE
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    with running(Sink()) as server:
-        yield server
-
-
-@pytest.fixture
-def config(tmp_path: Path, repo_config_data: dict[str, Any], sink: Sink) -> Config:
-    return parse_config(config_data(repo_config_data, sink.url), tmp_path / "config.yaml")
 
 
 @pytest.fixture
